@@ -1,0 +1,51 @@
+/**
+ * A trust bundle: the roots a peer's chain must lead to, bound to one trust domain (SPIFFE
+ * bundles are per trust domain). Several roots coexist during a root rotation.
+ */
+import { MeshError } from '../common/errors.ts';
+import { validateTrustDomain } from '../common/spiffe.ts';
+import type { Certificate } from './parse.ts';
+import { certsFromPem, certsToPem } from './pem.ts';
+
+/** An immutable set of trust anchors for one trust domain. */
+export class TrustBundle {
+  readonly trustDomain: string;
+  readonly roots: readonly Certificate[];
+
+  constructor(trustDomain: string, roots: readonly Certificate[]) {
+    validateTrustDomain(trustDomain);
+    if (roots.length === 0)
+      throw new MeshError('BUNDLE_EMPTY', `trust bundle for ${trustDomain} has no roots`);
+    const unique = new Map(roots.map((r) => [r.der.toString('base64'), r] as const));
+    this.trustDomain = trustDomain;
+    this.roots = Object.freeze([...unique.values()]);
+    Object.freeze(this);
+  }
+
+  /** Parses a PEM set of roots. */
+  static fromPem(trustDomain: string, pem: string): TrustBundle {
+    return new TrustBundle(trustDomain, certsFromPem(pem, `trust bundle for ${trustDomain}`));
+  }
+
+  /** A new bundle with the roots of both (for rotations: old and new roots trusted together). */
+  merge(other: TrustBundle): TrustBundle {
+    if (other.trustDomain !== this.trustDomain) {
+      throw new MeshError(
+        'BUNDLE_MISMATCH',
+        `cannot merge bundles of ${this.trustDomain} and ${other.trustDomain}`,
+      );
+    }
+    return new TrustBundle(this.trustDomain, [...this.roots, ...other.roots]);
+  }
+
+  /** A new bundle without the roots that have expired at `now`. */
+  withoutExpired(now: Date): TrustBundle {
+    const live = this.roots.filter((r) => r.notAfter > now);
+    return live.length === this.roots.length ? this : new TrustBundle(this.trustDomain, live);
+  }
+
+  /** All roots as one PEM text (for `tls` `ca` options and for distribution). */
+  toPem(): string {
+    return certsToPem(this.roots);
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * Client of the CA service, used by node agents and waypoints. It verifies the server's SPIFFE
+ * id (no DNS names in the mesh) and turns gRPC refusals into MeshErrors carrying the status.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { MeshError } from '../common/errors.ts';
+import { formatSpiffeId, type SpiffeId } from '../common/spiffe.ts';
+import type { TrustBundle } from './bundle.ts';
+import {
+  CertificateServiceClient,
+  type CreateCertificateRequest,
+  type CreateCertificateResponse,
+} from './grpc-defs.ts';
+import { peerChainDer } from './tls.ts';
+import { verifyPeerChain } from './verify.ts';
+
+/** Options for {@link CaClient}. */
+export interface CaClientOptions {
+  /** `host:port` of the CA service. */
+  readonly address: string;
+  readonly bundle: TrustBundle;
+  /** The SPIFFE id the server must present (e.g. the controller's). Any mesh id when omitted. */
+  readonly serverId?: string;
+  /** Supplies the bearer token for each call (tokens rotate). */
+  readonly token: () => string | Promise<string>;
+  readonly timeoutMs?: number;
+}
+
+/** A CA refusal or failure: `code` is `CA_<GRPC STATUS NAME>`, e.g. `CA_PERMISSION_DENIED`. */
+export function caCallError(err: grpc.ServiceError): MeshError {
+  const name = grpc.status[err.code] ?? String(err.code);
+  return new MeshError(`CA_${name}`, `certificate request refused (${name}): ${err.details}`, {
+    hint: err.code === grpc.status.UNAVAILABLE ? 'is the controller running and port 15012 reachable?' : '',
+  });
+}
+
+/** The generated stub's one method, typed. */
+interface CertificateServiceStub extends grpc.Client {
+  CreateCertificate(
+    req: CreateCertificateRequest,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<CreateCertificateResponse>,
+  ): grpc.ClientUnaryCall;
+}
+
+/** Requests certificates from the CA service. */
+export class CaClient {
+  readonly #client: CertificateServiceStub;
+  readonly #opts: CaClientOptions;
+
+  constructor(opts: CaClientOptions) {
+    this.#opts = opts;
+    const creds = grpc.credentials.createSsl(Buffer.from(opts.bundle.toPem()), null, null, {
+      checkServerIdentity: (_host, cert) => {
+        try {
+          const id: SpiffeId = verifyPeerChain(peerChainDer(cert), opts.bundle, 'server');
+          const got = formatSpiffeId(id);
+          if (opts.serverId !== undefined && got !== opts.serverId) {
+            return new MeshError('PEER_NOT_ALLOWED', `CA server is ${got}, expected ${opts.serverId}`);
+          }
+          return undefined;
+        } catch (err) {
+          return err instanceof Error ? err : new Error(String(err));
+        }
+      },
+    });
+    this.#client = new CertificateServiceClient(opts.address, creds) as unknown as CertificateServiceStub;
+  }
+
+  /** Sends a CSR; resolves with the PEM chain (leaf first). */
+  async createCertificate(csrPem: string, ttlSeconds = 0, impersonatedIdentity = ''): Promise<string[]> {
+    const token = await this.#opts.token();
+    const metadata = new grpc.Metadata();
+    metadata.set('authorization', `Bearer ${token}`);
+    const req: CreateCertificateRequest = { csr: csrPem, ttlSeconds, impersonatedIdentity };
+    const deadline = new Date(Date.now() + (this.#opts.timeoutMs ?? 10_000));
+    return new Promise<string[]>((resolve, reject) => {
+      this.#client.CreateCertificate(req, metadata, { deadline }, (err, res) => {
+        if (err !== null) reject(caCallError(err));
+        else if (res === undefined || res.certChain.length === 0) {
+          reject(new MeshError('CA_INTERNAL', 'the CA answered with an empty certificate chain'));
+        } else resolve(res.certChain);
+      });
+    });
+  }
+
+  /** Closes the channel. */
+  close(): void {
+    this.#client.close();
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * The CA as a gRPC service over TLS (`CreateCertificate`). Each call is authenticated, its CSR
+ * verified, the requested identity authorized, then signed. Every refusal is a gRPC status
+ * with a message written for the operator reading the caller's logs, and a log line here.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { errorMessage, isMeshError, MeshError } from '../common/errors.ts';
+import { silentLogger, type Logger } from '../common/log.ts';
+import { parseSpiffeId, formatSpiffeId } from '../common/spiffe.ts';
+import type { CaAuthenticator, CaAuthorizer, CaCaller } from './auth.ts';
+import type { CertificateAuthority } from './ca.ts';
+import { verifyCsr } from './csr.ts';
+import {
+  certificateServiceDefinition,
+  type CreateCertificateRequest,
+  type CreateCertificateResponse,
+} from './grpc-defs.ts';
+import type { TlsIdentity } from './tls.ts';
+
+/** Largest CSR accepted (a P-256 CSR is ~400 bytes; RSA-4096 ~1.7 KiB). */
+const MAX_CSR_BYTES = 16 * 1024;
+
+/** Options for {@link startCaServer}. */
+export interface CaServerOptions {
+  readonly ca: CertificateAuthority;
+  readonly authenticator: CaAuthenticator;
+  readonly authorizer: CaAuthorizer;
+  /** The server's own TLS identity. */
+  readonly identity: TlsIdentity;
+  /** `host:port`, e.g. `0.0.0.0:15012`; port 0 picks a free port. */
+  readonly address: string;
+  readonly logger?: Logger;
+}
+
+/** A running CA server. */
+export interface CaServer {
+  readonly port: number;
+  stop(options?: { deadlineMs?: number }): Promise<void>;
+}
+
+const STATUS_OF: Readonly<Record<string, grpc.status>> = {
+  CA_UNAUTHENTICATED: grpc.status.UNAUTHENTICATED,
+  CA_PERMISSION_DENIED: grpc.status.PERMISSION_DENIED,
+  CA_INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
+  CSR_MALFORMED: grpc.status.INVALID_ARGUMENT,
+  CSR_BAD_SIGNATURE: grpc.status.INVALID_ARGUMENT,
+  CSR_IDENTITY_INVALID: grpc.status.INVALID_ARGUMENT,
+  KEY_UNSUPPORTED: grpc.status.INVALID_ARGUMENT,
+  KEY_INVALID: grpc.status.INVALID_ARGUMENT,
+  SIGNATURE_UNSUPPORTED: grpc.status.INVALID_ARGUMENT,
+  CA_EXPIRED: grpc.status.FAILED_PRECONDITION,
+};
+
+function bearerToken(metadata: grpc.Metadata): string | undefined {
+  const value = metadata.get('authorization')[0];
+  if (typeof value !== 'string') return undefined;
+  const m = /^Bearer\s+(\S+)$/i.exec(value.trim());
+  return m?.[1];
+}
+
+/** The checks and signing of one call; throws MeshErrors that map onto gRPC statuses. */
+async function createCertificate(
+  opts: CaServerOptions,
+  req: CreateCertificateRequest,
+  caller: CaCaller,
+): Promise<CreateCertificateResponse & { identity: string; serial: string }> {
+  if (Buffer.byteLength(req.csr) > MAX_CSR_BYTES) {
+    throw new MeshError('CA_INVALID_ARGUMENT', `CSR is larger than ${MAX_CSR_BYTES} bytes`);
+  }
+  if (!Number.isSafeInteger(req.ttlSeconds) || req.ttlSeconds < 0) {
+    throw new MeshError(
+      'CA_INVALID_ARGUMENT',
+      `ttl_seconds must be 0 (default) or positive, got ${req.ttlSeconds}`,
+    );
+  }
+  const csr = verifyCsr(req.csr);
+  const identity = opts.ca.checkIdentity(csr.identity);
+  const impersonated = req.impersonatedIdentity !== '';
+  if (impersonated) {
+    let asked: string;
+    try {
+      asked = formatSpiffeId(parseSpiffeId(req.impersonatedIdentity));
+    } catch (err) {
+      throw new MeshError('CA_INVALID_ARGUMENT', `impersonated_identity: ${(err as Error).message}`);
+    }
+    if (asked !== csr.identity) {
+      throw new MeshError(
+        'CA_INVALID_ARGUMENT',
+        `impersonated_identity ${asked} differs from the CSR's identity ${csr.identity}`,
+      );
+    }
+  }
+  const decision = await opts.authorizer.authorize(caller, identity, impersonated);
+  if (!decision.allowed) throw new MeshError('CA_PERMISSION_DENIED', decision.reason);
+  const issued = opts.ca.issueVerified(csr, req.ttlSeconds);
+  return { certChain: [...issued.certChainPem], identity: issued.identity, serial: issued.cert.serialHex };
+}
+
+/** Starts the CA service; resolves once it listens. */
+export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
+  const log = (opts.logger ?? silentLogger).child({ component: 'ca-server' });
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 });
+  const handler: grpc.handleUnaryCall<CreateCertificateRequest, CreateCertificateResponse> = (
+    call,
+    callback,
+  ) => {
+    const peer = call.getPeer();
+    opts.authenticator
+      .authenticate({ token: bearerToken(call.metadata), peer })
+      .then((caller) =>
+        createCertificate(opts, call.request, caller).then((res) => {
+          log.info('issued certificate', {
+            caller: caller.name,
+            identity: res.identity,
+            serial: res.serial,
+            peer,
+          });
+          callback(null, { certChain: res.certChain });
+        }),
+      )
+      .catch((err: unknown) => {
+        const code = isMeshError(err) ? STATUS_OF[err.code] : undefined;
+        if (code === undefined) {
+          log.error('certificate request failed', { peer, error: errorMessage(err) });
+          callback({
+            code: grpc.status.INTERNAL,
+            details: 'internal error in the CA; see the controller logs',
+          });
+          return;
+        }
+        log.warn('refused certificate request', {
+          peer,
+          code: (err as MeshError).code,
+          reason: (err as MeshError).message,
+        });
+        callback({ code, details: (err as MeshError).describe() });
+      });
+  };
+  server.addService(certificateServiceDefinition, { CreateCertificate: handler });
+  const creds = grpc.ServerCredentials.createSsl(
+    Buffer.from(opts.identity.bundle.toPem()),
+    [
+      {
+        private_key: Buffer.from(opts.identity.keyPem),
+        cert_chain: Buffer.from(opts.identity.certChainPem.join('')),
+      },
+    ],
+    false, // callers authenticate with tokens: a new pod has no certificate yet
+  );
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(opts.address, creds, (err, p) => (err === null ? resolve(p) : reject(err)));
+  });
+  log.info('CA service listening', { address: opts.address, port });
+  return {
+    port,
+    stop: ({ deadlineMs = 5000 } = {}) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => server.forceShutdown(), deadlineMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
+  };
+}
