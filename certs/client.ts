@@ -65,7 +65,11 @@ export class CaClient {
         }
       },
     });
-    this.#client = new CertificateServiceClient(opts.address, creds) as unknown as CertificateServiceStub;
+    // Identity is checked by SPIFFE id above, not by host name; a fixed SNI name also avoids
+    // sending an IP address as SNI, which RFC 6066 forbids.
+    this.#client = new CertificateServiceClient(opts.address, creds, {
+      'grpc.ssl_target_name_override': 'waymesh-ca',
+    }) as unknown as CertificateServiceStub;
   }
 
   /** Sends a CSR; resolves with the PEM chain (leaf first). */

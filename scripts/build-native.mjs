@@ -37,7 +37,14 @@ if (!gyp) {
   console.error('waymesh: node-gyp not found; install dev dependencies or run through npm');
   process.exit(1);
 }
-const res = spawnSync(process.execPath, [gyp, 'rebuild', '--directory', dir], { stdio: 'inherit' });
+// Build against the headers of the running Node when they are installed beside it (Debian's
+// nodejs ships them in /usr/include/node), so no header download is ever attempted.
+const args = [gyp, 'rebuild', '--directory', dir];
+const prefix = dirname(dirname(process.execPath));
+if (!process.env.npm_config_nodedir && existsSync(join(prefix, 'include', 'node', 'node_api.h'))) {
+  args.push(`--nodedir=${prefix}`);
+}
+const res = spawnSync(process.execPath, args, { stdio: 'inherit' });
 if (res.status !== 0) {
   console.error('waymesh: building the native addon failed (needs python3, make and g++ with Node headers)');
   process.exit(res.status ?? 1);

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The test command of the README: installs what the tests need, then type-checks, lints and
+# runs every test (unit, golden, integration in network namespaces). Run as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/system-deps.sh
+bash scripts/node-deps.sh
+npm run --silent typecheck
+npm run --silent lint
+npm test
