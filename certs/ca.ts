@@ -123,6 +123,9 @@ export class CertificateAuthority {
   }
 
   #sign(spki: Buffer, identity: string, ttlSeconds: number | undefined): IssuedCertificate {
+    if (ttlSeconds !== undefined && !Number.isFinite(ttlSeconds)) {
+      throw new MeshError('CA_INVALID_ARGUMENT', `TTL must be a finite number of seconds, got ${ttlSeconds}`);
+    }
     const requested = ttlSeconds === undefined || ttlSeconds <= 0 ? this.#defaultTtl : ttlSeconds;
     const ttl = Math.min(requested, this.#maxTtl);
     const now = this.#now();
@@ -154,12 +157,14 @@ export class CertificateAuthority {
       },
       this.material.key,
     );
+    const cert = parseCertificate(der);
     return Object.freeze({
       identity,
-      cert: parseCertificate(der),
+      cert,
       certChainPem: Object.freeze([certToPem(der), ...this.#chainPem]),
-      notBefore,
-      notAfter,
+      // What the certificate says: its times have whole seconds, `now` may not.
+      notBefore: cert.notBefore,
+      notAfter: cert.notAfter,
     });
   }
 }

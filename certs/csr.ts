@@ -119,7 +119,14 @@ export function verifyCsr(pem: string): VerifiedCsr {
   }
   if (san === undefined)
     throw new MeshError('CSR_IDENTITY_INVALID', 'the CSR requests no identity (no subjectAltName)');
-  const { uris, otherSans } = parseSubjectAltNames(san);
+  let sans: { uris: string[]; otherSans: number };
+  try {
+    sans = parseSubjectAltNames(san);
+  } catch (err) {
+    // Signed but unreadable: still the requester's mistake, not an internal error of the CA.
+    throw malformed(`subjectAltName: ${(err as Error).message}`);
+  }
+  const { uris, otherSans } = sans;
   if (uris.length !== 1 || otherSans !== 0) {
     throw new MeshError(
       'CSR_IDENTITY_INVALID',

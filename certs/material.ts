@@ -38,8 +38,9 @@ function invalid(why: string, hint = ''): MeshError {
 
 /**
  * Parses and validates CA files: the key matches the signing certificate, which is a CA
- * allowed to sign certificates and currently valid; each chain link is signed by the next; the
- * chain ends at one of the roots. Throws `CA_MATERIAL_INVALID` naming the broken rule.
+ * allowed to sign certificates and currently valid; each chain link is signed by the next, which
+ * is a currently valid CA; the chain ends at one of the roots. Throws `CA_MATERIAL_INVALID`
+ * naming the broken rule.
  */
 export function loadCaMaterial(files: CaFiles, now: Date = new Date()): CaMaterial {
   const key = privateKeyFromPem(files.caKeyPem, 'CA key (ca-key.pem)');
@@ -67,6 +68,13 @@ export function loadCaMaterial(files: CaFiles, now: Date = new Date()): CaMateri
       throw invalid(
         `cert-chain.pem entry ${i + 1} is not signed by entry ${i + 2}`,
         'order it leaf-most first',
+      );
+    }
+    // Leaves would carry this chain: a parent that is not a CA or not valid breaks every peer check.
+    if (!parent.isCa) throw invalid(`cert-chain.pem entry ${i + 2} is not a CA certificate`);
+    if (now < parent.notBefore || now > parent.notAfter) {
+      throw invalid(
+        `cert-chain.pem entry ${i + 2} is not valid now (valid ${parent.notBefore.toISOString()} to ${parent.notAfter.toISOString()})`,
       );
     }
   }

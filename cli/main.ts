@@ -2,7 +2,7 @@
  * The `waymesh` command. Each verb group lives in its own module and registers here; `main()`
  * returns the exit code so tests can drive it in-process.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { errorMessage, isMeshError } from '../common/errors.ts';
 import { certsCommand } from './certs.ts';
 
@@ -22,11 +22,16 @@ export interface CommandIO {
 
 const COMMANDS: readonly Command[] = [certsCommand];
 
+/** The package version, found by walking up from this module (works from sources and dist/). */
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  };
-  return pkg.version;
+  for (let dir = new URL('.', import.meta.url); ; dir = new URL('..', dir)) {
+    const candidate = new URL('package.json', dir);
+    if (existsSync(candidate)) {
+      const pkg = JSON.parse(readFileSync(candidate, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'waymesh' && pkg.version !== undefined) return pkg.version;
+    }
+    if (dir.pathname === '/') return 'unknown';
+  }
 }
 
 function help(): string {

@@ -1,0 +1,247 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'mocha';
+import { isMeshError } from '../../../common/errors.ts';
+import { oidDer, nameDer, pemEncode } from '../../../certs/asn1.ts';
+import { encode, Tag } from '../../../certs/der.ts';
+import { extensionSequenceDer, type ExtensionSpec } from '../../../certs/extensions.ts';
+import { createCsr, generateKey, privateKeyToPem, verifyCsr, type KeyKind } from '../../../certs/index.ts';
+import { signatureAlgorithm, signData, spkiOf } from '../../../certs/keys.ts';
+import { Oid } from '../../../certs/oids.ts';
+
+const ID = 'spiffe://cluster.local/ns/default/sa/web';
+
+/** Asserts `fn` throws a MeshError with `code` (and a message matching `why`, when given). */
+function assertCode(fn: () => unknown, code: string, why?: RegExp): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(isMeshError(err, code), `expected ${code}, got ${String(err)}`);
+    if (why !== undefined) assert.match(err.message, why);
+    return true;
+  });
+}
+
+function pemBody(pem: string): Buffer {
+  const b64 = pem
+    .split('\n')
+    .filter((l) => l !== '' && !l.startsWith('-----'))
+    .join('');
+  return Buffer.from(b64, 'base64');
+}
+
+/** Builds a CSR by hand, so tests can put in it what createCsr never would. */
+function handmadeCsr(key: KeyObject, extensions: readonly ExtensionSpec[]): string {
+  const attribute = encode(
+    Tag.SEQUENCE,
+    oidDer(Oid.extensionRequest),
+    encode(Tag.SET, extensionSequenceDer(extensions)),
+  );
+  const info = encode(
+    Tag.SEQUENCE,
+    encode(Tag.INTEGER, Buffer.from([0])),
+    nameDer([]),
+    spkiOf(key),
+    encode(0xa0, attribute),
+  );
+  const der = encode(
+    Tag.SEQUENCE,
+    info,
+    signatureAlgorithm(key),
+    encode(Tag.BIT_STRING, Buffer.from([0]), signData(info, key)),
+  );
+  return pemEncode('CERTIFICATE REQUEST', der);
+}
+
+describe('certs/csr', () => {
+  let dir: string;
+  const openssl = (...args: string[]): string =>
+    execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+
+  /** Writes a key of the given openssl genpkey options; returns its file name. */
+  function opensslKey(name: string, ...genpkey: string[]): string {
+    openssl('genpkey', ...genpkey, '-out', name);
+    return name;
+  }
+
+  /** A CSR made by openssl with an empty subject and the given SAN extension (if any). */
+  function opensslCsr(keyFile: string, san?: string): string {
+    const out = `req-${Math.random().toString(36).slice(2)}.csr`;
+    const args = ['req', '-new', '-key', keyFile, '-subj', '/', '-out', out];
+    if (san !== undefined) args.push('-addext', `subjectAltName=${san}`);
+    openssl(...args);
+    return readFileSync(join(dir, out), 'utf8');
+  }
+
+  let p256File: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'waymesh-csr-'));
+    p256File = opensslKey('p256.pem', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256');
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  describe('round trip', () => {
+    const kinds: readonly KeyKind[] = ['ec-p256', 'rsa-2048'];
+    for (const kind of kinds) {
+      it(`createCsr → verifyCsr with ${kind}`, () => {
+        const key = generateKey(kind);
+        const pem = createCsr(key, ID);
+        assert.match(pem, /^-----BEGIN CERTIFICATE REQUEST-----\r?\n/);
+        const csr = verifyCsr(pem);
+        assert.equal(csr.identity, ID);
+        assert.ok(csr.spki.equals(createPublicKey(key).export({ type: 'spki', format: 'der' })));
+        assert.ok(Object.isFrozen(csr));
+      });
+    }
+
+    it('openssl verifies the CSR createCsr makes and sees its URI SAN', () => {
+      writeFileSync(join(dir, 'ours.csr'), createCsr(generateKey('ec-p256'), ID));
+      // `req -verify` exits non-zero when the self-signature does not verify.
+      const text = openssl('req', '-in', 'ours.csr', '-verify', '-noout', '-text');
+      assert.match(
+        text,
+        /Subject Alternative Name: critical\s+URI:spiffe:\/\/cluster\.local\/ns\/default\/sa\/web/,
+      );
+    });
+
+    it('accepts a P-256 CSR made by openssl', () => {
+      const csr = verifyCsr(opensslCsr(p256File, `URI:${ID}`));
+      assert.equal(csr.identity, ID);
+      const pub = createPublicKey(readFileSync(join(dir, p256File), 'utf8'));
+      assert.ok(csr.spki.equals(pub.export({ type: 'spki', format: 'der' })));
+    });
+
+    it('createCsr refuses an invalid SPIFFE id', () => {
+      assertCode(() => createCsr(generateKey(), 'spiffe://Cluster.local/ns/a/sa/b'), 'SPIFFE_ID_INVALID');
+      assertCode(() => createCsr(generateKey(), 'https://example.com/'), 'SPIFFE_ID_INVALID');
+    });
+  });
+
+  describe('refusals', () => {
+    it('a CSR altered in its signed part → CSR_BAD_SIGNATURE', () => {
+      const der = pemBody(createCsr(generateKey(), ID));
+      // Change one letter of the requested identity: the structure stays valid, the signature not.
+      const at = der.indexOf(Buffer.from('/sa/web'));
+      assert.ok(at > 0);
+      const tampered = Buffer.from(der);
+      tampered[at + '/sa/'.length] = 'x'.charCodeAt(0);
+      assertCode(
+        () => verifyCsr(pemEncode('CERTIFICATE REQUEST', tampered)),
+        'CSR_BAD_SIGNATURE',
+        /does not verify/,
+      );
+    });
+
+    it('a CSR whose key was swapped → CSR_BAD_SIGNATURE', () => {
+      const signer = generateKey();
+      const der = pemBody(createCsr(signer, ID));
+      const own = spkiOf(signer);
+      const other = spkiOf(generateKey());
+      const spkiAt = der.indexOf(own);
+      assert.ok(spkiAt > 0);
+      const swapped = Buffer.concat([der.subarray(0, spkiAt), other, der.subarray(spkiAt + own.length)]);
+      assert.equal(swapped.length, der.length);
+      assertCode(() => verifyCsr(pemEncode('CERTIFICATE REQUEST', swapped)), 'CSR_BAD_SIGNATURE');
+    });
+
+    const unsupported: readonly { name: string; genpkey: string[]; why: RegExp }[] = [
+      {
+        name: 'RSA-1024',
+        genpkey: ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:1024'],
+        why: /RSA key of 1024 bits/,
+      },
+      {
+        name: 'EC P-384',
+        genpkey: ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-384'],
+        why: /EC curve secp384r1/,
+      },
+      { name: 'Ed25519', genpkey: ['-algorithm', 'ED25519'], why: /key type ed25519/ },
+    ];
+    for (const c of unsupported) {
+      it(`a ${c.name} key → KEY_UNSUPPORTED`, () => {
+        const keyFile = opensslKey(`${c.name}.pem`, ...c.genpkey);
+        assertCode(() => verifyCsr(opensslCsr(keyFile, `URI:${ID}`)), 'KEY_UNSUPPORTED', c.why);
+      });
+    }
+
+    const badIdentity: readonly { name: string; san: string | undefined; why: RegExp }[] = [
+      {
+        name: 'two URI SANs',
+        san: `URI:${ID},URI:spiffe://cluster.local/ns/default/sa/db`,
+        why: /found 2 URI\(s\) and 0 other/,
+      },
+      { name: 'a URI and a DNS SAN', san: `URI:${ID},DNS:web.default.svc`, why: /1 URI\(s\) and 1 other/ },
+      { name: 'only a DNS SAN', san: 'DNS:web.default.svc', why: /0 URI\(s\) and 1 other/ },
+      { name: 'no SAN', san: undefined, why: /no subjectAltName/ },
+      { name: 'a non-SPIFFE URI', san: 'URI:https://web.default.svc/', why: /scheme/ },
+      { name: 'an invalid SPIFFE URI', san: 'URI:spiffe://cluster.local/ns//sa/web', why: /empty segment/ },
+    ];
+    for (const c of badIdentity) {
+      it(`${c.name} → CSR_IDENTITY_INVALID`, () => {
+        assertCode(() => verifyCsr(opensslCsr(p256File, c.san)), 'CSR_IDENTITY_INVALID', c.why);
+      });
+    }
+
+    it('an unreadable SAN extension value → CSR_MALFORMED (regression: was DER_MALFORMED)', () => {
+      // A signed, structurally valid CSR whose SAN value is a truncated SEQUENCE. It used to
+      // escape verifyCsr as DER_MALFORMED, which the CA service reports as an internal error.
+      const key = generateKey();
+      const pem = handmadeCsr(key, [
+        { oid: Oid.subjectAltName, critical: true, value: Buffer.from([0x30, 0x05, 0x86, 0x01]) },
+      ]);
+      assertCode(() => verifyCsr(pem), 'CSR_MALFORMED', /malformed/);
+    });
+
+    const malformed: readonly { name: string; pem: () => string; why: RegExp }[] = [
+      { name: 'empty input', pem: () => '', why: /found 0/ },
+      { name: 'plain garbage', pem: () => 'not a csr at all', why: /found 0/ },
+      {
+        name: 'garbage inside a PEM block',
+        pem: () => pemEncode('CERTIFICATE REQUEST', Buffer.from('garbage bytes')),
+        why: /malformed/,
+      },
+      {
+        name: 'a broken PEM armour',
+        pem: () => '-----BEGIN CERTIFICATE REQUEST-----\n@@@@\n',
+        why: /malformed/,
+      },
+      {
+        name: 'two CSR blocks',
+        pem: () => createCsr(generateKey(), ID) + createCsr(generateKey(), ID),
+        why: /expected one PEM block, found 2/,
+      },
+      {
+        name: 'a certificate instead of a CSR',
+        pem: () => pemEncode('CERTIFICATE', pemBody(createCsr(generateKey(), ID))),
+        why: /found 0/,
+      },
+      {
+        name: 'a private key instead of a CSR',
+        pem: () => privateKeyToPem(generateKey()),
+        why: /found 0/,
+      },
+      {
+        name: 'trailing bytes after the CSR',
+        pem: () =>
+          pemEncode(
+            'CERTIFICATE REQUEST',
+            Buffer.concat([pemBody(createCsr(generateKey(), ID)), Buffer.from([0])]),
+          ),
+        why: /trailing bytes/,
+      },
+      {
+        name: 'a CSR truncated by one byte',
+        pem: () => {
+          const der = pemBody(createCsr(generateKey(), ID));
+          return pemEncode('CERTIFICATE REQUEST', der.subarray(0, der.length - 1));
+        },
+        why: /malformed/,
+      },
+    ];
+    for (const c of malformed) {
+      it(`${c.name} → CSR_MALFORMED`, () => assertCode(() => verifyCsr(c.pem()), 'CSR_MALFORMED', c.why));
+    }
+  });
+});
