@@ -653,6 +653,8 @@ describe('certs interop (integration)', function () {
         grpc.credentials.createSsl(Buffer.from(bundle.toPem()), null, null, {
           checkServerIdentity: () => undefined,
         }),
+        // As CaClient does: a name for SNI instead of the IP address (RFC 6066).
+        { 'grpc.ssl_target_name_override': 'waymesh-ca' },
       );
       rawClients.push(raw);
       const call = (
