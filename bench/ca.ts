@@ -8,10 +8,7 @@ import {
   CaClient,
   createCsr,
   generateKey,
-  generateRoot,
-  caFilesOf,
-  loadCaMaterial,
-  CertificateAuthority,
+  inMemoryRootCa,
   issueLocalIdentity,
   startCaServer,
   StaticTokenAuthenticator,
@@ -22,12 +19,6 @@ import { measure, type Bench } from './lib.ts';
 
 const TD = 'cluster.local';
 
-function makeCa(): CertificateAuthority {
-  const root = generateRoot({ trustDomain: TD });
-  const files = caFilesOf({ key: root.key, cert: root.cert, chain: [root.cert], roots: [root.cert] });
-  return new CertificateAuthority(loadCaMaterial(files), { trustDomain: TD });
-}
-
 /** A node agent may ask for any identity in this benchmark: authorization cost is not measured. */
 const allowAll: CaAuthorizer = { authorize: () => Promise.resolve({ allowed: true }) };
 
@@ -35,7 +26,7 @@ export const caBench: Bench = {
   name: 'ca',
   description: 'certificate issuance: in-process and over gRPC/TLS, vs a bare ECDSA signature',
   async run() {
-    const ca = makeCa();
+    const ca = inMemoryRootCa(TD);
     const key = generateKey();
     const csr = createCsr(key, `spiffe://${TD}/ns/bench/sa/app`);
     const rsaCsr = createCsr(generateKey('rsa-2048'), `spiffe://${TD}/ns/bench/sa/app`);

@@ -19,11 +19,11 @@ import {
   uriSubjectAltName,
 } from './extensions.ts';
 import { keyIdentifier } from './keys.ts';
-import { caFilesOf, loadCaMaterial, type CaMaterial } from './material.ts';
+import { loadCaMaterial, type CaMaterial } from './material.ts';
 import { Oid } from './oids.ts';
 import { parseCertificate, type Certificate } from './parse.ts';
 import { certToPem } from './pem.ts';
-import { generateRoot, randomSerial, type RootOptions } from './root.ts';
+import { generateRoot, randomSerial, rootCaFiles, type RootOptions } from './root.ts';
 import type { CaStore } from './store.ts';
 import { signCertificate } from './x509.ts';
 
@@ -185,7 +185,7 @@ export async function loadOrCreateCa(options: LoadOrCreateOptions): Promise<Cert
   let files = await options.store.load();
   if (files === undefined) {
     const root = generateRoot({ ...options.root, trustDomain: options.trustDomain, now: now() });
-    files = caFilesOf({ key: root.key, cert: root.cert, chain: [root.cert], roots: [root.cert] });
+    files = rootCaFiles(root);
     await options.store.save(files);
     options.logger?.info('generated a new self-signed root CA', {
       store: options.store.describe(),
@@ -195,4 +195,20 @@ export async function loadOrCreateCa(options: LoadOrCreateOptions): Promise<Cert
   }
   const material = loadCaMaterial(files, now());
   return new CertificateAuthority(material, options);
+}
+
+/**
+ * A CA over a fresh self-signed root that lives only in memory: for tests, benchmarks and demos
+ * that need a working CA without a store. `now` fixes both the root's and the CA's clock.
+ */
+export function inMemoryRootCa(
+  trustDomain: string,
+  options: Omit<RootOptions, 'trustDomain'> = {},
+): CertificateAuthority {
+  const root = generateRoot({ ...options, trustDomain });
+  const now = options.now;
+  return new CertificateAuthority(loadCaMaterial(rootCaFiles(root), now), {
+    trustDomain,
+    now: now === undefined ? undefined : () => now,
+  });
 }

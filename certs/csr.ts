@@ -8,7 +8,7 @@ import { MeshError } from '../common/errors.ts';
 import { parseSpiffeId, formatSpiffeId } from '../common/spiffe.ts';
 import { nameDer, oidDer, pemDecodeAll, pemEncode } from './asn1.ts';
 import { children, content, decodeOid, encode, expectTag, raw, readRoot, Tag } from './der.ts';
-import { extensionSequenceDer, uriSubjectAltName } from './extensions.ts';
+import { extensionSequenceDer, uriSubjectAltName, type ExtensionSpec } from './extensions.ts';
 import { checkPublicKey, signatureAlgorithm, signData, spkiOf } from './keys.ts';
 import { Oid } from './oids.ts';
 import { parseSubjectAltNames, publicKeyOf, verifySignature } from './parse.ts';
@@ -23,9 +23,20 @@ export interface VerifiedCsr {
 
 /** Creates a PEM CSR for `spiffeId`, signed by `key`. */
 export function createCsr(key: KeyObject, spiffeId: string): string {
-  const id = formatSpiffeId(parseSpiffeId(spiffeId));
-  const extSeq = extensionSequenceDer([uriSubjectAltName(id)]);
-  const attribute = encode(Tag.SEQUENCE, oidDer(Oid.extensionRequest), encode(Tag.SET, extSeq));
+  return buildCsr(key, [uriSubjectAltName(formatSpiffeId(parseSpiffeId(spiffeId)))]);
+}
+
+/**
+ * Builds a PEM CSR with an empty subject carrying `extensions` in an extensionRequest,
+ * signed by `key`. No checks: {@link createCsr} is the mesh's way; this also serves tests that
+ * need requests the CA must refuse.
+ */
+export function buildCsr(key: KeyObject, extensions: readonly ExtensionSpec[]): string {
+  const attribute = encode(
+    Tag.SEQUENCE,
+    oidDer(Oid.extensionRequest),
+    encode(Tag.SET, extensionSequenceDer(extensions)),
+  );
   const info = encode(
     Tag.SEQUENCE,
     encode(Tag.INTEGER, Buffer.from([0])),

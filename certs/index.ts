@@ -1,17 +1,18 @@
 /** The built-in CA: public surface for the controller, node agent, waypoint and CLI. */
 export {
   CertificateAuthority,
+  inMemoryRootCa,
   loadOrCreateCa,
   DEFAULT_TTL_SECONDS,
   MAX_TTL_SECONDS,
   BACKDATE_SECONDS,
 } from './ca.ts';
 export type { CaOptions, IssuedCertificate, LoadOrCreateOptions } from './ca.ts';
-export { createCsr, verifyCsr } from './csr.ts';
+export { buildCsr, createCsr, verifyCsr } from './csr.ts';
 export type { VerifiedCsr } from './csr.ts';
 export { generateKey, privateKeyToPem, privateKeyFromPem, KEY_KINDS } from './keys.ts';
 export type { KeyKind } from './keys.ts';
-export { generateRoot, ROOT_VALIDITY_DAYS } from './root.ts';
+export { generateRoot, rootCaFiles, ROOT_VALIDITY_DAYS } from './root.ts';
 export { loadCaMaterial, caFilesOf } from './material.ts';
 export type { CaFiles, CaMaterial } from './material.ts';
 export { FileCaStore, CA_FILE_NAMES } from './store.ts';

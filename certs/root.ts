@@ -7,6 +7,7 @@ import { validateTrustDomain } from '../common/spiffe.ts';
 import { nameDer } from './asn1.ts';
 import { basicConstraints, keyUsage, subjectKeyIdentifier } from './extensions.ts';
 import { generateKey, keyIdentifier, spkiOf, type KeyKind } from './keys.ts';
+import { caFilesOf, type CaFiles } from './material.ts';
 import { parseCertificate, type Certificate } from './parse.ts';
 import { signCertificate } from './x509.ts';
 
@@ -63,4 +64,9 @@ export function generateRoot(options: RootOptions): GeneratedRoot {
     key,
   );
   return { key, cert: parseCertificate(der) };
+}
+
+/** The store files of a self-signed root: it signs, and it is the whole chain and the only anchor. */
+export function rootCaFiles(root: GeneratedRoot): CaFiles {
+  return caFilesOf({ key: root.key, cert: root.cert, chain: [root.cert], roots: [root.cert] });
 }

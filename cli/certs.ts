@@ -11,7 +11,7 @@ import {
   CertificateAuthority,
   FileCaStore,
   KEY_KINDS,
-  caFilesOf,
+  rootCaFiles,
   generateRoot,
   inspectPem,
   issueLocalIdentity,
@@ -72,7 +72,7 @@ async function init(argv: readonly string[], io: CommandIO): Promise<number> {
   let files: CaFiles;
   if (source === undefined) {
     const root = generateRoot({ trustDomain, keyKind: keyKind(flag(args, 'key-type')) });
-    files = caFilesOf({ key: root.key, cert: root.cert, chain: [root.cert], roots: [root.cert] });
+    files = rootCaFiles(root);
   } else {
     files = await readCaFiles(source);
   }

@@ -12,10 +12,7 @@ import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import {
   FileCaStore,
-  generateRoot,
-  caFilesOf,
-  loadCaMaterial,
-  CertificateAuthority,
+  inMemoryRootCa,
   issueLocalIdentity,
   loadOrCreateCa,
   mtlsClientOptions,
@@ -119,20 +116,14 @@ async function main(): Promise<void> {
     show(`echo saw the client's SPIFFE id: ${String(answer['peerSpiffeId'])}`);
 
     step("A client that trusts another mesh's root refuses pod-b's certificate");
-    const other = generateRoot({ trustDomain: TD });
-    const otherCa = new CertificateAuthority(
-      loadCaMaterial(
-        caFilesOf({ key: other.key, cert: other.cert, chain: [other.cert], roots: [other.cert] }),
-      ),
-      { trustDomain: TD },
-    );
+    const otherCa = inMemoryRootCa(TD);
     const stranger = issueLocalIdentity(otherCa, `spiffe://${TD}/ns/demo/sa/stranger`);
     try {
       await mtlsGet(
         podA,
         veth.b.ipv4,
         8443,
-        mtlsClientOptions({ ...stranger, bundle: new TrustBundle(TD, [other.cert]) }, undefined, [
+        mtlsClientOptions({ ...stranger, bundle: new TrustBundle(TD, otherCa.material.roots) }, undefined, [
           'http/1.1',
         ]),
       );

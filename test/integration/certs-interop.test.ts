@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import type { KeyObject } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -16,16 +15,15 @@ import * as grpc from '@grpc/grpc-js';
 import { after, before, describe, it } from 'mocha';
 import { isMeshError, type MeshError } from '../../common/errors.ts';
 import { formatSpiffeId } from '../../common/spiffe.ts';
+import { signSubCa } from '../helpers/pki.ts';
 import { main } from '../../cli/main.ts';
-import { nameDer, oidDer, pemEncode } from '../../certs/asn1.ts';
-import { encode, Tag } from '../../certs/der.ts';
+import { nameDer } from '../../certs/asn1.ts';
+
 import {
   authorityKeyIdentifier,
   basicConstraints,
-  extensionSequenceDer,
   extKeyUsage,
   keyUsage,
-  subjectKeyIdentifier,
   uriSubjectAltName,
 } from '../../certs/extensions.ts';
 import {
@@ -35,8 +33,10 @@ import {
   StaticTokenAuthenticator,
   TrustBundle,
   caFilesOf,
+  inMemoryRootCa,
   certFromPem,
   certToPem,
+  buildCsr,
   createCsr,
   generateKey,
   generateRoot,
@@ -51,13 +51,11 @@ import {
   verifyTlsPeer,
   type CaCaller,
   type CaServer,
-  type Certificate,
   type TlsIdentity,
 } from '../../certs/index.ts';
 import { CertificateServiceClient, type CreateCertificateResponse } from '../../certs/grpc-defs.ts';
-import { keyIdentifier, signatureAlgorithm, signData, spkiOf } from '../../certs/keys.ts';
+import { keyIdentifier, spkiOf } from '../../certs/keys.ts';
 import { Oid } from '../../certs/oids.ts';
-import { parseCertificate } from '../../certs/parse.ts';
 import { randomSerial } from '../../certs/root.ts';
 import { signCertificate } from '../../certs/x509.ts';
 
@@ -78,42 +76,7 @@ async function cli(...argv: string[]): Promise<string[]> {
 }
 
 function rootCa(trustDomain = TD, now?: Date): CertificateAuthority {
-  const root = generateRoot({ trustDomain, now });
-  const material = loadCaMaterial(
-    caFilesOf({ key: root.key, cert: root.cert, chain: [root.cert], roots: [root.cert] }),
-    now,
-  );
-  return new CertificateAuthority(material, { trustDomain, now: now === undefined ? undefined : () => now });
-}
-
-/** Signs a CA certificate for a fresh key under `issuer`. */
-function intermediateUnder(
-  issuer: { key: KeyObject; cert: Certificate },
-  cn: string,
-): { key: KeyObject; cert: Certificate } {
-  const key = generateKey();
-  const spki = spkiOf(key);
-  const der = signCertificate(
-    {
-      serial: randomSerial(),
-      issuer: issuer.cert.subject,
-      subject: nameDer([
-        { shortName: 'O', value: TD },
-        { shortName: 'CN', value: cn },
-      ]),
-      notBefore: new Date(Date.now() - HOUR),
-      notAfter: new Date(Date.now() + 30 * DAY),
-      spki,
-      extensions: [
-        basicConstraints(true, 0),
-        keyUsage(['digitalSignature', 'keyCertSign', 'cRLSign']),
-        subjectKeyIdentifier(keyIdentifier(spki)),
-        authorityKeyIdentifier(issuer.cert.subjectKeyId ?? keyIdentifier(issuer.cert.spki)),
-      ],
-    },
-    issuer.key,
-  );
-  return { key, cert: parseCertificate(der) };
+  return inMemoryRootCa(trustDomain, { now });
 }
 
 /** A workload certificate the CA would never issue (here: another trust domain), signed by its key. */
@@ -205,7 +168,7 @@ describe('certs interop (integration)', function () {
 
     it('plug-in mode: an intermediate made with this library', async () => {
       const root = generateRoot({ trustDomain: TD });
-      const inter = intermediateUnder(root, 'waymesh test intermediate');
+      const inter = signSubCa(root, 'waymesh test intermediate', { pathLen: 0 });
       const src = join(base, 'lib-src');
       await new FileCaStore(src).save(
         caFilesOf({ key: inter.key, cert: inter.cert, chain: [inter.cert, root.cert], roots: [root.cert] }),
@@ -435,7 +398,7 @@ describe('certs interop (integration)', function () {
 
     it('succeeds in plug-in mode, where chains carry an intermediate', async () => {
       const root = generateRoot({ trustDomain: TD });
-      const inter = intermediateUnder(root, 'tls intermediate');
+      const inter = signSubCa(root, 'tls intermediate', { pathLen: 0 });
       const pluggedCa = new CertificateAuthority(
         loadCaMaterial(
           caFilesOf({ key: inter.key, cert: inter.cert, chain: [inter.cert, root.cert], roots: [root.cert] }),
@@ -734,25 +697,9 @@ describe('certs interop (integration)', function () {
         call: () => {
           const key = generateKey();
           const san = Buffer.from([0x30, 0x05, 0x86, 0x01]);
-          const ext = encode(
-            Tag.SEQUENCE,
-            oidDer(Oid.extensionRequest),
-            encode(Tag.SET, extensionSequenceDer([{ oid: Oid.subjectAltName, critical: true, value: san }])),
+          return client().createCertificate(
+            buildCsr(key, [{ oid: Oid.subjectAltName, critical: true, value: san }]),
           );
-          const info = encode(
-            Tag.SEQUENCE,
-            encode(Tag.INTEGER, Buffer.from([0])),
-            nameDer([]),
-            spkiOf(key),
-            encode(0xa0, ext),
-          );
-          const der = encode(
-            Tag.SEQUENCE,
-            info,
-            signatureAlgorithm(key),
-            encode(Tag.BIT_STRING, Buffer.from([0]), signData(info, key)),
-          );
-          return client().createCertificate(pemEncode('CERTIFICATE REQUEST', der));
         },
         code: 'CA_INVALID_ARGUMENT',
         why: /CSR_MALFORMED/,

@@ -130,42 +130,29 @@ export function makePki(): TestPki {
       path.join(dir, 'client.ext'),
       `subjectAltName=URI:${TEST_SPIFFE_ID}\nextendedKeyUsage=clientAuth\n`,
     );
+    const signByRoot = (csr: string, ext: string, out: string): void => {
+      ssl(
+        'x509',
+        '-req',
+        '-in',
+        csr,
+        '-CA',
+        'root.pem',
+        '-CAkey',
+        'ca.key',
+        '-CAcreateserial',
+        '-days',
+        '1',
+        '-extfile',
+        ext,
+        '-out',
+        out,
+      );
+    };
     ssl('req', ...ec, '-keyout', 'key.pem', '-out', 'server.csr', '-subj', '/CN=echo');
-    ssl(
-      'x509',
-      '-req',
-      '-in',
-      'server.csr',
-      '-CA',
-      'root.pem',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-days',
-      '1',
-      '-extfile',
-      'server.ext',
-      '-out',
-      'cert.pem',
-    );
+    signByRoot('server.csr', 'server.ext', 'cert.pem');
     ssl('req', ...ec, '-keyout', 'client.key', '-out', 'client.csr', '-subj', '/CN=client');
-    ssl(
-      'x509',
-      '-req',
-      '-in',
-      'client.csr',
-      '-CA',
-      'root.pem',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-days',
-      '1',
-      '-extfile',
-      'client.ext',
-      '-out',
-      'client.pem',
-    );
+    signByRoot('client.csr', 'client.ext', 'client.pem');
     ssl(
       'req',
       '-x509',

@@ -14,7 +14,7 @@ import {
   DEFAULT_TTL_SECONDS,
   FileCaStore,
   MAX_TTL_SECONDS,
-  caFilesOf,
+  rootCaFiles,
   certFromPem,
   createCsr,
   generateKey,
@@ -37,10 +37,7 @@ const DAY = 24 * HOUR;
 
 function rootMaterial(now: Date, opts: { validityDays?: number; keyKind?: KeyKind } = {}): CaMaterial {
   const root = generateRoot({ trustDomain: TD, now, ...opts });
-  return loadCaMaterial(
-    caFilesOf({ key: root.key, cert: root.cert, chain: [root.cert], roots: [root.cert] }),
-    now,
-  );
+  return loadCaMaterial(rootCaFiles(root), now);
 }
 
 async function rejectsWithCode(p: Promise<unknown>, code: string, why?: RegExp): Promise<void> {

@@ -1,16 +1,22 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'mocha';
 import { isMeshError } from '../../../common/errors.ts';
-import { oidDer, nameDer, pemEncode } from '../../../certs/asn1.ts';
-import { encode, Tag } from '../../../certs/der.ts';
-import { extensionSequenceDer, type ExtensionSpec } from '../../../certs/extensions.ts';
-import { createCsr, generateKey, privateKeyToPem, verifyCsr, type KeyKind } from '../../../certs/index.ts';
-import { signatureAlgorithm, signData, spkiOf } from '../../../certs/keys.ts';
+import { pemEncode } from '../../../certs/asn1.ts';
+
+import {
+  buildCsr,
+  createCsr,
+  generateKey,
+  privateKeyToPem,
+  verifyCsr,
+  type KeyKind,
+} from '../../../certs/index.ts';
+import { spkiOf } from '../../../certs/keys.ts';
 import { Oid } from '../../../certs/oids.ts';
 
 const ID = 'spiffe://cluster.local/ns/default/sa/web';
@@ -30,29 +36,6 @@ function pemBody(pem: string): Buffer {
     .filter((l) => l !== '' && !l.startsWith('-----'))
     .join('');
   return Buffer.from(b64, 'base64');
-}
-
-/** Builds a CSR by hand, so tests can put in it what createCsr never would. */
-function handmadeCsr(key: KeyObject, extensions: readonly ExtensionSpec[]): string {
-  const attribute = encode(
-    Tag.SEQUENCE,
-    oidDer(Oid.extensionRequest),
-    encode(Tag.SET, extensionSequenceDer(extensions)),
-  );
-  const info = encode(
-    Tag.SEQUENCE,
-    encode(Tag.INTEGER, Buffer.from([0])),
-    nameDer([]),
-    spkiOf(key),
-    encode(0xa0, attribute),
-  );
-  const der = encode(
-    Tag.SEQUENCE,
-    info,
-    signatureAlgorithm(key),
-    encode(Tag.BIT_STRING, Buffer.from([0]), signData(info, key)),
-  );
-  return pemEncode('CERTIFICATE REQUEST', der);
 }
 
 describe('certs/csr', () => {
@@ -188,7 +171,7 @@ describe('certs/csr', () => {
       // A signed, structurally valid CSR whose SAN value is a truncated SEQUENCE. It used to
       // escape verifyCsr as DER_MALFORMED, which the CA service reports as an internal error.
       const key = generateKey();
-      const pem = handmadeCsr(key, [
+      const pem = buildCsr(key, [
         { oid: Oid.subjectAltName, critical: true, value: Buffer.from([0x30, 0x05, 0x86, 0x01]) },
       ]);
       assertCode(() => verifyCsr(pem), 'CSR_MALFORMED', /malformed/);

@@ -1,15 +1,7 @@
 import assert from 'node:assert/strict';
-import type { KeyObject } from 'node:crypto';
 import { describe, it } from 'mocha';
+import { signSubCa, type Signed, type SubCaOptions } from '../../helpers/pki.ts';
 import { isMeshError } from '../../../common/errors.ts';
-import { nameDer } from '../../../certs/asn1.ts';
-import {
-  authorityKeyIdentifier,
-  basicConstraints,
-  keyUsage,
-  subjectKeyIdentifier,
-  type KeyUsageName,
-} from '../../../certs/extensions.ts';
 import {
   CertificateAuthority,
   caFilesOf,
@@ -23,49 +15,15 @@ import {
   type CaFiles,
   type Certificate,
 } from '../../../certs/index.ts';
-import { keyIdentifier, spkiOf } from '../../../certs/keys.ts';
-import { isSignedBy, parseCertificate } from '../../../certs/parse.ts';
-import { randomSerial } from '../../../certs/root.ts';
-import { signCertificate } from '../../../certs/x509.ts';
+import { isSignedBy } from '../../../certs/parse.ts';
 
 const TD = 'cluster.local';
 const NOW = new Date('2025-06-01T12:00:00Z');
 const DAY = 86_400_000;
 
-interface Signed {
-  readonly key: KeyObject;
-  readonly cert: Certificate;
-}
-
-/** Signs a CA certificate named `cn` for a fresh key, issued by `issuer`. */
-function subCa(
-  issuer: Signed,
-  cn: string,
-  opts: { notBefore?: Date; notAfter?: Date; ca?: boolean; usages?: KeyUsageName[] } = {},
-): Signed {
-  const key = generateKey();
-  const spki = spkiOf(key);
-  const der = signCertificate(
-    {
-      serial: randomSerial(),
-      issuer: issuer.cert.subject,
-      subject: nameDer([
-        { shortName: 'O', value: TD },
-        { shortName: 'CN', value: cn },
-      ]),
-      notBefore: opts.notBefore ?? new Date(NOW.getTime() - DAY),
-      notAfter: opts.notAfter ?? new Date(NOW.getTime() + 365 * DAY),
-      spki,
-      extensions: [
-        basicConstraints(opts.ca ?? true),
-        keyUsage(opts.usages ?? ['digitalSignature', 'keyCertSign', 'cRLSign']),
-        subjectKeyIdentifier(keyIdentifier(spki)),
-        authorityKeyIdentifier(issuer.cert.subjectKeyId ?? keyIdentifier(issuer.cert.spki)),
-      ],
-    },
-    issuer.key,
-  );
-  return { key, cert: parseCertificate(der) };
+/** A CA certificate under `issuer`, valid around NOW unless told otherwise. */
+function subCa(issuer: Signed, cn: string, opts: SubCaOptions = {}): Signed {
+  return signSubCa(issuer, cn, { now: NOW, ...opts });
 }
 
 function files(signer: Signed, chain: readonly Certificate[], roots: readonly Certificate[]): CaFiles {

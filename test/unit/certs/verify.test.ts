@@ -18,6 +18,7 @@ import {
   TrustBundle,
   VerifyError,
   caFilesOf,
+  rootCaFiles,
   certFromPem,
   createCsr,
   generateKey,
@@ -123,13 +124,10 @@ function assertFails(
 describe('certs/verify', () => {
   const root: Signed = generateRoot({ trustDomain: TD, now: NOW });
   const bundle = new TrustBundle(TD, [root.cert]);
-  const ca = new CertificateAuthority(
-    loadCaMaterial(
-      caFilesOf({ key: root.key, cert: root.cert, chain: [root.cert], roots: [root.cert] }),
-      NOW,
-    ),
-    { trustDomain: TD, now: () => NOW },
-  );
+  const ca = new CertificateAuthority(loadCaMaterial(rootCaFiles(root), NOW), {
+    trustDomain: TD,
+    now: () => NOW,
+  });
   const issued = ca.issue(createCsr(generateKey(), ID));
   const leafDer = issued.cert.der;
 
@@ -175,12 +173,7 @@ describe('certs/verify', () => {
 
     it('uses the current time by default', () => {
       const fresh = generateRoot({ trustDomain: TD });
-      const freshCa = new CertificateAuthority(
-        loadCaMaterial(
-          caFilesOf({ key: fresh.key, cert: fresh.cert, chain: [fresh.cert], roots: [fresh.cert] }),
-        ),
-        { trustDomain: TD },
-      );
+      const freshCa = new CertificateAuthority(loadCaMaterial(rootCaFiles(fresh)), { trustDomain: TD });
       const leaf = freshCa.issue(createCsr(generateKey(), ID));
       assert.equal(
         formatSpiffeId(verifyPeerChain([leaf.cert.der], new TrustBundle(TD, [fresh.cert]), 'server')),
