@@ -1,0 +1,140 @@
+/**
+ * A small JSON REST client for the lab's own components (controllers, kubelets, supervisor).
+ * Authentication and TLS come from a client-node KubeConfig, so it speaks to the API server
+ * exactly as kubectl and client-node do; errors carry the server's `Status`.
+ */
+import { request, type RequestOptions } from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { MeshError } from '../../common/errors.ts';
+
+/** The patch content types the lab uses. */
+export type PatchType = 'merge' | 'json' | 'strategic';
+
+const PATCH_CONTENT_TYPE: Record<PatchType, string> = {
+  merge: 'application/merge-patch+json',
+  json: 'application/json-patch+json',
+  strategic: 'application/strategic-merge-patch+json',
+};
+
+/** A failed API call: `status` is the HTTP code, `reason` the Status reason. */
+export class ApiCallError extends MeshError {
+  readonly status: number;
+  readonly reason: string;
+
+  constructor(method: string, path: string, status: number, reason: string, message: string) {
+    super(`API_${status}`, `${method} ${path}: ${status} ${reason}: ${message}`);
+    this.status = status;
+    this.reason = reason;
+  }
+}
+
+/** True for an ApiCallError with one of `statuses`. */
+export function isApiStatus(err: unknown, ...statuses: number[]): boolean {
+  return err instanceof ApiCallError && statuses.includes(err.status);
+}
+
+/** JSON requests against the cluster of a KubeConfig. */
+export class LabApi {
+  readonly #kc: KubeConfig;
+  readonly #server: URL;
+
+  constructor(kc: KubeConfig) {
+    const cluster = kc.getCurrentCluster();
+    if (cluster === null) throw new MeshError('KUBECONFIG_INVALID', 'the kubeconfig has no current cluster');
+    this.#kc = kc;
+    this.#server = new URL(cluster.server);
+  }
+
+  /** Sends one request; resolves with the parsed JSON body (undefined for empty bodies). */
+  async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType = 'application/json',
+  ): Promise<T> {
+    const opts: RequestOptions & { headers: Record<string, string> } = {
+      method,
+      hostname: this.#server.hostname,
+      port: this.#server.port === '' ? 443 : Number(this.#server.port),
+      path,
+      headers: { accept: 'application/json' },
+    };
+    await this.#kc.applyToHTTPSOptions(opts);
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    if (payload !== undefined) {
+      opts.headers['content-type'] = contentType;
+      opts.headers['content-length'] = String(payload.length);
+    }
+    return new Promise<T>((resolve, reject) => {
+      const req = request(opts, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) {
+            resolve((text === '' ? undefined : JSON.parse(text)) as T);
+            return;
+          }
+          let reason = 'Unknown';
+          let message = text.slice(0, 500);
+          try {
+            const s = JSON.parse(text) as { reason?: string; message?: string };
+            reason = s.reason ?? reason;
+            message = s.message ?? message;
+          } catch {
+            // not a Status body; keep the raw text
+          }
+          reject(new ApiCallError(method, path, status, reason, message));
+        });
+      });
+      req.setTimeout(30_000, () => req.destroy(new Error(`${method} ${path}: timed out after 30 s`)));
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  /** GET an object; undefined when it does not exist. */
+  async get<T>(path: string): Promise<T | undefined> {
+    try {
+      return await this.request<T>('GET', path);
+    } catch (err) {
+      if (isApiStatus(err, 404)) return undefined;
+      throw err;
+    }
+  }
+
+  /** POST a new object; resolves undefined when it already exists (409 AlreadyExists). */
+  async createIfAbsent<T>(path: string, obj: unknown): Promise<T | undefined> {
+    try {
+      return await this.request<T>('POST', path, obj);
+    } catch (err) {
+      if (err instanceof ApiCallError && err.status === 409 && err.reason === 'AlreadyExists')
+        return undefined;
+      throw err;
+    }
+  }
+
+  /** PATCH with the given patch type. */
+  patch<T>(path: string, patch: unknown, type: PatchType = 'merge'): Promise<T> {
+    return this.request<T>('PATCH', path, patch, PATCH_CONTENT_TYPE[type]);
+  }
+
+  /** DELETE; resolves false when the object was already gone. */
+  async delete(
+    path: string,
+    options?: { gracePeriodSeconds?: number; propagationPolicy?: string },
+  ): Promise<boolean> {
+    try {
+      await this.request(
+        'DELETE',
+        path,
+        options === undefined ? undefined : { kind: 'DeleteOptions', apiVersion: 'v1', ...options },
+      );
+      return true;
+    } catch (err) {
+      if (isApiStatus(err, 404)) return false;
+      throw err;
+    }
+  }
+}
