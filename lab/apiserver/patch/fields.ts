@@ -1,0 +1,157 @@
+/**
+ * FieldsV1 field sets for server-side apply: the tree `metadata.managedFields[].fieldsV1`
+ * holds (`f:<field>` for map keys, `k:{"name":"x"}` for list items by merge key, `v:<value>`
+ * for items of primitive sets, `.` for "the node itself"), plus the path operations apply needs:
+ * leaves of a set, reading and deleting the value a path names. Pure.
+ */
+import type { Json, JsonObject } from '../types.ts';
+import { isObject, isPrimitive, jsonEqual } from './json.ts';
+import { applyKeys, fieldMeta, keyValue, mergesLists } from './metadata.ts';
+
+/** A path through an object as FieldsV1 element strings, e.g. `['f:spec', 'f:replicas']`. */
+export type FieldPath = readonly string[];
+
+/** Object-valued fields that are maps (their existence is owned, marked with `.`), not structs. */
+const GRANULAR_MAPS: ReadonlySet<string> = new Set([
+  'labels',
+  'annotations',
+  'matchLabels',
+  'nodeSelector',
+  'data',
+  'binaryData',
+  'stringData',
+  'limits',
+  'requests',
+]);
+
+/** The field set `value` covers; `type` is its patch-metadata struct (undefined: lists atomic). */
+export function fieldSetOf(value: JsonObject, type: string | undefined): JsonObject {
+  const set: JsonObject = {};
+  for (const [k, v] of Object.entries(value)) {
+    const meta = fieldMeta(type, k);
+    if (isObject(v) && Object.keys(v).length > 0) {
+      const child = fieldSetOf(v, meta.type);
+      set[`f:${k}`] = GRANULAR_MAPS.has(k) ? { '.': {}, ...child } : child;
+    } else if (Array.isArray(v) && mergesLists(meta) && v.length > 0) {
+      const items: JsonObject = {};
+      const keys = applyKeys(meta);
+      for (const item of v) {
+        if (keys === undefined) {
+          if (isPrimitive(item)) items[`v:${JSON.stringify(item)}`] = {};
+        } else if (isObject(item)) {
+          items[itemKey(keys, item)] = { '.': {}, ...fieldSetOf(item, meta.type) };
+        }
+      }
+      set[`f:${k}`] = items;
+    } else {
+      set[`f:${k}`] = {};
+    }
+  }
+  return set;
+}
+
+/** The `k:{...}` element of a list item identified by the (sorted) key fields `keys`. */
+export function itemKey(keys: readonly string[], item: JsonObject): string {
+  return `k:${JSON.stringify(Object.fromEntries(keys.map((k) => [k, keyValue(item, k)])))}`;
+}
+
+/** Every leaf path of a field set (`.` markers included, as their own last element). */
+export function leaves(set: JsonObject, prefix: FieldPath = []): FieldPath[] {
+  const out: FieldPath[] = [];
+  for (const [el, child] of Object.entries(set)) {
+    const path = [...prefix, el];
+    if (el === '.' || !isObject(child) || Object.keys(child).length === 0) out.push(path);
+    else out.push(...leaves(child, path));
+  }
+  return out;
+}
+
+/** A field set holding exactly `paths`. */
+export function setOf(paths: readonly FieldPath[]): JsonObject {
+  const root: JsonObject = {};
+  for (const path of paths) {
+    let node = root;
+    for (const el of path) {
+      const next = node[el];
+      const child: JsonObject = isObject(next) ? next : {};
+      node[el] = child;
+      node = child;
+    }
+  }
+  return root;
+}
+
+/** Stable string form of a path, for set membership. */
+export function pathId(path: FieldPath): string {
+  return JSON.stringify(path);
+}
+
+/** Kubernetes' display form of a path: `.spec.containers[name="web"].image`. */
+export function showPath(path: FieldPath): string {
+  return path
+    .filter((el) => el !== '.')
+    .map((el) => {
+      if (el.startsWith('f:')) return `.${el.slice(2)}`;
+      if (el.startsWith('v:')) return `[=${el.slice(2)}]`;
+      const key = JSON.parse(el.slice(2)) as JsonObject;
+      return `[${Object.entries(key)
+        .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+        .join(',')}]`;
+    })
+    .join('');
+}
+
+function child(node: Json | undefined, el: string): Json | undefined {
+  if (el.startsWith('f:')) return isObject(node) ? node[el.slice(2)] : undefined;
+  if (!Array.isArray(node)) return undefined;
+  const at = indexOf(node, el);
+  return at >= 0 ? node[at] : undefined;
+}
+
+function indexOf(list: Json[], el: string): number {
+  if (el.startsWith('v:')) {
+    const value = JSON.parse(el.slice(2)) as Json;
+    return list.findIndex((item) => jsonEqual(item, value));
+  }
+  const key = JSON.parse(el.slice(2)) as JsonObject;
+  return list.findIndex(
+    (item) => isObject(item) && Object.entries(key).every(([k, v]) => jsonEqual(item[k], v)),
+  );
+}
+
+/** The value `path` names inside `root` (undefined when absent). */
+export function valueAt(root: Json, path: FieldPath): Json | undefined {
+  let node: Json | undefined = root;
+  for (const el of path) {
+    if (el === '.') break;
+    node = child(node, el);
+    if (node === undefined) return undefined;
+  }
+  return node;
+}
+
+/**
+ * Deletes what `path` names from `root` (mutating it; callers pass their own copy). Maps that
+ * the deletion leaves empty are removed too, except top-level fields such as `metadata`.
+ */
+export function deleteAt(root: JsonObject, path: FieldPath): void {
+  const target = path[path.length - 1] === '.' ? path.slice(0, -1) : path;
+  const chain: Json[] = [root];
+  for (const el of target.slice(0, -1)) {
+    const next = child(chain[chain.length - 1], el);
+    if (next === undefined) return;
+    chain.push(next);
+  }
+  for (let i = target.length - 1; i >= 0; i--) {
+    const el = target[i] as string;
+    const parent = chain[i];
+    if (el.startsWith('f:')) {
+      if (isObject(parent)) delete parent[el.slice(2)];
+    } else if (Array.isArray(parent)) {
+      const at = indexOf(parent, el);
+      if (at >= 0) parent.splice(at, 1);
+    }
+    const emptyMap = isObject(parent) && Object.keys(parent).length === 0;
+    if (i <= 1 || !emptyMap) return;
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * Small helpers over plain JSON values shared by the patch engines: type guards, deep
+ * equality and deep copies. Pure; nothing here mutates its inputs.
+ */
+import type { Json, JsonObject } from '../types.ts';
+
+/** True for a JSON object (not an array, not null). */
+export function isObject(value: Json | undefined): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** True for a string, number, boolean or null. */
+export function isPrimitive(value: Json | undefined): value is null | boolean | number | string {
+  return value === null || typeof value !== 'object';
+}
+
+/** Structural equality of two JSON values (object key order does not matter). */
+export function jsonEqual(a: Json | undefined, b: Json | undefined): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a)) {
+    return Array.isArray(b) && a.length === b.length && a.every((v, i) => jsonEqual(v, b[i]));
+  }
+  if (isObject(a) && isObject(b)) {
+    const ka = Object.keys(a);
+    if (ka.length !== Object.keys(b).length) return false;
+    return ka.every((k) => Object.hasOwn(b, k) && jsonEqual(a[k], b[k]));
+  }
+  return false;
+}
+
+/** A deep copy of a JSON value. */
+export function cloneJson<T extends Json>(value: T): T {
+  return structuredClone(value);
+}
+
+/** The name JSON Schema would give the value's type (`integer` for whole numbers). */
+export function jsonTypeName(
+  value: Json,
+): 'null' | 'boolean' | 'integer' | 'number' | 'string' | 'array' | 'object' {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'number';
+  if (typeof value === 'object') return 'object';
+  return typeof value === 'boolean' ? 'boolean' : 'string';
+}

@@ -1,0 +1,210 @@
+/**
+ * Strategic merge patch (`application/strategic-merge-patch+json`) for built-in kinds, after
+ * k8s.io/apimachinery/pkg/util/strategicpatch: maps merge recursively, `null` deletes a key,
+ * lists merge by their patch merge key (or as a set of primitives) when the field's strategy is
+ * `merge` and are replaced otherwise. Directives: `$patch: replace|merge|delete` on maps and
+ * list elements, `$retainKeys`, `$deleteFromPrimitiveList/<field>` and
+ * `$setElementOrder/<field>`. Kinds without patch metadata behave as a JSON merge patch in
+ * which list directives are refused. Pure: inputs are never mutated.
+ */
+import { ApiError } from '../types.ts';
+import type { Json, JsonObject } from '../types.ts';
+import { cloneJson, isObject, isPrimitive, jsonEqual } from './json.ts';
+import { fieldMeta, mergesLists, rootType } from './metadata.ts';
+import type { FieldPatchMeta } from './metadata.ts';
+
+const DELETE_PREFIX = '$deleteFromPrimitiveList/';
+const ORDER_PREFIX = '$setElementOrder/';
+const DELETED = Symbol('deleted');
+
+function bad(message: string): ApiError {
+  return new ApiError(400, 'BadRequest', message);
+}
+
+/** Applies strategic merge patch `patch` to `live`, an object of built-in `kind`. */
+export function strategicMergePatch(live: Json, patch: Json, kind: string): Json {
+  if (!isObject(patch)) throw bad('strategic merge patch must be a JSON object');
+  const merged = mergeMap(isObject(live) ? live : {}, patch, rootType(kind), '');
+  if (merged === DELETED) throw bad('$patch: delete is not allowed at the root of a patch');
+  return merged;
+}
+
+function directive(patch: JsonObject, path: string): 'replace' | 'merge' | 'delete' | undefined {
+  const d = patch['$patch'];
+  if (d === undefined) return undefined;
+  if (d === 'replace' || d === 'merge' || d === 'delete') return d;
+  throw bad(`unknown patch type: ${JSON.stringify(d)} in map at ${path || '<root>'}`);
+}
+
+function stringList(value: Json | undefined, what: string): string[] {
+  if (!Array.isArray(value)) throw bad(`${what} must be a list of strings`);
+  return value.map((v) => {
+    if (typeof v !== 'string') throw bad(`${what} must be a list of strings`);
+    return v;
+  });
+}
+
+function mergeMap(
+  original: JsonObject,
+  patch: JsonObject,
+  type: string | undefined,
+  path: string,
+): JsonObject | typeof DELETED {
+  const d = directive(patch, path);
+  if (d === 'delete') return DELETED;
+  if (d === 'replace') {
+    const { $patch: _ignored, ...rest } = patch;
+    const replaced = mergeMap({}, rest, type, path);
+    return replaced === DELETED ? {} : replaced;
+  }
+  let result: JsonObject = cloneJson(original);
+  const keys = Object.keys(patch).filter((k) => !k.startsWith('$'));
+  if (patch['$retainKeys'] !== undefined) {
+    const retain = stringList(patch['$retainKeys'], `$retainKeys at ${path || '<root>'}`);
+    const missing = keys.find((k) => !retain.includes(k));
+    if (missing !== undefined) throw bad(`${path}.${missing} is not present in the $retainKeys list`);
+    result = Object.fromEntries(Object.entries(result).filter(([k]) => retain.includes(k)));
+  }
+  for (const k of Object.keys(patch)) {
+    if (!k.startsWith(DELETE_PREFIX)) continue;
+    const field = k.slice(DELETE_PREFIX.length);
+    const drop = patch[k];
+    if (!Array.isArray(drop)) throw bad(`${k} must be a list`);
+    const current = result[field];
+    if (current === undefined) continue;
+    if (!Array.isArray(current) || !current.every(isPrimitive)) {
+      throw bad(`${k}: ${path}.${field} is not a list of primitives`);
+    }
+    result[field] = current.filter((v) => !drop.some((x) => jsonEqual(x, v)));
+  }
+  for (const k of keys) {
+    const pv = patch[k] as Json;
+    const meta = fieldMeta(type, k);
+    const sub = `${path}.${k}`;
+    if (pv === null) {
+      delete result[k];
+    } else if (isObject(pv)) {
+      const ov = result[k];
+      const merged = mergeMap(isObject(ov) ? ov : {}, pv, meta.type, sub);
+      if (merged === DELETED) delete result[k];
+      else result[k] = merged;
+    } else if (Array.isArray(pv)) {
+      const ov = result[k];
+      result[k] = mergeList(Array.isArray(ov) ? ov : [], pv, meta, sub);
+    } else {
+      result[k] = pv;
+    }
+  }
+  for (const k of Object.keys(patch)) {
+    if (k.startsWith(ORDER_PREFIX)) {
+      const field = k.slice(ORDER_PREFIX.length);
+      const order = patch[k];
+      if (!Array.isArray(order)) throw bad(`${k} must be a list`);
+      const current = result[field];
+      if (Array.isArray(current)) {
+        result[field] = applyOrder(
+          current,
+          asList(original[field]),
+          order,
+          fieldMeta(type, field),
+          `${path}.${field}`,
+        );
+      }
+    } else if (k.startsWith('$') && k !== '$patch' && k !== '$retainKeys' && !k.startsWith(DELETE_PREFIX)) {
+      throw bad(`unknown directive ${k} at ${path || '<root>'}`);
+    }
+  }
+  return result;
+}
+
+function asList(value: Json | undefined): Json[] {
+  return Array.isArray(value) ? value : [];
+}
+
+/** Lists of a field whose strategy is not `merge` replace; directives inside them are refused. */
+function replaceList(patch: Json[], path: string): Json[] {
+  for (const el of patch) {
+    if (isObject(el) && el['$patch'] !== undefined) {
+      throw bad(`$patch directive in ${path}, a list without a patch merge strategy`);
+    }
+  }
+  return cloneJson(patch);
+}
+
+function mergeList(original: Json[], patch: Json[], meta: FieldPatchMeta, path: string): Json[] {
+  if (!mergesLists(meta)) return replaceList(patch, path);
+  const replace = patch.some((el) => isObject(el) && directive(el, path) === 'replace');
+  const key = meta.mergeKey;
+  if (key === undefined) {
+    const values = patch.filter((el) => !(isObject(el) && el['$patch'] !== undefined));
+    if (!values.every(isPrimitive))
+      throw bad(`${path}: a merging list without a merge key must hold primitives`);
+    if (replace) return cloneJson(values);
+    const out = [...original];
+    for (const v of values) if (!out.some((o) => jsonEqual(o, v))) out.push(v);
+    return out;
+  }
+  let out: Json[] = replace ? [] : cloneJson(original);
+  for (const el of patch) {
+    if (!isObject(el)) throw bad(`${path}: list elements must be objects carrying merge key "${key}"`);
+    const d = directive(el, path);
+    if (d === 'replace') continue;
+    const id = el[key];
+    if (id === undefined)
+      throw bad(`${path}: element ${JSON.stringify(el)} does not contain declared merge key: ${key}`);
+    const at = out.findIndex((o) => isObject(o) && jsonEqual(o[key], id));
+    if (d === 'delete') {
+      out = out.filter((o) => !(isObject(o) && jsonEqual(o[key], id)));
+      continue;
+    }
+    const base = at >= 0 ? out[at] : undefined;
+    const merged = mergeMap(
+      isObject(base) ? base : {},
+      el,
+      meta.type,
+      `${path}[${key}=${JSON.stringify(id)}]`,
+    );
+    if (merged === DELETED) continue;
+    if (at >= 0) out[at] = merged;
+    else out.push(merged);
+  }
+  return out;
+}
+
+/**
+ * `$setElementOrder/<field>`: listed elements follow the given order; elements only the server
+ * has keep their position relative to the original list (strategicpatch's mergeSortedSlice).
+ */
+function applyOrder(
+  merged: Json[],
+  original: Json[],
+  order: Json[],
+  meta: FieldPatchMeta,
+  path: string,
+): Json[] {
+  if (!mergesLists(meta)) throw bad(`$setElementOrder for ${path}, a list without a patch merge strategy`);
+  const key = meta.mergeKey;
+  const idOf = (el: Json | undefined): Json | undefined =>
+    key === undefined ? el : isObject(el) ? el[key] : undefined;
+  const indexIn = (list: Json[], el: Json): number => list.findIndex((o) => jsonEqual(idOf(o), idOf(el)));
+  const ordered = merged
+    .filter((el) => indexIn(order, el) >= 0)
+    .sort((a, b) => indexIn(order, a) - indexIn(order, b));
+  const serverOnly = merged.filter((el) => indexIn(order, el) < 0);
+  const out: Json[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < serverOnly.length || j < ordered.length) {
+    const left = serverOnly[i];
+    const right = ordered[j];
+    if (right === undefined) out.push(serverOnly[i++] as Json);
+    else if (left === undefined) out.push(ordered[j++] as Json);
+    else {
+      const li = indexIn(original, left);
+      const ri = indexIn(original, right);
+      if (li >= 0 && ri >= 0 && li < ri) out.push(serverOnly[i++] as Json);
+      else out.push(ordered[j++] as Json);
+    }
+  }
+  return out;
+}

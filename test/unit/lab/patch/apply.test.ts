@@ -1,0 +1,333 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'mocha';
+import { serverSideApply } from '../../../../lab/apiserver/patch/index.ts';
+import { ApiError } from '../../../../lab/apiserver/types.ts';
+import type { Json, JsonObject, KubeObject } from '../../../../lab/apiserver/types.ts';
+
+const T0 = '2026-01-01T00:00:00Z';
+const T1 = '2026-01-01T00:05:00Z';
+
+function deployment(spec: JsonObject, metadata: JsonObject = {}): KubeObject {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'web', namespace: 'default', ...metadata },
+    spec,
+  };
+}
+
+const opts = (manager: string, force = false, now = T1) => ({
+  manager,
+  force,
+  kind: 'Deployment',
+  builtin: true,
+  now,
+});
+
+/** A live object as the server stores it after an apply by `manager`. */
+function created(applied: KubeObject, manager: string): KubeObject {
+  const obj = serverSideApply(undefined, applied, opts(manager, false, T0));
+  obj.metadata.uid = 'u1';
+  obj.metadata.resourceVersion = '5';
+  obj.metadata.creationTimestamp = T0;
+  obj.metadata.generation = 1;
+  return obj;
+}
+
+const template = (image: string, extra: JsonObject = {}): JsonObject => ({
+  metadata: { labels: { app: 'web' } },
+  spec: { containers: [{ name: 'web', image, ...extra }] },
+});
+
+describe('lab/apiserver/patch serverSideApply', () => {
+  it('creates the object with a FieldsV1 managedFields entry', () => {
+    const obj = serverSideApply(
+      undefined,
+      deployment({ replicas: 2, template: template('nginx:1') }, { labels: { app: 'web' } }),
+      opts('kubectl', false, T0),
+    );
+    assert.deepEqual(obj.metadata.managedFields, [
+      {
+        manager: 'kubectl',
+        operation: 'Apply',
+        apiVersion: 'apps/v1',
+        time: T0,
+        fieldsType: 'FieldsV1',
+        fieldsV1: {
+          'f:metadata': { 'f:labels': { '.': {}, 'f:app': {} } },
+          'f:spec': {
+            'f:replicas': {},
+            'f:template': {
+              'f:metadata': { 'f:labels': { '.': {}, 'f:app': {} } },
+              'f:spec': {
+                'f:containers': { 'k:{"name":"web"}': { '.': {}, 'f:image': {}, 'f:name': {} } },
+              },
+            },
+          },
+        },
+      },
+    ]);
+    assert.equal(obj.spec && (obj.spec as JsonObject)['replicas'], 2);
+  });
+
+  it('re-apply by the same manager removes fields it no longer applies', () => {
+    const live = created(
+      deployment({ replicas: 2, paused: false, template: template('nginx:1') }),
+      'kubectl',
+    );
+    const next = serverSideApply(
+      live,
+      deployment({ replicas: 3, template: template('nginx:2') }),
+      opts('kubectl'),
+    );
+    const spec = next['spec'] as JsonObject;
+    assert.equal(spec['replicas'], 3);
+    assert.equal(spec['paused'], undefined);
+    assert.deepEqual(((spec['template'] as JsonObject)['spec'] as JsonObject)['containers'], [
+      { name: 'web', image: 'nginx:2' },
+    ]);
+    assert.equal(next.metadata.uid, 'u1');
+    assert.equal(next.metadata.resourceVersion, '5');
+    assert.equal(next.metadata.generation, 1);
+    assert.equal((next.metadata.managedFields?.[0] as JsonObject)['time'], T1);
+  });
+
+  it('keeps a field another manager also owns', () => {
+    let live = created(deployment({ replicas: 2, paused: false }), 'a');
+    live = serverSideApply(live, deployment({ replicas: 2, paused: false }), opts('b'));
+    live = serverSideApply(live, deployment({ replicas: 2 }), opts('a'));
+    assert.equal((live['spec'] as JsonObject)['paused'], false);
+    assert.deepEqual(
+      live.metadata.managedFields?.map((e) => (e as JsonObject)['manager']),
+      ['a', 'b'],
+    );
+  });
+
+  it('a different value owned by another manager is a 409 Conflict worded as Kubernetes does', () => {
+    const live = created(deployment({ replicas: 2 }), 'x');
+    live.metadata.managedFields = [
+      {
+        manager: 'kubectl-client-side-apply',
+        operation: 'Update',
+        apiVersion: 'apps/v1',
+        time: T0,
+        fieldsType: 'FieldsV1',
+        fieldsV1: { 'f:spec': { 'f:replicas': {} } },
+      },
+    ];
+    assert.throws(
+      () => serverSideApply(live, deployment({ replicas: 5 }), opts('kubectl')),
+      (err: unknown) => {
+        assert.ok(err instanceof ApiError);
+        assert.equal(err.code, 409);
+        assert.equal(err.reason, 'Conflict');
+        assert.equal(
+          err.message,
+          'Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" using apps/v1: .spec.replicas',
+        );
+        assert.deepEqual(err.details, {
+          causes: [
+            {
+              reason: 'FieldManagerConflict',
+              message: 'conflict with "kubectl-client-side-apply" using apps/v1',
+              field: '.spec.replicas',
+            },
+          ],
+        });
+        return true;
+      },
+    );
+  });
+
+  it('lists several conflicts grouped by manager', () => {
+    const live = created(deployment({ replicas: 2, template: template('nginx:1') }), 'ci');
+    assert.throws(
+      () =>
+        serverSideApply(live, deployment({ replicas: 3, template: template('nginx:2') }), opts('kubectl')),
+      (err: unknown) => {
+        assert.ok(err instanceof ApiError);
+        assert.equal(
+          err.message,
+          'Apply failed with 2 conflicts: conflicts with "ci":\n- .spec.replicas\n- .spec.template.spec.containers[name="web"].image',
+        );
+        return true;
+      },
+    );
+  });
+
+  it('the same value owned by another manager is shared, not a conflict', () => {
+    const live = created(deployment({ replicas: 2 }), 'ci');
+    const next = serverSideApply(live, deployment({ replicas: 2 }), opts('kubectl'));
+    assert.deepEqual(
+      next.metadata.managedFields?.map((e) => (e as JsonObject)['fieldsV1']),
+      [{ 'f:spec': { 'f:replicas': {} } }, { 'f:spec': { 'f:replicas': {} } }],
+    );
+  });
+
+  it('force moves ownership of the conflicting field', () => {
+    const live = created(deployment({ replicas: 2, paused: true }), 'ci');
+    const next = serverSideApply(live, deployment({ replicas: 7 }), opts('kubectl', true));
+    assert.equal((next['spec'] as JsonObject)['replicas'], 7);
+    assert.deepEqual(
+      next.metadata.managedFields?.map((e) => [(e as JsonObject)['manager'], (e as JsonObject)['fieldsV1']]),
+      [
+        ['ci', { 'f:spec': { 'f:paused': {} } }],
+        ['kubectl', { 'f:spec': { 'f:replicas': {} } }],
+      ],
+    );
+  });
+
+  it('a live object without managedFields belongs to before-first-apply', () => {
+    const live = deployment({ replicas: 1 }, { uid: 'u', resourceVersion: '1' });
+    assert.throws(
+      () => serverSideApply(live, deployment({ replicas: 2 }), opts('kubectl')),
+      /conflict with "before-first-apply" using apps\/v1: \.spec\.replicas/,
+    );
+  });
+
+  it("containers merge by name: another manager's container survives", () => {
+    let live = created(deployment({ template: template('nginx:1') }), 'a');
+    live = serverSideApply(
+      live,
+      deployment({ template: { spec: { containers: [{ name: 'sidecar', image: 'proxy' }] } } }),
+      opts('b'),
+    );
+    const containers = (((live['spec'] as JsonObject)['template'] as JsonObject)['spec'] as JsonObject)[
+      'containers'
+    ];
+    assert.deepEqual(containers, [
+      { name: 'web', image: 'nginx:1' },
+      { name: 'sidecar', image: 'proxy' },
+    ]);
+  });
+
+  it('never applies status or server-owned metadata', () => {
+    const live = created(deployment({ replicas: 1 }), 'a');
+    live['status'] = { replicas: 1 };
+    const applied = deployment({ replicas: 1 }, { uid: 'evil', resourceVersion: '99', generation: 42 });
+    applied['status'] = { replicas: 100 };
+    const next = serverSideApply(live, applied, opts('a'));
+    assert.deepEqual(next['status'], { replicas: 1 });
+    assert.equal(next.metadata.uid, 'u1');
+    assert.equal(next.metadata.resourceVersion, '5');
+    assert.equal(next.metadata.generation, 1);
+  });
+
+  it('custom resources treat lists as atomic', () => {
+    const cr = (hosts: Json): KubeObject => ({
+      apiVersion: 'x.io/v1',
+      kind: 'Widget',
+      metadata: { name: 'w' },
+      spec: { hosts },
+    });
+    const o = { manager: 'm', force: false, kind: 'Widget', builtin: false, now: T0 };
+    const live = serverSideApply(undefined, cr([{ name: 'a' }]), o);
+    const next = serverSideApply(live, cr([{ name: 'b' }]), o);
+    assert.deepEqual((next['spec'] as JsonObject)['hosts'], [{ name: 'b' }]);
+    assert.deepEqual((next.metadata.managedFields?.[0] as JsonObject)['fieldsV1'], {
+      'f:spec': { 'f:hosts': {} },
+    });
+  });
+
+  it('refuses a keyed list item without its key (422) and an empty manager (400)', () => {
+    assert.throws(
+      () =>
+        serverSideApply(
+          undefined,
+          deployment({ template: { spec: { containers: [{ image: 'x' }] } } }),
+          opts('m'),
+        ),
+      (err: unknown) =>
+        err instanceof ApiError && err.code === 422 && /omits key field "name"/.test(err.message),
+    );
+    assert.throws(
+      () => serverSideApply(undefined, deployment({}), opts('')),
+      (err: unknown) => err instanceof ApiError && err.code === 400,
+    );
+  });
+
+  it('an item this manager stops applying is removed from a keyed list; finalizers form a set', () => {
+    const live = created(
+      deployment(
+        {
+          template: {
+            spec: {
+              containers: [
+                { name: 'a', image: 'a' },
+                { name: 'b', image: 'b' },
+              ],
+            },
+          },
+        },
+        { finalizers: ['x.io/one', 'x.io/two'] },
+      ),
+      'm',
+    );
+    assert.deepEqual((live.metadata.managedFields?.[0] as JsonObject)['fieldsV1'], {
+      'f:metadata': { 'f:finalizers': { 'v:"x.io/one"': {}, 'v:"x.io/two"': {} } },
+      'f:spec': {
+        'f:template': {
+          'f:spec': {
+            'f:containers': {
+              'k:{"name":"a"}': { '.': {}, 'f:image': {}, 'f:name': {} },
+              'k:{"name":"b"}': { '.': {}, 'f:image': {}, 'f:name': {} },
+            },
+          },
+        },
+      },
+    });
+    const next = serverSideApply(
+      live,
+      deployment(
+        { template: { spec: { containers: [{ name: 'a', image: 'a' }] } } },
+        { finalizers: ['x.io/two'] },
+      ),
+      opts('m'),
+    );
+    assert.deepEqual(next.metadata.finalizers, ['x.io/two']);
+    assert.deepEqual(
+      (((next['spec'] as JsonObject)['template'] as JsonObject)['spec'] as JsonObject)['containers'],
+      [{ name: 'a', image: 'a' }],
+    );
+  });
+
+  it('container ports are keyed by containerPort and protocol (53/TCP and 53/UDP coexist)', () => {
+    const ports: Json = [{ containerPort: 53, protocol: 'UDP' }, { containerPort: 53 }];
+    const live = created(deployment({ template: { spec: { containers: [{ name: 'dns', ports }] } } }), 'm');
+    const set = (live.metadata.managedFields?.[0] as JsonObject)['fieldsV1'] as JsonObject;
+    const containers = (
+      (((set['f:spec'] as JsonObject)['f:template'] as JsonObject)['f:spec'] as JsonObject)[
+        'f:containers'
+      ] as JsonObject
+    )['k:{"name":"dns"}'] as JsonObject;
+    assert.deepEqual(Object.keys(containers['f:ports'] as JsonObject), [
+      'k:{"containerPort":53,"protocol":"UDP"}',
+      'k:{"containerPort":53,"protocol":"TCP"}',
+    ]);
+    assert.throws(
+      () =>
+        serverSideApply(
+          undefined,
+          deployment({
+            template: {
+              spec: {
+                containers: [
+                  { name: 'a', ports: [{ containerPort: 80 }, { containerPort: 80, protocol: 'TCP' }] },
+                ],
+              },
+            },
+          }),
+          opts('m'),
+        ),
+      (err: unknown) =>
+        err instanceof ApiError && err.code === 422 && /duplicate entries for key/.test(err.message),
+    );
+  });
+
+  it('removing the last applied label removes the labels map', () => {
+    const live = created(deployment({ replicas: 1 }, { labels: { app: 'web' } }), 'a');
+    const next = serverSideApply(live, deployment({ replicas: 1 }), opts('a'));
+    assert.equal(next.metadata.labels, undefined);
+    assert.equal(next.metadata.name, 'web');
+  });
+});
