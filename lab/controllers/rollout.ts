@@ -62,7 +62,12 @@ export function planRollout(input: {
 
 /** The `count` pods to drop first: not ready before ready, newest before oldest. */
 function surplus(pods: readonly V1Pod[], count: number): V1Pod[] {
-  const ts = (p: V1Pod): string => String(p.metadata?.creationTimestamp ?? '');
+  // client-node types the timestamp as a Date while cached JSON holds the RFC 3339 string;
+  // String(Date) would compare weekday names, so both are normalised to ISO text.
+  const ts = (p: V1Pod): string => {
+    const t: unknown = p.metadata?.creationTimestamp;
+    return t instanceof Date ? t.toISOString() : typeof t === 'string' ? t : '';
+  };
   return [...pods]
     .sort((a, b) => Number(isPodReady(a)) - Number(isPodReady(b)) || ts(b).localeCompare(ts(a)))
     .slice(0, count);

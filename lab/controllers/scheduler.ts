@@ -49,12 +49,15 @@ export function chooseNode(
 /** One scheduling pass over every pending pod. */
 export async function schedulePass(api: LabApi, view: SchedulerView, log: Logger): Promise<void> {
   const pods = view.pods();
+  // Bindings made in this pass count toward node load, or a batch of new pods would all land
+  // on the node that was least loaded when the pass began.
+  const placed: V1Pod[] = [...pods];
   for (const pod of pods) {
     if (pod.spec?.nodeName !== undefined && pod.spec.nodeName !== '') continue;
     if (pod.metadata?.deletionTimestamp !== undefined) continue;
     const ns = pod.metadata?.namespace ?? 'default';
     const name = pod.metadata?.name ?? '';
-    const choice = chooseNode(pod, view.nodes(), pods);
+    const choice = chooseNode(pod, view.nodes(), placed);
     if (choice.node === undefined) {
       const already = (pod.status?.conditions ?? []).some(
         (c) => c.type === 'PodScheduled' && c.reason === 'Unschedulable',
@@ -84,6 +87,7 @@ export async function schedulePass(api: LabApi, view: SchedulerView, log: Logger
       metadata: { name, namespace: ns },
       target: { apiVersion: 'v1', kind: 'Node', name: choice.node },
     });
+    placed.push({ ...pod, spec: { containers: [], ...pod.spec, nodeName: choice.node } });
     log.info('scheduled pod', { pod: `${ns}/${name}`, node: choice.node });
     await recordEvent(
       api,

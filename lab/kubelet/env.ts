@@ -36,9 +36,17 @@ function fieldRef(pod: V1Pod, path: string, podIP: string): string {
   }
 }
 
+// The lab's API server stores stringData as written; the real one merges it into data on write,
+// stringData winning (https://kubernetes.io/docs/concepts/configuration/secret/), so read it first.
 function decode(secret: V1Secret, key: string): string | undefined {
+  const plain = secret.stringData?.[key];
+  if (plain !== undefined) return plain;
   const v = secret.data?.[key];
-  return v === undefined ? secret.stringData?.[key] : Buffer.from(v, 'base64').toString('utf8');
+  return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
+}
+
+function secretKeys(secret: V1Secret | undefined): string[] {
+  return [...new Set([...Object.keys(secret?.data ?? {}), ...Object.keys(secret?.stringData ?? {})])];
 }
 
 /** The environment of one container; throws MeshError `CreateContainerConfigError` on a missing reference. */
@@ -74,8 +82,7 @@ export async function containerEnv(
       const s = await sources.secret(from.secretRef.name ?? '');
       if (s === undefined && from.secretRef.optional !== true)
         throw missing(`secret "${from.secretRef.name ?? ''}"`);
-      for (const k of Object.keys(s?.data ?? {}))
-        env[(from.prefix ?? '') + k] = decode(s as V1Secret, k) ?? '';
+      for (const k of secretKeys(s)) env[(from.prefix ?? '') + k] = decode(s as V1Secret, k) ?? '';
     }
   }
   for (const e of c.env ?? []) {

@@ -32,7 +32,7 @@ export function imageName(image: string): string {
   const noTag = colon > lastSlash ? noDigest.slice(0, colon) : noDigest;
   const parts = noTag.split('/');
   // Drop a registry host (it has a dot or a port, or is localhost), like the container runtime does.
-  if (parts.length > 2 || (parts.length === 2 && /[.:]|^localhost$/.test(parts[0] ?? ''))) parts.shift();
+  if (parts.length > 1 && /[.:]|^localhost$/.test(parts[0] ?? '')) parts.shift();
   return parts.join('/');
 }
 
