@@ -58,7 +58,18 @@ export function controllerRef(owner: KubernetesObject): V1OwnerReference {
 
 /** A stable short hash of any JSON value (pod-template-hash and friends). */
 export function shortHash(value: unknown, length = 10): string {
-  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, length);
+  return createHash('sha256').update(canonicalJson(value)).digest('hex').slice(0, length);
+}
+
+/** JSON with object keys sorted, so equal values hash equally whatever their key order. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)),
+        )
+      : v,
+  );
 }
 
 /** A random lowercase suffix as Kubernetes appends to generated names. */

@@ -341,3 +341,13 @@ describe('lab/kube/objects', () => {
     }
   });
 });
+
+describe('lab/kube/objects shortHash key order', () => {
+  it('hashes equal templates with different key order equally (regression: a reordered template started a rollout)', () => {
+    assert.equal(
+      shortHash({ a: 1, b: { c: 2, d: [1, { e: 1, f: 2 }] } }),
+      shortHash({ b: { d: [1, { f: 2, e: 1 }], c: 2 }, a: 1 }),
+    );
+    assert.notEqual(shortHash({ a: 1 }), shortHash({ a: 2 }));
+  });
+});
