@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { errorMessage, isMeshError } from '../common/errors.ts';
 import { certsCommand } from './certs.ts';
+import { labCommand } from './lab.ts';
 
 /** A verb group: `run` gets the arguments after the group name and returns an exit code. */
 export interface Command {
@@ -20,7 +21,7 @@ export interface CommandIO {
   err(text: string): void;
 }
 
-const COMMANDS: readonly Command[] = [certsCommand];
+const COMMANDS: readonly Command[] = [certsCommand, labCommand];
 
 /** The package version, found by walking up from this module (works from sources and dist/). */
 function version(): string {
@@ -66,7 +67,9 @@ export async function main(argv: readonly string[], io: CommandIO): Promise<numb
     io.err(`waymesh: unknown command ${JSON.stringify(first)}; run \`waymesh --help\``);
     return 2;
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
+  // Flags after `--` belong to the command being run (e.g. `lab exec POD -- curl -h`).
+  const own = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+  if (own.includes('--help') || own.includes('-h')) {
     io.out(cmd.usage);
     return 0;
   }

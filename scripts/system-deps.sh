@@ -13,6 +13,10 @@ command -v make >/dev/null 2>&1 || need+=(make)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 
+# kubectl drives the lab's tests; it is part of this machine image (no Debian repository here
+# provides it), so a missing one is reported rather than installed.
+command -v kubectl >/dev/null 2>&1 || echo "waymesh: kubectl is not installed; the lab's kubectl tests will fail" >&2
+
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "waymesh: missing system packages: ${need[*]}; install them as root (apt-get install ${need[*]})" >&2

@@ -77,12 +77,10 @@ describe('lab/proxy/rules', () => {
   });
 
   it('is deterministic whatever the input order', () => {
-    const shuffled = [...SERVICES]
-      .reverse()
-      .map((s) => ({
-        ...s,
-        ports: [...s.ports].reverse().map((p) => ({ ...p, endpoints: [...p.endpoints].reverse() })),
-      }));
+    const shuffled = [...SERVICES].reverse().map((s) => ({
+      ...s,
+      ports: [...s.ports].reverse().map((p) => ({ ...p, endpoints: [...p.endpoints].reverse() })),
+    }));
     assert.equal(buildProxyRules(shuffled), GOLDEN);
   });
 

@@ -1,0 +1,122 @@
+/**
+ * `?watch=true`: a chunked stream of JSON watch events. Starts with synthetic ADDED events
+ * (resourceVersion unset/"0") or a replay from history (a specific resourceVersion; too old →
+ * an ERROR event carrying a 410 Expired Status, as kube-apiserver does), then live events,
+ * periodic BOOKMARKs when asked, and ends at `timeoutSeconds`. A watcher whose socket falls
+ * behind by more than the buffer limit is closed rather than slowing the server.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerContext } from '../context.ts';
+import { apiVersionOf, resourceKey } from '../registry.ts';
+import { matches, type Selector } from '../selectors.ts';
+import { ApiError, type KubeObject, type ResourceDef } from '../types.ts';
+import { frameFor as frameOf, type WatchFrame } from '../watch.ts';
+
+/** Tunables of watch streams. */
+export interface WatchSettings {
+  bookmarkIntervalMs: number;
+  maxBufferedBytes: number;
+  defaultTimeoutSeconds: number;
+}
+
+/** Serves one watch request. */
+export function serveWatch(
+  ctx: ServerContext,
+  settings: WatchSettings,
+  req: IncomingMessage,
+  res: ServerResponse,
+  t: { def: ResourceDef; version: string; namespace: string | undefined; selector: Selector },
+  query: URLSearchParams,
+): void {
+  const resource = resourceKey(t.def);
+  const rvParam = query.get('resourceVersion') ?? '';
+  const bookmarks = query.get('allowWatchBookmarks') === 'true';
+  const sendInitial = query.get('sendInitialEvents') === 'true';
+  const timeoutSec = Number(query.get('timeoutSeconds') ?? settings.defaultTimeoutSeconds);
+  if (!Number.isFinite(timeoutSec) || timeoutSec < 0)
+    throw new ApiError(400, 'BadRequest', 'timeoutSeconds must be a non-negative number');
+  if (rvParam !== '' && !/^\d+$/.test(rvParam))
+    throw new ApiError(400, 'BadRequest', `invalid resource version "${rvParam}"`);
+  const present = (o: KubeObject): KubeObject => ctx.present(t.def, t.version, o);
+
+  res.writeHead(200, {
+    'content-type': 'application/json',
+    'transfer-encoding': 'chunked',
+    'cache-control': 'no-cache, private',
+  });
+  res.flushHeaders();
+  let closed = false;
+  let lastRv = rvParam === '' || rvParam === '0' ? ctx.store.resourceVersion : Number(rvParam);
+  const write = (line: unknown): void => {
+    if (closed) return;
+    res.write(JSON.stringify(line) + '\n');
+    if (res.writableLength > settings.maxBufferedBytes) {
+      ctx.log.warn('closing a watch that is not keeping up', { resource, buffered: res.writableLength });
+      finish();
+    }
+  };
+  const bookmark = (annotations?: Record<string, string>): void => {
+    const metadata: Record<string, unknown> = { resourceVersion: String(lastRv) };
+    if (annotations !== undefined) metadata['annotations'] = annotations;
+    write({
+      type: 'BOOKMARK',
+      object: { kind: t.def.kind, apiVersion: apiVersionOf(t.def.group, t.version), metadata },
+    });
+  };
+  const timers: NodeJS.Timeout[] = [];
+  let unsubscribe = (): void => undefined;
+  const finish = (): void => {
+    if (closed) return;
+    closed = true;
+    unsubscribe();
+    timers.forEach((x) => clearTimeout(x));
+    res.end();
+  };
+  req.on('close', finish);
+  res.on('error', finish);
+
+  if (rvParam === '' || rvParam === '0' || sendInitial) {
+    for (const o of ctx.store.list(resource, t.namespace))
+      if (matches(t.selector, o)) write({ type: 'ADDED', object: present(o) });
+    if (sendInitial) bookmark({ 'k8s.io/initial-events-end': 'true' });
+  } else {
+    const past = ctx.hub.history.since(lastRv);
+    if (past === 'expired') {
+      write({
+        type: 'ERROR',
+        object: new ApiError(
+          410,
+          'Expired',
+          `too old resource version: ${rvParam} (${ctx.hub.history.oldestResumable})`,
+        ).toStatus(),
+      });
+      finish();
+      return;
+    }
+    for (const ev of past) {
+      const filter = { resource, namespace: t.namespace, selector: t.selector };
+      // Reuse the live translation so replay and live delivery agree on selector transitions.
+      const frame = frameOf(filter, ev);
+      if (frame !== undefined) write({ type: frame.type, object: present(frame.object) });
+      lastRv = ev.rv;
+    }
+  }
+  if (closed) return;
+  unsubscribe = ctx.hub.subscribe({
+    filter: { resource, namespace: t.namespace, selector: t.selector },
+    deliver: (frame: WatchFrame, rv: number) => {
+      lastRv = rv;
+      write({ type: frame.type, object: present(frame.object) });
+    },
+    end: finish,
+  });
+  if (bookmarks) {
+    const tick = (): void => {
+      lastRv = Math.max(lastRv, ctx.store.resourceVersion);
+      bookmark();
+      timers[0] = setTimeout(tick, settings.bookmarkIntervalMs);
+    };
+    timers[0] = setTimeout(tick, settings.bookmarkIntervalMs);
+  }
+  if (timeoutSec > 0) timers.push(setTimeout(finish, timeoutSec * 1000));
+}

@@ -1,0 +1,150 @@
+/**
+ * The lab end to end, driven only by `waymesh lab` verbs and the real `kubectl`: a cluster
+ * comes up, a Deployment + Service of waymesh/echo and a waymesh/client pod are applied, the
+ * client reaches echo by service name (cluster DNS + kube-proxy) and by pod IP across nodes, a
+ * deleted pod stops answering, and `lab down` leaves nothing behind.
+ */
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, it } from 'mocha';
+
+const run = promisify(execFile);
+const WAYMESH = join(import.meta.dirname, '..', '..', 'bin', 'waymesh.js');
+const LAB = `e${randomBytes(3).toString('hex')}`;
+
+async function waymeshExec(pod: string, ...cmd: string[]): Promise<string> {
+  const { stdout } = await run(process.execPath, [WAYMESH, 'lab', 'exec', pod, '--name', LAB, '--', ...cmd], {
+    timeout: 30_000,
+  });
+  return stdout;
+}
+
+const MANIFEST = `
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: echo, namespace: default }
+spec:
+  replicas: 2
+  selector: { matchLabels: { app: echo } }
+  template:
+    metadata: { labels: { app: echo } }
+    spec:
+      containers:
+      - name: echo
+        image: waymesh/echo:latest
+        args: ["--http-port", "8080"]
+        ports: [{ name: http, containerPort: 8080 }]
+        readinessProbe: { httpGet: { path: /, port: http }, periodSeconds: 1 }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: echo, namespace: default }
+spec:
+  selector: { app: echo }
+  ports: [{ name: http, port: 80, targetPort: http }]
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: client, namespace: default }
+spec:
+  containers:
+  - name: client
+    image: waymesh/client:latest
+`;
+
+describe('lab (e2e, kubectl + waymesh lab)', function () {
+  this.timeout(180_000);
+  let kubeconfig = '';
+  let dir = '';
+  const kubectl = async (...args: string[]): Promise<string> =>
+    (await run('kubectl', ['--kubeconfig', kubeconfig, ...args], { timeout: 60_000 })).stdout;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'wm-lab-e2e-'));
+    const up = await run(process.execPath, [WAYMESH, 'lab', 'up', '--name', LAB, '--dir', join(dir, 'lab')], {
+      timeout: 150_000,
+    });
+    kubeconfig = up.stdout.trim();
+  });
+
+  after(async () => {
+    await run(process.execPath, [WAYMESH, 'lab', 'down', '--name', LAB], { timeout: 60_000 }).catch(
+      () => undefined,
+    );
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves echo to a client by service name within 30 s of apply', async () => {
+    const t0 = Date.now();
+    const apply = execFileSync('kubectl', ['--kubeconfig', kubeconfig, 'apply', '-f', '-'], {
+      input: MANIFEST,
+    }).toString();
+    assert.match(apply, /deployment.apps\/echo (created|unchanged|configured)/);
+    await kubectl('wait', '--for=condition=Ready', 'pod', '-l', 'app=echo', '--timeout=60s');
+    await kubectl('wait', '--for=condition=Ready', 'pod/client', '--timeout=60s');
+    let body = '';
+    for (let i = 0; i < 50 && body === ''; i++) {
+      body = await waymeshExec('default/client', 'curl', '-s', '--max-time', '2', 'http://echo/').catch(
+        () => '',
+      );
+      if (body === '') await new Promise((r) => setTimeout(r, 200));
+    }
+    const answer = JSON.parse(body) as { pod: string; namespace: string; host: string };
+    assert.match(answer.pod, /^echo-/);
+    assert.equal(answer.namespace, 'default');
+    assert.equal(answer.host, 'echo');
+    const seconds = (Date.now() - t0) / 1000;
+    assert.ok(seconds < 30, `took ${seconds} s`);
+  });
+
+  it('spreads the replicas over both nodes and reaches each pod by IP', async () => {
+    const pods = JSON.parse(await kubectl('get', 'pods', '-l', 'app=echo', '-o', 'json')) as {
+      items: { metadata: { name: string }; spec: { nodeName: string }; status: { podIP: string } }[];
+    };
+    assert.equal(new Set(pods.items.map((p) => p.spec.nodeName)).size, 2);
+    for (const p of pods.items) {
+      const body = JSON.parse(
+        await waymeshExec(
+          'default/client',
+          'curl',
+          '-s',
+          '--max-time',
+          '2',
+          `http://${p.status.podIP}:8080/`,
+        ),
+      ) as { pod: string };
+      assert.equal(body.pod, p.metadata.name);
+    }
+  });
+
+  it('a deleted pod stops answering', async () => {
+    const pods = JSON.parse(await kubectl('get', 'pods', '-l', 'app=echo', '-o', 'json')) as {
+      items: { metadata: { name: string }; status: { podIP: string } }[];
+    };
+    const victim = pods.items[0];
+    assert.ok(victim !== undefined);
+    await kubectl('delete', 'pod', victim.metadata.name, '--wait=true', '--timeout=60s');
+    const res = await waymeshExec(
+      'default/client',
+      'curl',
+      '-s',
+      '--max-time',
+      '2',
+      `http://${victim.status.podIP}:8080/`,
+    ).catch((err: { code?: number }) => `exit ${err.code ?? '?'}`);
+    assert.match(res, /^exit /);
+  });
+
+  it('lab down leaves no namespace, link or file behind', async () => {
+    await run(process.execPath, [WAYMESH, 'lab', 'down', '--name', LAB], { timeout: 60_000 });
+    const netns = execFileSync('ip', ['netns', 'list']).toString();
+    assert.ok(!netns.includes(`wml-${LAB}-`), netns);
+    assert.ok(!existsSync(join(dir, 'lab')));
+    assert.ok(!existsSync(`/etc/netns/wml-${LAB}-core`));
+  });
+});
