@@ -119,6 +119,8 @@ export async function labUp(opts: {
   const dir = opts.dir ?? existing?.dir ?? defaultLabDir(opts.name);
   const files = labFiles(dir);
   await mkdir(files.logs, { recursive: true });
+  // A ready file left by a crashed supervisor must not be mistaken for the new one's.
+  await rm(files.ready, { force: true });
   const out = openSync(files.supervisorLog, 'a');
   const child = spawn(
     process.execPath,

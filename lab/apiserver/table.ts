@@ -90,9 +90,28 @@ function customPrinter(def: ResourceDef, version: string): BuiltinPrinter {
 }
 
 /** One step of a simple JSONPath: a field, an index, or `*` (every element). */
-type Step = { field: string } | { index: number } | { all: true };
+type Step =
+  | { field: string }
+  | { index: number }
+  | { all: true }
+  | { filter: { path: string[]; op: '==' | '!='; value: Json } };
 
-/** Parses `.a.b[0].c`, `.a.b[*].c`, `.metadata.labels['x.io/y']` and `{...}`-wrapped forms. */
+const FILTER_RE =
+  /^\?\(@((?:\.[A-Za-z0-9_-]+)+)\s*(==|!=)\s*(?:"([^"]*)"|'([^']*)'|(-?\d+(?:\.\d+)?|true|false))\)$/;
+
+/** Parses a `?(@.a.b == "x")` filter, as upstream CRD columns use for conditions. */
+function parseFilter(inner: string): Step | undefined {
+  const m = FILTER_RE.exec(inner);
+  if (m === null) return undefined;
+  const literal = m[3] ?? m[4];
+  const value: Json = literal !== undefined ? literal : (JSON.parse(m[5] ?? 'null') as Json);
+  return { filter: { path: (m[1] ?? '').slice(1).split('.'), op: m[2] === '!=' ? '!=' : '==', value } };
+}
+
+/**
+ * Parses `.a.b[0].c`, `.a.b[*].c`, `.metadata.labels['x.io/y']`, filters such as
+ * `.status.conditions[?(@.type=="Ready")].status`, and `{...}`-wrapped forms.
+ */
 export function parseJsonPath(expr: string): Step[] {
   let text = expr.trim();
   if (text.startsWith('{') && text.endsWith('}')) text = text.slice(1, -1).trim();
@@ -102,7 +121,7 @@ export function parseJsonPath(expr: string): Step[] {
     throw new ApiError(
       422,
       'Invalid',
-      `unsupported JSONPath ${JSON.stringify(expr)}: only .field, [n], [*] and ['key'] are supported`,
+      `unsupported JSONPath ${JSON.stringify(expr)}: only .field, [n], [*], ['key'] and [?(@.field=="value")] are supported`,
     );
   };
   while (i < text.length) {
@@ -123,7 +142,7 @@ export function parseJsonPath(expr: string): Step[] {
       if (inner === '*') steps.push({ all: true });
       else if (/^\d+$/.test(inner)) steps.push({ index: Number(inner) });
       else if (/^'[^']*'$|^"[^"]*"$/.test(inner)) steps.push({ field: inner.slice(1, -1) });
-      else fail();
+      else steps.push(parseFilter(inner) ?? fail());
       i = end + 1;
     } else {
       fail();
@@ -137,7 +156,15 @@ function evaluate(root: Json, steps: Step[]): Json[] {
   for (const step of steps) {
     const next: Json[] = [];
     for (const node of nodes) {
-      if ('field' in step) {
+      if ('filter' in step) {
+        const { path, op, value } = step.filter;
+        for (const item of Array.isArray(node) ? node : [node]) {
+          let v: Json | undefined = item;
+          for (const f of path)
+            v = typeof v === 'object' && v !== null && !Array.isArray(v) ? v[f] : undefined;
+          if ((JSON.stringify(v) === JSON.stringify(value)) === (op === '==')) next.push(item);
+        }
+      } else if ('field' in step) {
         if (typeof node === 'object' && node !== null && !Array.isArray(node)) {
           const v = node[step.field];
           if (v !== undefined) next.push(v);

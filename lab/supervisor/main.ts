@@ -6,7 +6,7 @@
  */
 import { createServer as createHttps, type Server } from 'node:https';
 import { existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,7 +62,14 @@ async function main(): Promise<void> {
   });
   const tls = { key: pki.serverKeyPem, cert: pki.serverCertPem };
   const tcp = createHttps(tls, (req, res) => api.handle(req, res));
-  await listen(tcp, requestedPort, '127.0.0.1');
+  // Keep the previous port across restarts so kubeconfigs copied elsewhere keep working.
+  const previousPort = Number(await readFile(join(files.pki, 'port'), 'utf8').catch(() => '0'));
+  try {
+    await listen(tcp, requestedPort !== 0 ? requestedPort : previousPort, '127.0.0.1');
+  } catch (err) {
+    if (requestedPort !== 0 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    await listen(tcp, 0, '127.0.0.1');
+  }
   const port = (tcp.address() as AddressInfo).port;
   await rm(files.socket, { force: true });
   const unix = createHttps(tls, (req, res) => api.handle(req, res));

@@ -145,7 +145,23 @@ export async function handleResource(
     const selector = compileSelector(q.get('labelSelector'), q.get('fieldSelector'), def.kind);
     if (method === 'GET') {
       if (q.get('watch') === 'true' || q.get('watch') === '1') {
-        serveWatch(ctx, d.watch, req, res, { def, version: p.version, namespace: t.namespace, selector }, q);
+        // kubectl get -w asks for Table rows: each event then carries a one-row Table, as upstream.
+        const asTable = wantsTable(req.headers.accept) && ctx.hooks.toTable !== undefined;
+        const table = asTable
+          ? (o: KubeObject): JsonObject => {
+              const tbl = sendTableBody(d, def, p.version, [o], q);
+              tbl['metadata'] = { resourceVersion: o.metadata.resourceVersion ?? '' };
+              return tbl;
+            }
+          : undefined;
+        serveWatch(
+          ctx,
+          d.watch,
+          req,
+          res,
+          { def, version: p.version, namespace: t.namespace, selector, table },
+          q,
+        );
         return;
       }
       if (

@@ -25,7 +25,14 @@ export function serveWatch(
   settings: WatchSettings,
   req: IncomingMessage,
   res: ServerResponse,
-  t: { def: ResourceDef; version: string; namespace: string | undefined; selector: Selector },
+  t: {
+    def: ResourceDef;
+    version: string;
+    namespace: string | undefined;
+    selector: Selector;
+    /** Renders an object as a one-row Table when the client asked for Table output. */
+    table?: (o: KubeObject) => unknown;
+  },
   query: URLSearchParams,
 ): void {
   const resource = resourceKey(t.def);
@@ -37,7 +44,10 @@ export function serveWatch(
     throw new ApiError(400, 'BadRequest', 'timeoutSeconds must be a non-negative number');
   if (rvParam !== '' && !/^\d+$/.test(rvParam))
     throw new ApiError(400, 'BadRequest', `invalid resource version "${rvParam}"`);
-  const present = (o: KubeObject): KubeObject => ctx.present(t.def, t.version, o);
+  const present = (o: KubeObject): unknown => {
+    const shown = ctx.present(t.def, t.version, o);
+    return t.table === undefined ? shown : t.table(shown);
+  };
 
   res.writeHead(200, {
     'content-type': 'application/json',

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'mocha';
 import { humanDuration } from '../../../lab/apiserver/printers.ts';
-import { toTable } from '../../../lab/apiserver/table.ts';
+import { parseJsonPath, toTable } from '../../../lab/apiserver/table.ts';
 import type { Json, JsonObject, KubeObject, ResourceDef } from '../../../lab/apiserver/types.ts';
 
 const NOW = new Date('2026-01-01T01:00:00Z');
@@ -489,5 +489,35 @@ describe('lab/apiserver/table', () => {
         /unsupported JSONPath/,
       );
     });
+  });
+});
+
+describe('lab/apiserver/table JSONPath filters', () => {
+  it('evaluates [?(@.type=="Accepted")] as upstream Gateway API columns use it (regression: kubectl get gc failed with 422)', () => {
+    const gc: ResourceDef = {
+      ...def('gateway.networking.k8s.io', 'GatewayClass', false),
+      versions: [
+        {
+          name: 'v1',
+          served: true,
+          storage: true,
+          printerColumns: [
+            {
+              name: 'Accepted',
+              type: 'string',
+              jsonPath: '.status.conditions[?(@.type=="Accepted")].status',
+            },
+          ],
+        },
+      ],
+    };
+    const conditions = [
+      { type: 'Programmed', status: 'False' },
+      { type: 'Accepted', status: 'True' },
+    ];
+    const t = table(gc, [obj('GatewayClass', 'waymesh', { status: { conditions } })]);
+    assert.deepEqual(t.rows[0]?.slice(0, 2), ['waymesh', 'True']);
+    assert.deepEqual(table(gc, [obj('GatewayClass', 'none')]).rows[0]?.slice(0, 2), ['none', null]);
+    assert.throws(() => parseJsonPath('.a[?(@.b =~ "x")]'), /unsupported JSONPath/);
   });
 });
