@@ -19,7 +19,7 @@ import { silentLogger } from '../common/log.ts';
 import { LabApi } from './kube/rest.ts';
 import { LabNetwork, listLabNamespaces } from './net/cluster-net.ts';
 import { nodeNetns, podNetns } from './net/plan.ts';
-import { isSameProcess } from './runtime/procfs.ts';
+import { isSameProcess, procStat } from './runtime/procfs.ts';
 import {
   REGISTRY_DIR,
   checkLabName,
@@ -31,13 +31,10 @@ import {
 
 const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 
+/** True while `pid` runs; a zombie (killed, not yet reaped by its new parent) counts as gone. */
 function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+  const stat = procStat(pid);
+  return stat !== undefined && stat.state !== 'Z' && stat.state !== 'X';
 }
 
 /** The registry record of a lab, if any. */

@@ -60,9 +60,7 @@ export function groupInfo(reg: Registry, group: string): JsonObject {
 
 /** `/api/v1` or `/apis/<group>/<version>` (404 when not served). */
 export function resourceList(reg: Registry, group: string, version: string): JsonObject {
-  const defs = reg
-    .all()
-    .filter((d) => d.group === group && d.versions.some((v) => v.name === version && v.served));
+  const defs = reg.served(group, version);
   if (defs.length === 0)
     throw new ApiError(
       404,

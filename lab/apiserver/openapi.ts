@@ -21,9 +21,7 @@ const QUERY = (name: string): JsonObject => ({
 
 /** The OpenAPI v3 document of one group-version. */
 export function groupVersionDoc(reg: Registry, group: string, version: string): JsonObject {
-  const defs = reg
-    .all()
-    .filter((d) => d.group === group && d.versions.some((v) => v.name === version && v.served));
+  const defs = reg.served(group, version);
   if (defs.length === 0)
     throw new ApiError(
       404,

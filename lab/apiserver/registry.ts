@@ -38,6 +38,12 @@ export class Registry {
   all(): ResourceDef[] {
     return [...this.#defs.values()];
   }
+  /** The resources served at `group`/`version`. */
+  served(group: string, version: string): ResourceDef[] {
+    return this.all().filter(
+      (d) => d.group === group && d.versions.some((v) => v.name === version && v.served),
+    );
+  }
 
   /** The def stored under `resourceKey`. */
   byKey(key: string): ResourceDef | undefined {

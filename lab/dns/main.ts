@@ -17,6 +17,7 @@ import { errorMessage } from '../../common/errors.ts';
 import { createLogger, type Logger } from '../../common/log.ts';
 import { parseListenAddress } from '../forward/address.ts';
 import { ResilientInformer } from '../../common/kube/informer.ts';
+import { exitOnSignals } from '../../common/lifecycle.ts';
 import { zoneFromObjects } from './objects.ts';
 import { startDnsServer } from './server.ts';
 import type { Zone } from './zone.ts';
@@ -82,21 +83,10 @@ async function run(args: Args, log: Logger): Promise<void> {
   const server = await startDnsServer({ host: args.host, port: args.port, zone: () => zone, logger: log });
   void services.start();
   void slices.start();
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) return;
-    stopping = true;
-    log.info('stopping', { signal, services: services.counts, endpointSlices: slices.counts });
-    Promise.all([services.stop(), slices.stop(), server.stop()]).then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error('stop failed', { error: errorMessage(err) });
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  exitOnSignals(log, async () => {
+    log.info('informer counters', { services: services.counts, endpointSlices: slices.counts });
+    await Promise.all([services.stop(), slices.stop(), server.stop()]);
+  });
 }
 
 const log = createLogger({ fields: { program: 'lab-dns' } });

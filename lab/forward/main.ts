@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 
 import { errorMessage } from '../../common/errors.ts';
 import { createLogger } from '../../common/log.ts';
+import { exitOnSignals } from '../../common/lifecycle.ts';
 import { parseListenAddress } from './address.ts';
 import { startForwarder } from './forwarder.ts';
 
@@ -24,21 +25,7 @@ async function main(): Promise<void> {
     }
     const { host, port } = parseListenAddress(values.listen);
     const forwarder = await startForwarder({ host, port, socketPath: values.to, logger: log });
-    let stopping = false;
-    const stop = (signal: NodeJS.Signals): void => {
-      if (stopping) return;
-      stopping = true;
-      log.info('stopping', { signal });
-      forwarder.stop({ deadlineMs: STOP_DEADLINE_MS }).then(
-        () => process.exit(0),
-        (err: unknown) => {
-          log.error('stop failed', { error: errorMessage(err) });
-          process.exit(1);
-        },
-      );
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
+    exitOnSignals(log, () => forwarder.stop({ deadlineMs: STOP_DEADLINE_MS }));
   } catch (err) {
     log.error('cannot start the forwarder', { error: errorMessage(err) });
     process.exit(2);

@@ -19,6 +19,7 @@ import {
 } from '@kubernetes/client-node';
 import { ResilientInformer } from '../../common/kube/informer.ts';
 import { errorMessage } from '../../common/errors.ts';
+import { exitOnSignals } from '../../common/lifecycle.ts';
 import { createLogger } from '../../common/log.ts';
 import { Reconciler } from '../kube/reconciler.ts';
 import { LabApi } from '../kube/rest.ts';
@@ -186,16 +187,13 @@ async function main(): Promise<void> {
   }, 15_000).unref();
   log.info('kubelet ready', { node: name, ip: node.ip });
 
-  const stop = async (): Promise<void> => {
+  exitOnSignals(log, async () => {
     heartbeat.stop();
     await podSync.stop();
     await proxySync.stop();
     for (const w of workers.values()) w.detach();
     await Promise.all([pods.stop(), services.stop(), slices.stop()]);
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop());
-  process.on('SIGINT', () => void stop());
+  });
 }
 
 main().catch((err: unknown) => {

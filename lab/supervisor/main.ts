@@ -5,13 +5,13 @@
  * one kubelet per node (inside the node's namespace), and keeps them running until SIGTERM.
  */
 import { createServer as createHttps, type Server } from 'node:https';
-import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { errorMessage } from '../../common/errors.ts';
+import { exitOnSignals } from '../../common/lifecycle.ts';
 import { createLogger } from '../../common/log.ts';
 import { gatewayApiCrds } from '../apiserver/crds/gateway-api.ts';
 import { serverSideApply, strategicMergePatch } from '../apiserver/patch/index.ts';
@@ -166,22 +166,18 @@ async function main(): Promise<void> {
   await writeFile(files.ready, `${process.pid}\n`);
   log.info('lab is up', { nodes, kubeconfig: files.kubeconfig });
 
-  let stopping = false;
-  const stop = async (signal: string): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    log.info('stopping lab supervisor', { signal });
+  exitOnSignals(log, async () => {
     await rm(files.ready, { force: true });
     await controllers.stop();
     await Promise.all(children.map((c) => c.stop()));
-    await new Promise<void>((r) => tcp.close(() => r()));
-    await new Promise<void>((r) => unix.close(() => r()));
+    // End watches first; then drop every remaining (keep-alive) connection so close() returns.
     await api.close();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
-  if (!existsSync(files.kubeconfig)) throw new Error('kubeconfig was not written');
+    for (const s of [tcp, unix]) {
+      const closed = new Promise<void>((r) => s.close(() => r()));
+      s.closeAllConnections();
+      await closed;
+    }
+  });
 }
 
 main().catch((err: unknown) => {

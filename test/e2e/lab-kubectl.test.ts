@@ -5,55 +5,20 @@
  * hostNetwork pods, and a supervisor killed mid-run coming back with every object.
  */
 import assert from 'node:assert/strict';
-import { execFile, execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { after, before, describe, it } from 'mocha';
+import { describe, it } from 'mocha';
+import { useLab } from '../helpers/lab.ts';
 
-const run = promisify(execFile);
-const WAYMESH = join(import.meta.dirname, '..', '..', 'bin', 'waymesh.js');
 const SHARED = join(import.meta.dirname, '..', '..', '..', 'shared', 'gateway-api');
-const LAB = `k${randomBytes(3).toString('hex')}`;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('lab (e2e, kubectl semantics)', function () {
   this.timeout(180_000);
-  let kubeconfig = '';
-  let dir = '';
-  const kubectl = async (...args: string[]): Promise<string> =>
-    (await run('kubectl', ['--kubeconfig', kubeconfig, ...args], { timeout: 60_000 })).stdout;
-  const kubectlIn = (input: string, ...args: string[]): string =>
-    execFileSync('kubectl', ['--kubeconfig', kubeconfig, ...args], {
-      input,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    }).toString();
-  const kubectlFails = (input: string, ...args: string[]): string => {
-    try {
-      kubectlIn(input, ...args);
-    } catch (err) {
-      return String((err as { stderr?: Buffer }).stderr ?? '');
-    }
-    throw new Error(`kubectl ${args.join(' ')} unexpectedly succeeded`);
-  };
-
-  before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'wm-lab-kubectl-'));
-    const up = await run(process.execPath, [WAYMESH, 'lab', 'up', '--name', LAB, '--dir', join(dir, 'lab')], {
-      timeout: 150_000,
-    });
-    kubeconfig = up.stdout.trim();
-  });
-
-  after(async () => {
-    await run(process.execPath, [WAYMESH, 'lab', 'down', '--name', LAB], { timeout: 60_000 }).catch(
-      () => undefined,
-    );
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const lab = useLab('k');
+  const { kubectl, kubectlIn, kubectlFails } = lab;
 
   it('server-side applies multi-document YAML and reports field managers', async () => {
     const out = kubectlIn(
@@ -155,7 +120,7 @@ spec:
     kubectlIn('apiVersion: v1\nkind: Namespace\nmetadata: { name: watched }\n', 'apply', '-f', '-');
     const watcher = spawn('kubectl', [
       '--kubeconfig',
-      kubeconfig,
+      lab.kubeconfig,
       'get',
       'configmaps',
       '-n',
@@ -280,12 +245,12 @@ spec:
 
   it('keeps every object when the supervisor is killed and the lab brought up again', async () => {
     const before = await kubectl('get', 'configmaps,deployments,services,httproutes', '-A', '-o', 'name');
-    const rec = JSON.parse(readFileSync(`/run/waymesh/labs/${LAB}.json`, 'utf8')) as {
+    const rec = JSON.parse(readFileSync(`/run/waymesh/labs/${lab.name}.json`, 'utf8')) as {
       supervisorPid: number;
     };
     process.kill(rec.supervisorPid, 'SIGKILL');
     await sleep(500);
-    await run(process.execPath, [WAYMESH, 'lab', 'up', '--name', LAB], { timeout: 150_000 });
+    await lab.waymesh('up');
     const after = await kubectl('get', 'configmaps,deployments,services,httproutes', '-A', '-o', 'name');
     assert.equal(after, before);
     await kubectl('rollout', 'status', 'deployment/web', '--timeout=60s');

@@ -5,24 +5,10 @@
  * deleted pod stops answering, and `lab down` leaves nothing behind.
  */
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { after, before, describe, it } from 'mocha';
-
-const run = promisify(execFile);
-const WAYMESH = join(import.meta.dirname, '..', '..', 'bin', 'waymesh.js');
-const LAB = `e${randomBytes(3).toString('hex')}`;
-
-async function waymeshExec(pod: string, ...cmd: string[]): Promise<string> {
-  const { stdout } = await run(process.execPath, [WAYMESH, 'lab', 'exec', pod, '--name', LAB, '--', ...cmd], {
-    timeout: 30_000,
-  });
-  return stdout;
-}
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { describe, it } from 'mocha';
+import { useLab } from '../helpers/lab.ts';
 
 const MANIFEST = `
 apiVersion: apps/v1
@@ -59,31 +45,13 @@ spec:
 
 describe('lab (e2e, kubectl + waymesh lab)', function () {
   this.timeout(180_000);
-  let kubeconfig = '';
-  let dir = '';
-  const kubectl = async (...args: string[]): Promise<string> =>
-    (await run('kubectl', ['--kubeconfig', kubeconfig, ...args], { timeout: 60_000 })).stdout;
-
-  before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'wm-lab-e2e-'));
-    const up = await run(process.execPath, [WAYMESH, 'lab', 'up', '--name', LAB, '--dir', join(dir, 'lab')], {
-      timeout: 150_000,
-    });
-    kubeconfig = up.stdout.trim();
-  });
-
-  after(async () => {
-    await run(process.execPath, [WAYMESH, 'lab', 'down', '--name', LAB], { timeout: 60_000 }).catch(
-      () => undefined,
-    );
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const lab = useLab('e');
+  const { kubectl } = lab;
+  const waymeshExec = lab.exec;
 
   it('serves echo to a client by service name within 30 s of apply', async () => {
     const t0 = Date.now();
-    const apply = execFileSync('kubectl', ['--kubeconfig', kubeconfig, 'apply', '-f', '-'], {
-      input: MANIFEST,
-    }).toString();
+    const apply = lab.kubectlIn(MANIFEST, 'apply', '-f', '-');
     assert.match(apply, /deployment.apps\/echo (created|unchanged|configured)/);
     await kubectl('wait', '--for=condition=Ready', 'pod', '-l', 'app=echo', '--timeout=60s');
     await kubectl('wait', '--for=condition=Ready', 'pod/client', '--timeout=60s');
@@ -141,10 +109,10 @@ describe('lab (e2e, kubectl + waymesh lab)', function () {
   });
 
   it('lab down leaves no namespace, link or file behind', async () => {
-    await run(process.execPath, [WAYMESH, 'lab', 'down', '--name', LAB], { timeout: 60_000 });
+    await lab.waymesh('down');
     const netns = execFileSync('ip', ['netns', 'list']).toString();
-    assert.ok(!netns.includes(`wml-${LAB}-`), netns);
-    assert.ok(!existsSync(join(dir, 'lab')));
-    assert.ok(!existsSync(`/etc/netns/wml-${LAB}-core`));
+    assert.ok(!netns.includes(`wml-${lab.name}-`), netns);
+    assert.ok(!existsSync(lab.dir));
+    assert.ok(!existsSync(`/etc/netns/wml-${lab.name}-core`));
   });
 });
