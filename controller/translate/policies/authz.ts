@@ -1,0 +1,292 @@
+/**
+ * AuthorizationPolicy → IR, split by who enforces it.
+ *
+ * - L4 part (node agents of the destination's workloads): the rules using only principals,
+ *   namespaces and ports (authz-spec.ts). A node agent sees a waypoint's identity, not the
+ *   client's, on traffic a waypoint forwards; so an ALLOW part also allows the identities of
+ *   the waypoints serving the scope (they enforce the policy for that traffic themselves), and
+ *   a client that skips the waypoint is still held to the L4 rules.
+ * - L7 part (waypoints): emitted where a waypoint serves the scope, with every rule — the
+ *   waypoint is where the real client of forwarded traffic is known, so it checks the L4 rules
+ *   too (otherwise a DENY on a namespace would be bypassed through the waypoint, and an ALLOW
+ *   of an identity denied by the waypoint's other ALLOW rules).
+ *
+ * L7 rules where no waypoint serves are never silently weakened: status says
+ * `Accepted=False/Invalid`, a DENY policy denies those rules' sources at L4 (on their ports,
+ * whatever the request), and an ALLOW policy is enforced with its L4 rules only, so requests
+ * only the L7 rules would allow are denied.
+ *
+ * Ids are `authorizationpolicy/<ns>/<name>`; when one layer of a policy applies to several
+ * scopes (several targetRefs, or per-Service fallbacks of a namespace-wide policy), each entry
+ * gets a `/<service|waypoint|namespace>/<name>` suffix so (id, layer) stays unique.
+ */
+import type {
+  AuthorizationPolicy,
+  AuthzRule,
+  ObjectStatus,
+  PolicyScope,
+  ServiceKey,
+  SourceRef,
+  WaypointBinding,
+} from '../../../common/ir/index.ts';
+import { serviceKey } from '../../../common/ir/index.ts';
+import { NAMES, type World } from '../world.ts';
+import { denyAtL4, readAuthzSpec, type AuthzSpec, type ParsedRule } from './authz-spec.ts';
+import { compare, policyMeta, type PolicyMeta } from './read.ts';
+import { namespaceAncestor, policyStatus, REASON, type AncestorOutcome, type AncestorRef } from './status.ts';
+import { resolveTargetRefs } from './targets.ts';
+
+/** What translatePolicies is told about waypoint bindings. */
+export interface PolicyContext {
+  /** The waypoint serving a Service, or undefined when none does (or it is not ready). */
+  waypointOf(service: ServiceKey): WaypointBinding | undefined;
+}
+
+/** One compiled entry before ids are made unique. */
+interface Entry {
+  readonly scope: PolicyScope;
+  readonly layer: 'L4' | 'L7';
+  readonly rules: readonly AuthzRule[];
+}
+
+/** A scope with the Services in it that no waypoint serves. */
+interface Plan {
+  readonly ancestorRef: AncestorRef;
+  readonly scope: PolicyScope;
+  readonly uncovered: readonly ServiceKey[];
+  /** The waypoints serving (part of) the scope, sorted by identity. */
+  readonly waypoints: readonly WaypointBinding[];
+}
+
+const GROUP = 'policy.waymesh.io';
+const MAX_LISTED = 5;
+
+function scopeSuffix(s: PolicyScope): string {
+  switch (s.kind) {
+    case 'namespace':
+      return `namespace/${s.namespace}`;
+    case 'service':
+      return `service/${s.service.slice(s.service.indexOf('/') + 1)}`;
+    case 'waypoint':
+      return `waypoint/${s.name}`;
+  }
+}
+
+/** Services of a namespace that carry mesh traffic (ExternalName Services have no workloads). */
+function namespaceServices(world: World, ns: string): ServiceKey[] {
+  return world.services
+    .filter(
+      (s) =>
+        s.metadata?.namespace === ns &&
+        typeof s.metadata.name === 'string' &&
+        s.spec?.type !== 'ExternalName',
+    )
+    .map((s) => serviceKey(ns, s.metadata?.name ?? ''))
+    .sort(compare);
+}
+
+function plans(
+  world: World,
+  ctx: PolicyContext,
+  meta: PolicyMeta,
+  spec: AuthzSpec,
+): { plans: Plan[]; failed: AncestorOutcome[] } {
+  const coverage = (
+    keys: readonly ServiceKey[],
+  ): { uncovered: ServiceKey[]; waypoints: WaypointBinding[] } => {
+    const byId = new Map<string, WaypointBinding>();
+    const uncovered: ServiceKey[] = [];
+    for (const k of keys) {
+      const w = ctx.waypointOf(k);
+      if (w === undefined) uncovered.push(k);
+      else byId.set(w.identity, w);
+    }
+    const waypoints = [...byId.values()].sort((a, b) => compare(a.identity, b.identity));
+    return { uncovered, waypoints };
+  };
+  if (spec.targetRefs.length === 0) {
+    const scope: PolicyScope = { kind: 'namespace', namespace: meta.namespace };
+    const ancestorRef = namespaceAncestor(meta.namespace);
+    return {
+      plans: [{ ancestorRef, scope, ...coverage(namespaceServices(world, meta.namespace)) }],
+      failed: [],
+    };
+  }
+  const out: Plan[] = [];
+  const failed: AncestorOutcome[] = [];
+  for (const r of resolveTargetRefs(world, meta.namespace, spec.targetRefs, ['Service', 'Gateway'])) {
+    if (!r.ok) failed.push({ ancestorRef: r.ancestorRef, reason: r.reason, message: r.message });
+    else if (r.target.kind === 'service')
+      out.push({
+        ancestorRef: r.ancestorRef,
+        scope: { kind: 'service', service: r.target.service },
+        ...coverage([r.target.service]),
+      });
+    else if (r.target.kind === 'waypoint')
+      out.push({
+        ancestorRef: r.ancestorRef,
+        scope: { kind: 'waypoint', namespace: r.target.namespace, name: r.target.name },
+        uncovered: [],
+        waypoints: [],
+      });
+  }
+  return { plans: out, failed };
+}
+
+const NONE = { values: [], not: [] } as const;
+
+/** An L4 rule matching traffic forwarded by the given waypoints. */
+function fromWaypoints(waypoints: readonly WaypointBinding[]): AuthzRule {
+  return {
+    from: [{ principals: { values: waypoints.map((w) => w.identity), not: [] }, namespaces: NONE }],
+    to: [],
+    when: [],
+  };
+}
+
+/**
+ * True when no waypoint serves the scope at all: a Service without one, or a namespace where no
+ * Service has one (its workloads are then reached only directly, so L4 fallbacks apply namespace-wide).
+ */
+function uncoveredScope(plan: Plan): boolean {
+  if (plan.scope.kind === 'service') return plan.uncovered.includes(plan.scope.service);
+  return plan.scope.kind === 'namespace' && plan.waypoints.length === 0;
+}
+
+/** The entries one plan compiles to (see the module comment). */
+function compile(plan: Plan, spec: AuthzSpec): Entry[] {
+  const allow = spec.action === 'ALLOW';
+  // A DENY policy without rules denies nothing; an ALLOW policy without rules allows nothing.
+  if (!allow && spec.rules.length === 0) return [];
+  const all = spec.rules.map((r) => r.rule);
+  const l4 = spec.rules.filter((r) => r.layer === 'L4').map((r) => r.rule);
+  const l7 = spec.rules.filter((r) => r.layer === 'L7').map((r) => r.rule);
+  const out: Entry[] = [];
+  if (plan.scope.kind === 'waypoint') {
+    // Aimed at a waypoint: it enforces every rule; its L4 part is the subset it can check on accept.
+    out.push({ scope: plan.scope, layer: 'L7', rules: all });
+    if (l4.length > 0) out.push({ scope: plan.scope, layer: 'L4', rules: l4 });
+    return out;
+  }
+  if (plan.waypoints.length > 0) out.push({ scope: plan.scope, layer: 'L7', rules: all });
+  const scope = plan.scope;
+  const selfUncovered = uncoveredScope(plan);
+  const nodeRules = [...l4];
+  if (!allow && selfUncovered) nodeRules.push(...l7.map(denyAtL4));
+  if (allow && plan.waypoints.length > 0) nodeRules.push(fromWaypoints(plan.waypoints));
+  if (allow || nodeRules.length > 0) out.push({ scope, layer: 'L4', rules: nodeRules });
+  // A namespace-wide DENY: its L7 rules become L4 denies on each Service no waypoint serves.
+  // (A namespace-wide ALLOW needs nothing more: its L4 part already denies what only L7 rules allow.)
+  if (!allow && scope.kind === 'namespace' && !selfUncovered && l7.length > 0)
+    for (const service of plan.uncovered)
+      out.push({ scope: { kind: 'service', service }, layer: 'L4', rules: l7.map(denyAtL4) });
+  return out;
+}
+
+function describe(plan: Plan, spec: AuthzSpec): Pick<AncestorOutcome, 'reason' | 'message'> {
+  const l7 = spec.rules.filter((r: ParsedRule) => r.layer === 'L7');
+  const l4Count = spec.rules.length - l7.length;
+  if (spec.rules.length === 0)
+    return {
+      reason: REASON.accepted,
+      message:
+        spec.action === 'ALLOW'
+          ? 'Accepted: an ALLOW policy without rules allows no request'
+          : 'Accepted: a DENY policy without rules denies no request',
+    };
+  const wholeScope = uncoveredScope(plan);
+  if (l7.length > 0 && (wholeScope || plan.uncovered.length > 0)) {
+    const listed =
+      plan.uncovered.slice(0, MAX_LISTED).join(', ') + (plan.uncovered.length > MAX_LISTED ? ', …' : '');
+    const where =
+      wholeScope && plan.scope.kind === 'namespace'
+        ? `any Service of namespace ${plan.scope.namespace}`
+        : `Service ${listed}`;
+    const which = l7.map((r) => `spec.rules[${r.index}]`).join(', ');
+    const then =
+      spec.action === 'DENY'
+        ? 'until then those rules deny their sources at L4 for every request (stricter)'
+        : 'until then the policy is enforced at L4 without them, so requests only they would allow are denied';
+    return {
+      reason: REASON.invalid,
+      message:
+        `${which} use methods, paths, hosts or headers, which only a waypoint can enforce, and no waypoint serves ` +
+        `${where} (label it ${NAMES.useWaypointLabel}=<gateway>); ${then}`,
+    };
+  }
+  const rules = `${l4Count} L4 and ${l7.length} L7 rule(s)`;
+  if (plan.scope.kind === 'waypoint')
+    return { reason: REASON.accepted, message: `Accepted: ${rules}, enforced by this waypoint` };
+  const names = plan.waypoints.map((w) => `${w.gateway.namespace}/${w.gateway.name}`).join(', ');
+  return {
+    reason: REASON.accepted,
+    message:
+      names === ''
+        ? `Accepted: ${rules}, enforced by node agents`
+        : `Accepted: ${rules}, enforced by waypoint ${names}; node agents enforce the L4 rules on traffic that bypasses it`,
+  };
+}
+
+/** Ancestors for a policy whose spec is invalid: its targets as written, or its namespace. */
+function ancestorsOfInvalid(
+  world: World,
+  meta: PolicyMeta,
+  spec: Readonly<Record<string, unknown>> | undefined,
+): AncestorRef[] {
+  const refs = spec?.['targetRefs'];
+  if (!Array.isArray(refs) || refs.length === 0) return [namespaceAncestor(meta.namespace)];
+  return resolveTargetRefs(world, meta.namespace, refs as unknown[], ['Service', 'Gateway']).map(
+    (r) => r.ancestorRef,
+  );
+}
+
+/** Compiles every AuthorizationPolicy; sorted output, one status per policy. */
+export function translateAuthorization(
+  world: World,
+  ctx: PolicyContext,
+): { authorization: AuthorizationPolicy[]; statuses: ObjectStatus[] } {
+  const authorization: AuthorizationPolicy[] = [];
+  const statuses: ObjectStatus[] = [];
+  for (const o of world.authorizationPolicies) {
+    const meta = policyMeta(o);
+    if (meta === undefined) continue;
+    const source: SourceRef = {
+      group: GROUP,
+      kind: 'AuthorizationPolicy',
+      namespace: meta.namespace,
+      name: meta.name,
+    };
+    const spec = readAuthzSpec(o.spec);
+    if (!spec.ok) {
+      const message = `${spec.field}: ${spec.message}`;
+      const outcomes = ancestorsOfInvalid(world, meta, o.spec).map((ancestorRef) => ({
+        ancestorRef,
+        reason: REASON.invalid,
+        message,
+      }));
+      statuses.push(policyStatus(source, outcomes, meta.generation));
+      continue;
+    }
+    const { plans: ps, failed } = plans(world, ctx, meta, spec.value);
+    const entries = ps.flatMap((p) => compile(p, spec.value));
+    const base = `authorizationpolicy/${meta.namespace}/${meta.name}`;
+    for (const e of entries) {
+      const shared = entries.filter((x) => x.layer === e.layer).length > 1;
+      authorization.push({
+        id: shared ? `${base}/${scopeSuffix(e.scope)}` : base,
+        source,
+        scope: e.scope,
+        action: spec.value.action,
+        layer: e.layer,
+        rules: e.rules,
+      });
+    }
+    const outcomes: AncestorOutcome[] = ps.map((p) => ({
+      ancestorRef: p.ancestorRef,
+      ...describe(p, spec.value),
+    }));
+    statuses.push(policyStatus(source, [...outcomes, ...failed], meta.generation));
+  }
+  authorization.sort((a, b) => compare(a.id, b.id) || compare(a.layer, b.layer));
+  return { authorization, statuses };
+}
