@@ -30,7 +30,7 @@ export interface MeshIR {
 /** Translates `world`; never throws on bad user input (it becomes a status). */
 export function translate(world: World): { ir: MeshIR; statuses: ObjectStatus[] } {
   const directory = buildDirectory(world);
-  const ctx = { waypointOf: directory.waypointOf };
+  const ctx = { waypointOf: (key: ServiceKey) => directory.waypointOf(key) };
   const routes = translateRoutes(world, ctx);
   const policies = translatePolicies(world, ctx);
   const waypoints = world.gateways
