@@ -8,6 +8,7 @@ import type {
   ObjectStatus,
   RateLimit,
   RouteTable,
+  ServiceKey,
   Workload,
 } from '../../common/ir/index.ts';
 import { buildDirectory } from './directory/index.ts';
