@@ -3,9 +3,10 @@
  * each table and writes `bench/results/<name>.json`.
  */
 import { caBench } from './ca.ts';
+import { controllerBench } from './controller.ts';
 import { report, type Bench } from './lib.ts';
 
-const BENCHES: readonly Bench[] = [caBench];
+const BENCHES: readonly Bench[] = [caBench, controllerBench];
 
 async function main(names: readonly string[]): Promise<number> {
   const unknown = names.filter((n) => !BENCHES.some((b) => b.name === n));
