@@ -1,0 +1,185 @@
+/**
+ * Pure description of a waypoint: the ServiceAccount, Deployment and Service the controller
+ * keeps for each Gateway of class `waymesh-waypoint` (DESIGN.md §2–§3). No I/O; the
+ * provisioner compares these with the live objects and writes the difference.
+ */
+import type { V1ObjectMeta, V1OwnerReference } from '@kubernetes/client-node';
+import { NAMES, type CustomObject } from '../translate/world.ts';
+
+/** A Kubernetes object as sent to the API server (apiVersion, kind, metadata, spec). */
+export interface KubeObjectLike {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata: V1ObjectMeta;
+  readonly spec?: Readonly<Record<string, unknown>>;
+}
+
+/** Controller-wide waypoint settings; Gateway annotations may override image and replicas. */
+export interface WaypointConfig {
+  readonly image: string;
+  readonly replicas: number;
+  /** `host:port` of the controller's config/CA gRPC server (15012). */
+  readonly controllerAddress: string;
+  readonly trustDomain: string;
+}
+
+/** Why a Gateway's waypoint cannot be built; the caller reports it as Gateway status. */
+export interface WaypointParameterError {
+  readonly reason: 'InvalidParameters';
+  readonly message: string;
+}
+
+/** Labels and annotations of waypoints (DESIGN.md §2). */
+export const WAYPOINT = {
+  gatewayNameLabel: 'gateway.networking.k8s.io/gateway-name',
+  waypointLabel: 'waymesh.io/waypoint',
+  imageAnnotation: 'waymesh.io/waypoint-image',
+  replicasAnnotation: 'waymesh.io/waypoint-replicas',
+  maxReplicas: 20,
+  ports: { hbone: 15008, metrics: 15020, readiness: 15021 },
+} as const;
+
+/** True for a {@link desiredWaypointObjects} failure. */
+export function isWaypointParameterError(
+  v: readonly KubeObjectLike[] | WaypointParameterError,
+): v is WaypointParameterError {
+  return !Array.isArray(v);
+}
+
+/** True when `gw` is a Gateway this controller provisions. */
+export function isWaypointGateway(gw: CustomObject): boolean {
+  return gw.spec?.['gatewayClassName'] === NAMES.waypointClass;
+}
+
+const IMAGE_RE = /^[A-Za-z0-9][A-Za-z0-9._\-/:@]*$/;
+
+function invalid(message: string): WaypointParameterError {
+  return { reason: 'InvalidParameters', message };
+}
+
+function resolveImage(gw: CustomObject, config: WaypointConfig): string | WaypointParameterError {
+  const a = gw.metadata.annotations?.[WAYPOINT.imageAnnotation];
+  if (a === undefined) return config.image;
+  if (!IMAGE_RE.test(a) || a.length > 512)
+    return invalid(
+      `annotation ${WAYPOINT.imageAnnotation} is not a valid image reference: ${JSON.stringify(a)}`,
+    );
+  return a;
+}
+
+function resolveReplicas(gw: CustomObject, config: WaypointConfig): number | WaypointParameterError {
+  const a = gw.metadata.annotations?.[WAYPOINT.replicasAnnotation];
+  const fromAnnotation = a !== undefined;
+  const n = a === undefined ? config.replicas : /^\d{1,3}$/.test(a.trim()) ? Number(a.trim()) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > WAYPOINT.maxReplicas) {
+    const where = fromAnnotation ? `annotation ${WAYPOINT.replicasAnnotation}` : 'controller config replicas';
+    return invalid(
+      `${where} must be an integer from 1 to ${WAYPOINT.maxReplicas}, got ${JSON.stringify(a ?? n)}`,
+    );
+  }
+  return n;
+}
+
+/** The ownerReference every waypoint object carries, making the Gateway its controller. */
+export function gatewayOwnerReference(gw: CustomObject): V1OwnerReference {
+  return {
+    apiVersion: gw.apiVersion ?? 'gateway.networking.k8s.io/v1',
+    kind: 'Gateway',
+    name: gw.metadata.name ?? '',
+    uid: gw.metadata.uid ?? '',
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+/** Labels of the waypoint objects of Gateway `name` (also the pods' labels, minus capture opt-out). */
+export function waypointLabels(name: string): Record<string, string> {
+  return { [WAYPOINT.gatewayNameLabel]: name, [WAYPOINT.waypointLabel]: 'true' };
+}
+
+/**
+ * The ServiceAccount, Deployment and Service (in that order) for waypoint Gateway `gateway`,
+ * or why they cannot be built (bad annotations, missing name/namespace/uid).
+ */
+export function desiredWaypointObjects(
+  gateway: CustomObject,
+  config: WaypointConfig,
+): readonly KubeObjectLike[] | WaypointParameterError {
+  const name = gateway.metadata.name;
+  const namespace = gateway.metadata.namespace;
+  const uid = gateway.metadata.uid;
+  if (typeof name !== 'string' || name === '' || typeof namespace !== 'string' || namespace === '')
+    return invalid('Gateway has no name or namespace');
+  if (typeof uid !== 'string' || uid === '')
+    return invalid('Gateway has no uid yet; it cannot own its waypoint objects');
+  // Object names derive from the Gateway name; a Service name must be a DNS-1035 label.
+  if (!/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/.test(name))
+    return invalid(`Gateway name ${JSON.stringify(name)} is not a valid Service name (DNS-1035 label)`);
+  const image = resolveImage(gateway, config);
+  if (typeof image !== 'string') return image;
+  const replicas = resolveReplicas(gateway, config);
+  if (typeof replicas !== 'number') return replicas;
+
+  const labels = waypointLabels(name);
+  const metadata = (): V1ObjectMeta => ({
+    name,
+    namespace,
+    labels: { ...labels },
+    ownerReferences: [gatewayOwnerReference(gateway)],
+  });
+  const { hbone, metrics, readiness } = WAYPOINT.ports;
+  const fieldEnv = (envName: string, fieldPath: string): Record<string, unknown> => ({
+    name: envName,
+    valueFrom: { fieldRef: { fieldPath } },
+  });
+
+  const serviceAccount: KubeObjectLike = { apiVersion: 'v1', kind: 'ServiceAccount', metadata: metadata() };
+  const deployment: KubeObjectLike = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: metadata(),
+    spec: {
+      replicas,
+      selector: { matchLabels: { [WAYPOINT.gatewayNameLabel]: name } },
+      template: {
+        metadata: { labels: { ...labels, [NAMES.dataplaneLabel]: NAMES.dataplaneNone } },
+        spec: {
+          serviceAccountName: name,
+          containers: [
+            {
+              name: 'waypoint',
+              image,
+              args: ['waypoint', '--controller', config.controllerAddress],
+              env: [
+                { name: 'WAYMESH_CONTROLLER_ADDRESS', value: config.controllerAddress },
+                { name: 'WAYMESH_TRUST_DOMAIN', value: config.trustDomain },
+                { name: 'WAYMESH_GATEWAY', value: `${namespace}/${name}` },
+                fieldEnv('POD_NAME', 'metadata.name'),
+                fieldEnv('POD_NAMESPACE', 'metadata.namespace'),
+                fieldEnv('SERVICE_ACCOUNT', 'spec.serviceAccountName'),
+              ],
+              ports: [
+                { name: 'hbone', containerPort: hbone, protocol: 'TCP' },
+                { name: 'metrics', containerPort: metrics, protocol: 'TCP' },
+                { name: 'readiness', containerPort: readiness, protocol: 'TCP' },
+              ],
+              readinessProbe: { httpGet: { path: '/ready', port: readiness }, periodSeconds: 5 },
+            },
+          ],
+        },
+      },
+    },
+  };
+  const service: KubeObjectLike = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: metadata(),
+    spec: {
+      type: 'ClusterIP',
+      selector: { [WAYPOINT.gatewayNameLabel]: name },
+      // The tunnel is mTLS (HBONE), hence `https`.
+      ports: [{ name: 'mesh', port: hbone, targetPort: hbone, protocol: 'TCP', appProtocol: 'https' }],
+    },
+  };
+  return [serviceAccount, deployment, service];
+}
