@@ -5,7 +5,7 @@
  */
 import { MeshError } from '../../common/errors.ts';
 import type { CaAuthenticator, CaCaller, CaCredentials } from '../../certs/index.ts';
-import type { JsonObject, KubeRestClient } from './rest.ts';
+import type { JsonObject, KubeRest } from '../kube/rest.ts';
 
 /** A CA caller known by a service-account token, with the pod/node the token is bound to. */
 export interface KubeCaCaller extends CaCaller {
@@ -17,7 +17,7 @@ export interface KubeCaCaller extends CaCaller {
 
 /** Options for {@link TokenReviewAuthenticator}. */
 export interface TokenReviewOptions {
-  readonly client: KubeRestClient;
+  readonly client: KubeRest;
   /** Audiences the token must carry; the API server's default audience when omitted. */
   readonly audiences?: readonly string[];
 }
@@ -87,7 +87,7 @@ export function callerFromTokenReview(review: JsonObject): KubeCaCaller {
 
 /** Validates bearer tokens with TokenReview against the API server. */
 export class TokenReviewAuthenticator implements CaAuthenticator {
-  readonly #client: KubeRestClient;
+  readonly #client: KubeRest;
   readonly #audiences: readonly string[] | undefined;
 
   constructor(opts: TokenReviewOptions) {

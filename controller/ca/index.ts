@@ -4,8 +4,8 @@ export type { KubeCaCaller, TokenReviewOptions } from './authn.ts';
 export { MeshAuthorizer, NODE_AGENT_ACCOUNT } from './authz.ts';
 export type { CaLookup, MeshAuthorizerOptions } from './authz.ts';
 export { WorldCaLookup } from './lookup.ts';
-export { KubeRestClient, KubeApiError, isKubeStatus } from './rest.ts';
-export type { JsonObject, KubeRestOptions } from './rest.ts';
+export { KubeRest, KubeApiError, isKubeStatus } from '../kube/rest.ts';
+export type { JsonObject, KubeRestOptions } from '../kube/rest.ts';
 export {
   SecretCaStore,
   CA_SECRETS,

@@ -15,7 +15,7 @@ import {
   type CaStore,
   type LoadOrCreateOptions,
 } from '../../certs/index.ts';
-import { isKubeStatus, type JsonObject, type KubeRestClient } from './rest.ts';
+import { isKubeStatus, type JsonObject, type KubeRest } from '../kube/rest.ts';
 
 /** Where the CA Secrets live. */
 export const CA_SECRETS = {
@@ -26,7 +26,7 @@ export const CA_SECRETS = {
 
 /** Options for {@link SecretCaStore}. */
 export interface SecretCaStoreOptions {
-  readonly client: KubeRestClient;
+  readonly client: KubeRest;
   readonly namespace?: string;
   readonly name?: string;
   readonly pluggedInName?: string;
@@ -79,7 +79,7 @@ export function caSecret(namespace: string, name: string, files: CaFiles): JsonO
 
 /** A {@link CaStore} over Kubernetes Secrets. */
 export class SecretCaStore implements CaStore {
-  readonly #client: KubeRestClient;
+  readonly #client: KubeRest;
   readonly #namespace: string;
   readonly #name: string;
   readonly #pluggedIn: string;

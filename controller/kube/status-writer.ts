@@ -191,7 +191,7 @@ export class StatusWriter {
   async #run(job: Job): Promise<Outcome> {
     const path = this.#path(job);
     try {
-      let live: unknown = job.live ?? (await this.#client.get(path));
+      let live: unknown = job.live ?? (await this.#client.find(path));
       for (let attempt = 0; ; attempt++) {
         if (!isRecord(live)) return 'unchanged'; // the object is gone: nothing to write
         const outcome = await this.#write(job, path, live);
@@ -200,7 +200,7 @@ export class StatusWriter {
           this.#log.warn('status write conflicted twice; will retry on the next change', { path });
           return 'failed';
         }
-        live = await this.#client.get(path);
+        live = await this.#client.find(path);
       }
     } catch (err) {
       this.#log.warn('status write failed', { path, error: errorMessage(err) });

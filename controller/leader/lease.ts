@@ -7,7 +7,7 @@
  */
 import { errorMessage, MeshError } from '../../common/errors.ts';
 import type { Logger } from '../../common/log.ts';
-import { KubeApiError, kubeCall, kubeGet, resourcePath, type KubeRestClient } from '../provision/rest.ts';
+import { KubeApiError, kubeCall, kubeGet, resourcePath, type KubeTransport } from '../kube/rest.ts';
 
 /** Time source and sleeping, injectable so unit tests run the loop on a fake clock. */
 export interface LeaderClock {
@@ -34,7 +34,7 @@ export const systemClock: LeaderClock = {
 
 /** Options of {@link LeaderElector}; durations follow client-go's defaults for controllers. */
 export interface LeaderElectorOptions {
-  readonly client: KubeRestClient;
+  readonly client: KubeTransport;
   readonly identity: string;
   readonly namespace?: string;
   readonly name?: string;
@@ -82,7 +82,7 @@ interface LeaseObject {
 
 /** Runs the election loop between start() and stop(). */
 export class LeaderElector {
-  readonly #client: KubeRestClient;
+  readonly #client: KubeTransport;
   readonly #identity: string;
   readonly #namespace: string;
   readonly #name: string;

@@ -18,6 +18,6 @@ export type {
   ReconcileResult,
   WaypointProvisionerOptions,
 } from './provisioner.ts';
-export { HttpsKubeClient, KubeApiError, kubeCall, kubeGet, resourcePath } from './rest.ts';
-export type { HttpsKubeClientOptions, KubeRequest, KubeResponse, KubeRestClient } from './rest.ts';
-export { MemoryKubeClient, mergePatch } from './memory-client.ts';
+export { KubeApiError, KubeRest, kubeCall, kubeGet, resourcePath } from '../kube/rest.ts';
+export type { KubeRestOptions, KubeRequest, KubeResponse, KubeTransport } from '../kube/rest.ts';
+export { MemoryKubeClient, mergePatch } from '../kube/memory-client.ts';

@@ -16,7 +16,7 @@ import {
   type KubeObjectLike,
   type WaypointConfig,
 } from './objects.ts';
-import { KubeApiError, kubeCall, kubeGet, resourcePath, type KubeRestClient } from './rest.ts';
+import { KubeApiError, kubeCall, kubeGet, resourcePath, type KubeTransport } from '../kube/rest.ts';
 
 /** The live waypoint objects (typically from informer caches). */
 export interface LiveWaypointObjects {
@@ -47,7 +47,7 @@ export interface ReconcileResult {
 
 /** Options of {@link WaypointProvisioner}. */
 export interface WaypointProvisionerOptions {
-  readonly client: KubeRestClient;
+  readonly client: KubeTransport;
   readonly logger: Logger;
   readonly config: WaypointConfig;
 }
@@ -61,7 +61,7 @@ function keyOf(kind: string, namespace: string | undefined, name: string | undef
 
 /** Keeps waypoint objects in line with the waypoint Gateways. */
 export class WaypointProvisioner {
-  readonly #client: KubeRestClient;
+  readonly #client: KubeTransport;
   readonly #log: Logger;
   readonly #config: WaypointConfig;
 
@@ -209,10 +209,7 @@ export type GatewayClassState = 'created' | 'exists' | 'foreign';
  * Creates GatewayClass `waymesh-waypoint` (controllerName `waymesh.io/waypoint-controller`) when
  * missing. `foreign`: a class of that name belongs to another controller; it is left alone.
  */
-export async function ensureGatewayClass(
-  client: KubeRestClient,
-  logger?: Logger,
-): Promise<GatewayClassState> {
+export async function ensureGatewayClass(client: KubeTransport, logger?: Logger): Promise<GatewayClassState> {
   const path = resourcePath('GatewayClass', undefined, NAMES.waypointClass);
   const live = await kubeGet(client, path);
   if (live !== undefined) {

@@ -30,7 +30,7 @@ import { createLogger } from '../../common/log.ts';
 import { TokenReviewAuthenticator } from '../../controller/ca/authn.ts';
 import { MeshAuthorizer } from '../../controller/ca/authz.ts';
 import { WorldCaLookup } from '../../controller/ca/lookup.ts';
-import { isKubeStatus, KubeRestClient, type JsonObject } from '../../controller/ca/rest.ts';
+import { isKubeStatus, KubeRest, type JsonObject } from '../../controller/kube/rest.ts';
 import { caSecret, loadOrCreateClusterCa, SecretCaStore } from '../../controller/ca/secret-store.ts';
 import type { World } from '../../controller/translate/world.ts';
 import { createApiServer, type ApiServer } from '../../lab/apiserver/server.ts';
@@ -45,13 +45,13 @@ describe('controller CA hosting against the lab API server', function () {
   const dir = mkdtempSync(join(tmpdir(), 'wm-controller-ca-'));
   let api: ApiServer | undefined;
   let srv: Server | undefined;
-  let admin: KubeRestClient;
+  let admin: KubeRest;
   let caPem: string;
   let ca: CertificateAuthority | undefined;
 
-  const client = (token: string): KubeRestClient => {
+  const client = (token: string): KubeRest => {
     const port = (srv?.address() as { port: number }).port;
-    return new KubeRestClient({ server: `https://127.0.0.1:${port}`, token: () => token, caPem });
+    return new KubeRest({ server: `https://127.0.0.1:${port}`, token: () => token, caPem });
   };
   const create = (path: string, body: JsonObject): Promise<JsonObject> => admin.post(path, body);
   const namespace = (name: string): Promise<JsonObject> =>

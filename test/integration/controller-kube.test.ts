@@ -80,7 +80,7 @@ describe('controller kube side (WorldSource, StatusWriter) against the lab API s
   let clock = T1;
 
   const obj = async (path: string): Promise<Obj> => {
-    const o = await rest.get(path);
+    const o = await rest.find(path);
     assert.ok(o !== undefined && typeof o === 'object', `${path} exists`);
     return o as Obj;
   };
@@ -418,9 +418,9 @@ describe('controller kube side (WorldSource, StatusWriter) against the lab API s
       });
       const calls: string[] = [];
       const counting: KubeClient = {
-        get: (path) => {
+        find: (path) => {
           calls.push('GET');
-          return rest.get(path);
+          return rest.find(path);
         },
         mergePatch: async (path, patch) => {
           try {

@@ -14,7 +14,7 @@ import { silentLogger } from '../../common/log.ts';
 import { LeaderElector } from '../../controller/leader/index.ts';
 import {
   ensureGatewayClass,
-  HttpsKubeClient,
+  KubeRest,
   kubeCall,
   kubeGet,
   resourcePath,
@@ -42,7 +42,7 @@ describe('controller provisioning and leader election on the lab API server', fu
   const dir = mkdtempSync(join(tmpdir(), 'wm-provision-'));
   let api: ApiServer | undefined;
   let srv: Server | undefined;
-  let client: HttpsKubeClient;
+  let client: KubeRest;
 
   before(async () => {
     execFileSync(
@@ -87,10 +87,10 @@ describe('controller provisioning and leader election on the lab API server', fu
     srv = https;
     await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
     const port = (https.address() as { port: number }).port;
-    client = new HttpsKubeClient({
+    client = new KubeRest({
       server: `https://127.0.0.1:${port}`,
-      token: ADMIN,
-      ca: readFileSync(join(dir, 'cert.pem')),
+      token: () => ADMIN,
+      caPem: readFileSync(join(dir, 'cert.pem')),
     });
     for (const ns of ['shop', 'waymesh-system'])
       await kubeCall(client, {

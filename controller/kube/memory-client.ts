@@ -1,9 +1,9 @@
 /**
- * An in-memory {@link KubeRestClient} for tests and dry runs: objects by path, resourceVersion
+ * An in-memory {@link KubeTransport} for tests and dry runs: objects by path, resourceVersion
  * and uid assignment, 409 on create of an existing object or PUT with a stale resourceVersion,
  * JSON merge patch (RFC 7386), and a request log. No garbage collection, no defaulting.
  */
-import type { KubeRequest, KubeResponse, KubeRestClient } from './rest.ts';
+import type { KubeRequest, KubeResponse, KubeTransport } from './rest.ts';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type JsonMap = { [k: string]: Json };
@@ -28,7 +28,7 @@ function status(code: number, reason: string, message: string): KubeResponse {
 }
 
 /** The in-memory API. `failNext` makes the next requests fail with a given HTTP status. */
-export class MemoryKubeClient implements KubeRestClient {
+export class MemoryKubeClient implements KubeTransport {
   readonly objects = new Map<string, JsonMap>();
   readonly log: string[] = [];
   /** HTTP statuses returned (in order) instead of serving the next requests. */
