@@ -4,15 +4,7 @@
  * server pushes only the snapshots whose version changed. No I/O, clock or randomness; the
  * output does not depend on the order of the input lists.
  */
-import type {
-  AuthorizationPolicy,
-  MeshService,
-  NodeSnapshot,
-  RateLimit,
-  RouteTable,
-  WaypointSnapshot,
-  Workload,
-} from '../../common/ir/index.ts';
+import type { NodeSnapshot, WaypointSnapshot } from '../../common/ir/index.ts';
 import type { CanonicalMemo } from './canonical.ts';
 import { buildNodeSnapshot, remoteView } from './node.ts';
 import {
@@ -25,19 +17,12 @@ import {
   sortedUnique,
 } from './order.ts';
 import { buildWaypointSnapshot } from './waypoint.ts';
+import type { MeshIR } from '../translate/index.ts';
 
-/** Everything buildSnapshots() reads: the IR of one translate() and the proxies to serve. */
-export interface SnapshotInput {
-  readonly trustDomain: string;
-  readonly workloads: readonly Workload[];
-  readonly services: readonly MeshService[];
-  readonly tables: readonly RouteTable[];
-  readonly authorization: readonly AuthorizationPolicy[];
-  readonly rateLimits: readonly RateLimit[];
+/** Everything buildSnapshots() reads: the IR of one translate() and the nodes to serve. */
+export interface SnapshotInput extends MeshIR {
   /** Node names that run (or may run) a node agent. */
   readonly nodes: readonly string[];
-  /** Waypoint Gateways to build snapshots for. */
-  readonly waypoints: readonly { readonly namespace: string; readonly name: string }[];
 }
 
 /** The snapshots of one build: nodes by name, waypoints by `namespace/name`. */
