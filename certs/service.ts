@@ -20,16 +20,20 @@ import type { TlsIdentity } from './tls.ts';
 /** Largest CSR accepted (a P-256 CSR is ~400 bytes; RSA-4096 ~1.7 KiB). */
 const MAX_CSR_BYTES = 16 * 1024;
 
-/** Options for {@link startCaServer}. */
-export interface CaServerOptions {
+/** What the CA service needs, wherever it is hosted ({@link addCaService}). */
+export interface CaServiceOptions {
   readonly ca: CertificateAuthority;
   readonly authenticator: CaAuthenticator;
   readonly authorizer: CaAuthorizer;
+  readonly logger?: Logger;
+}
+
+/** Options for {@link startCaServer}: the service plus a TLS listener of its own. */
+export interface CaServerOptions extends CaServiceOptions {
   /** The server's own TLS identity. */
   readonly identity: TlsIdentity;
   /** `host:port`, e.g. `0.0.0.0:15012`; port 0 picks a free port. */
   readonly address: string;
-  readonly logger?: Logger;
 }
 
 /** A running CA server. */
@@ -60,7 +64,7 @@ function bearerToken(metadata: grpc.Metadata): string | undefined {
 
 /** The checks and signing of one call; throws MeshErrors that map onto gRPC statuses. */
 async function createCertificate(
-  opts: CaServerOptions,
+  opts: CaServiceOptions,
   req: CreateCertificateRequest,
   caller: CaCaller,
 ): Promise<CreateCertificateResponse & { identity: string; serial: string }> {
@@ -96,10 +100,12 @@ async function createCertificate(
   return { certChain: [...issued.certChainPem], identity: issued.identity, serial: issued.cert.serialHex };
 }
 
-/** Starts the CA service; resolves once it listens. */
-export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
+/**
+ * Adds the CA service (`CreateCertificate`) to `server`, e.g. the controller's one gRPC server
+ * that also carries the config stream. The caller binds the server with TLS credentials.
+ */
+export function addCaService(server: grpc.Server, opts: CaServiceOptions): void {
   const log = (opts.logger ?? silentLogger).child({ component: 'ca-server' });
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 });
   const handler: grpc.handleUnaryCall<CreateCertificateRequest, CreateCertificateResponse> = (
     call,
     callback,
@@ -137,16 +143,28 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
       });
   };
   server.addService(certificateServiceDefinition, { CreateCertificate: handler });
-  const creds = grpc.ServerCredentials.createSsl(
-    Buffer.from(opts.identity.bundle.toPem()),
+}
+
+/** The TLS credentials a server presenting `identity` uses; clients send tokens, not certificates. */
+export function caServerCredentials(identity: TlsIdentity): grpc.ServerCredentials {
+  return grpc.ServerCredentials.createSsl(
+    Buffer.from(identity.bundle.toPem()),
     [
       {
-        private_key: Buffer.from(opts.identity.keyPem),
-        cert_chain: Buffer.from(opts.identity.certChainPem.join('')),
+        private_key: Buffer.from(identity.keyPem),
+        cert_chain: Buffer.from(identity.certChainPem.join('')),
       },
     ],
     false, // callers authenticate with tokens: a new pod has no certificate yet
   );
+}
+
+/** Starts the CA service on a gRPC server of its own; resolves once it listens. */
+export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
+  const log = (opts.logger ?? silentLogger).child({ component: 'ca-server' });
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 });
+  addCaService(server, opts);
+  const creds = caServerCredentials(opts.identity);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(opts.address, creds, (err, p) => (err === null ? resolve(p) : reject(err)));
   });

@@ -22,6 +22,8 @@ import { ProxyTable, type ProxyRecord, type ProxyStatus } from './state.ts';
 export interface ConfigServerOptions {
   /** `host:port`, e.g. `0.0.0.0:15012`; port 0 picks a free port. */
   readonly address: string;
+  /** Adds further gRPC services to the same server before it binds. */
+  readonly services?: (server: grpc.Server) => void;
   readonly credentials: grpc.ServerCredentials;
   /** Who is calling, from the call's metadata (bearer token); undefined refuses the stream. */
   authenticate(metadata: grpc.Metadata): Promise<ProxyId | undefined>;
@@ -198,6 +200,8 @@ export async function startConfigServer(opts: ConfigServerOptions): Promise<Conf
   };
 
   server.addService(configServiceDefinition, { Stream: handler });
+  // Other services sharing this server and port (the controller's CA, DESIGN.md §3: 15012).
+  opts.services?.(server);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(opts.address, opts.credentials, (err, bound) => {
       if (err !== null) {

@@ -1,0 +1,341 @@
+/**
+ * The controller program end to end against the lab API server, in process over HTTPS on
+ * loopback: GatewayClass creation, waypoint provisioning, route status, config streams
+ * authenticated by service-account tokens (node agent, waypoint, refused caller) and
+ * certificate issuance from the cluster CA.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { KubeConfig } from '@kubernetes/client-node';
+import yaml from 'js-yaml';
+import { TrustBundle } from '../../certs/bundle.ts';
+import { CaClient } from '../../certs/client.ts';
+import { createCsr } from '../../certs/csr.ts';
+import { generateKey } from '../../certs/keys.ts';
+import { inspectPem } from '../../certs/inspect.ts';
+import { peerChainDer } from '../../certs/tls.ts';
+import { verifyPeerChain } from '../../certs/verify.ts';
+import { ConfigClient } from '../../common/config-client/client.ts';
+import type { ProxyId } from '../../common/config-client/defs.ts';
+import type { ProxySnapshot } from '../../common/ir/index.ts';
+import { createLogger } from '../../common/log.ts';
+import { formatSpiffeId } from '../../common/spiffe.ts';
+import { startController, type Controller } from '../../controller/app.ts';
+import { KubeRest, type JsonObject } from '../../controller/kube/rest.ts';
+import { gatewayApiCrds } from '../../lab/apiserver/crds/gateway-api.ts';
+import { serverSideApply, strategicMergePatch } from '../../lab/apiserver/patch/index.ts';
+import { applyDefaults, prune, validate } from '../../lab/apiserver/schema/index.ts';
+import { createApiServer, type ApiServer } from '../../lab/apiserver/server.ts';
+import { toTable } from '../../lab/apiserver/table.ts';
+import type { KubeObject } from '../../lab/apiserver/types.ts';
+
+const ADMIN = 'controller-app-admin';
+const TD = 'cluster.local';
+const GW = '/apis/gateway.networking.k8s.io/v1';
+
+async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('controller program (startController) against the lab API server', function () {
+  this.timeout(60_000);
+  const dir = mkdtempSync(join(tmpdir(), 'wm-controller-app-'));
+  const logLines: string[] = [];
+  const logger = createLogger({ level: 'debug', sink: { write: (l) => logLines.push(l) } });
+  let api: ApiServer | undefined;
+  let srv: Server | undefined;
+  let rest: KubeRest;
+  let controller: Controller | undefined;
+  let bundle: TrustBundle;
+  const clients: ConfigClient[] = [];
+
+  const find = async (path: string): Promise<JsonObject | undefined> =>
+    (await rest.find(path)) as JsonObject | undefined;
+  const token = async (ns: string, sa: string, pod?: string): Promise<string> => {
+    const res = await rest.post(`/api/v1/namespaces/${ns}/serviceaccounts/${sa}/token`, {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenRequest',
+      spec: pod === undefined ? {} : { boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod } },
+    });
+    const t = (res['status'] as { token?: unknown } | undefined)?.token;
+    assert.equal(typeof t, 'string');
+    return t as string;
+  };
+  /** TLS to the controller, verifying its SPIFFE serving identity against the cluster CA. */
+  const tls = (): grpc.ChannelCredentials =>
+    grpc.credentials.createSsl(Buffer.from(bundle.toPem()), null, null, {
+      checkServerIdentity: (_host, cert) => {
+        const id = formatSpiffeId(verifyPeerChain(peerChainDer(cert), bundle, 'server'));
+        return id === `spiffe://${TD}/ns/waymesh-system/sa/waymesh-controller`
+          ? undefined
+          : new Error(`unexpected controller identity ${id}`);
+      },
+    });
+  const subscribe = (proxy: ProxyId, bearer: string): { client: ConfigClient; got: ProxySnapshot[] } => {
+    const got: ProxySnapshot[] = [];
+    const client = new ConfigClient({
+      address: `127.0.0.1:${controller?.port ?? 0}`,
+      credentials: tls(),
+      proxy,
+      token: bearer,
+      logger,
+      initialBackoffMs: 100,
+      maxBackoffMs: 500,
+      onSnapshot: (s) => {
+        got.push(s);
+      },
+    });
+    clients.push(client);
+    client.start();
+    return { client, got };
+  };
+
+  before(async () => {
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+        '-days',
+        '1',
+        '-subj',
+        '/CN=waymesh-test',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
+    api = await createApiServer({
+      dataDir: join(dir, 'data'),
+      adminToken: ADMIN,
+      signingKeyPem: generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+        .privateKey.export({ type: 'pkcs8', format: 'pem' })
+        .toString(),
+      serviceCidr: '10.96.0.0/16',
+      hooks: { strategicMergePatch, serverSideApply, validate, applyDefaults, prune, toTable },
+    });
+    const handler = api;
+    srv = createServer(
+      { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
+      (req, res) => handler.handle(req, res),
+    );
+    const s = srv;
+    await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+    const port = (s.address() as { port: number }).port;
+    for (const crd of gatewayApiCrds()) await api.createObject(crd);
+    const crdDir = join(import.meta.dirname, '../../manifests/crds');
+    for (const f of readdirSync(crdDir)
+      .filter((n) => n.endsWith('.yaml'))
+      .sort())
+      await api.createObject(yaml.load(readFileSync(join(crdDir, f), 'utf8')) as KubeObject);
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'lab', server: `https://127.0.0.1:${port}`, caFile: join(dir, 'cert.pem') }],
+      users: [{ name: 'admin', token: ADMIN }],
+      contexts: [{ name: 'lab', cluster: 'lab', user: 'admin' }],
+      currentContext: 'lab',
+    });
+    rest = new KubeRest(kc);
+    for (const name of ['waymesh-system', 'demo'])
+      await rest.create('/api/v1/namespaces', {
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: {
+          name,
+          ...(name === 'demo' ? { labels: { 'waymesh.io/dataplane-mode': 'ambient' } } : {}),
+        },
+      });
+    for (const [ns, name] of [
+      ['waymesh-system', 'waymesh-node-agent'],
+      ['demo', 'robot'],
+    ] as const)
+      await rest.create(`/api/v1/namespaces/${ns}/serviceaccounts`, {
+        apiVersion: 'v1',
+        kind: 'ServiceAccount',
+        metadata: { name, namespace: ns },
+      });
+    await rest.create('/api/v1/namespaces/waymesh-system/pods', {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'agent-n1', namespace: 'waymesh-system' },
+      spec: {
+        nodeName: 'n1',
+        serviceAccountName: 'waymesh-node-agent',
+        containers: [{ name: 'agent', image: 'waymesh/node-agent' }],
+      },
+    });
+    await rest.create('/api/v1/namespaces/demo/services', {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'web', namespace: 'demo' },
+      spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80 }] },
+    });
+
+    controller = await startController({
+      kubeConfig: kc,
+      trustDomain: TD,
+      namespace: 'waymesh-system',
+      listen: '127.0.0.1:0',
+      identity: 'controller-0',
+      waypoint: { image: 'waymesh/waypoint:test', replicas: 1, controllerAddress: 'controller:15012' },
+      logger,
+      debounceMs: 20,
+      leaseDurationSeconds: 4,
+      renewDeadlineSeconds: 3,
+      retryPeriodSeconds: 1,
+    });
+    const secret = await rest.get('/api/v1/namespaces/waymesh-system/secrets/waymesh-ca');
+    const rootPem = Buffer.from((secret['data'] as Record<string, string>)['root-cert.pem'] ?? '', 'base64');
+    bundle = TrustBundle.fromPem(TD, rootPem.toString('utf8'));
+  });
+
+  after(async () => {
+    for (const c of clients.splice(0)) await c.stop({ deadlineMs: 1_000 });
+    await controller?.stop({ deadlineMs: 1_000 });
+    if (srv !== undefined) {
+      const s = srv;
+      s.closeAllConnections();
+      await new Promise<void>((resolve) => s.close(() => resolve()));
+    }
+    await api?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('becomes leader and creates GatewayClass waymesh-waypoint with our controllerName', async () => {
+    const gc = await waitFor('GatewayClass', () => find(`${GW}/gatewayclasses/waymesh-waypoint`));
+    assert.equal(
+      (gc['spec'] as { controllerName?: unknown }).controllerName,
+      'waymesh.io/waypoint-controller',
+    );
+    const lease = await rest.get(
+      '/apis/coordination.k8s.io/v1/namespaces/waymesh-system/leases/waymesh-controller',
+    );
+    assert.equal((lease['spec'] as { holderIdentity?: unknown }).holderIdentity, 'controller-0');
+  });
+
+  it("provisions a waypoint Gateway's ServiceAccount, Deployment and Service", async () => {
+    const gw = (await rest.create(`${GW}/namespaces/demo/gateways`, {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'Gateway',
+      metadata: { name: 'wp', namespace: 'demo' },
+      spec: {
+        gatewayClassName: 'waymesh-waypoint',
+        listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }],
+      },
+    })) as JsonObject;
+    const uid = (gw['metadata'] as { uid?: string }).uid;
+    for (const path of [
+      '/api/v1/namespaces/demo/serviceaccounts/wp',
+      '/apis/apps/v1/namespaces/demo/deployments/wp',
+      '/api/v1/namespaces/demo/services/wp',
+    ]) {
+      const o = await waitFor(path, () => find(path));
+      const owners = (o['metadata'] as { ownerReferences?: { uid?: string; kind?: string }[] })
+        .ownerReferences;
+      assert.deepEqual(
+        owners?.map((r) => `${r.kind}/${r.uid}`),
+        [`Gateway/${uid}`],
+        `${path} is owned by the Gateway`,
+      );
+    }
+    const dep = await rest.get('/apis/apps/v1/namespaces/demo/deployments/wp');
+    assert.match(JSON.stringify(dep['spec']), /waymesh\/waypoint:test/);
+  });
+
+  it('writes our entry into the status.parents of an HTTPRoute with a Service parent', async () => {
+    await rest.create(`${GW}/namespaces/demo/httproutes`, {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { name: 'r1', namespace: 'demo' },
+      spec: {
+        parentRefs: [{ group: '', kind: 'Service', name: 'web', port: 80 }],
+        rules: [{ backendRefs: [{ name: 'web', port: 80 }] }],
+      },
+    });
+    const parent = await waitFor('route parent status', async () => {
+      const route = await find(`${GW}/namespaces/demo/httproutes/r1`);
+      const parents = (route?.['status'] as { parents?: JsonObject[] } | undefined)?.parents ?? [];
+      return parents.find((p) => p['controllerName'] === 'waymesh.io/mesh-controller');
+    });
+    assert.deepEqual(parent['parentRef'], { group: '', kind: 'Service', name: 'web', port: 80 });
+    const types = ((parent['conditions'] ?? []) as { type?: string }[]).map((c) => c.type);
+    assert.ok(types.includes('Accepted'), `conditions: ${JSON.stringify(types)}`);
+  });
+
+  it("streams node n1's snapshot to the node agent authenticated by its pod-bound token", async () => {
+    const { client, got } = subscribe(
+      { kind: 'node', name: 'n1' },
+      await token('waymesh-system', 'waymesh-node-agent', 'agent-n1'),
+    );
+    const snap = await waitFor('node snapshot', () => got[0]);
+    assert.equal(snap.kind, 'node');
+    assert.equal(snap.kind === 'node' ? snap.node : '', 'n1');
+    await waitFor('ACK recorded', () =>
+      controller !== undefined && client.state().version === snap.version ? true : undefined,
+    );
+  });
+
+  it('refuses the node agent subscribing as another node, and a token of an unrelated account', async () => {
+    const agent = await token('waymesh-system', 'waymesh-node-agent', 'agent-n1');
+    const other = subscribe({ kind: 'node', name: 'n2' }, agent);
+    const robot = subscribe({ kind: 'node', name: 'n1' }, await token('demo', 'robot'));
+    const e1 = await waitFor('n2 refused', () => other.client.state().lastError);
+    const e2 = await waitFor('robot refused', () => robot.client.state().lastError);
+    assert.match(e1, /may not subscribe as node\/n2/);
+    assert.match(e2, /neither the node agent/);
+    assert.equal(other.got.length + robot.got.length, 0);
+  });
+
+  it("streams a waypoint's snapshot to its own service account", async () => {
+    const { got } = subscribe({ kind: 'waypoint', name: 'demo/wp' }, await token('demo', 'wp'));
+    const snap = await waitFor('waypoint snapshot', () => got[0]);
+    assert.equal(snap.kind, 'waypoint');
+    assert.deepEqual(snap.kind === 'waypoint' ? snap.waypoint : undefined, { namespace: 'demo', name: 'wp' });
+  });
+
+  it("issues the node agent's own certificate from the cluster CA over TLS", async () => {
+    const agent = await token('waymesh-system', 'waymesh-node-agent', 'agent-n1');
+    const ca = new CaClient({
+      address: `127.0.0.1:${controller?.port ?? 0}`,
+      bundle,
+      serverId: `spiffe://${TD}/ns/waymesh-system/sa/waymesh-controller`,
+      token: () => agent,
+    });
+    try {
+      const id = `spiffe://${TD}/ns/waymesh-system/sa/waymesh-node-agent`;
+      const chain = await ca.createCertificate(createCsr(generateKey(), id));
+      assert.equal(inspectPem(chain[0] ?? '', 'issued certificate')[0]?.spiffeId, id);
+      await assert.rejects(
+        ca.createCertificate(createCsr(generateKey(), `spiffe://${TD}/ns/demo/sa/robot`)),
+        /must request .* on the pod's behalf/,
+      );
+    } finally {
+      ca.close();
+    }
+  });
+});
