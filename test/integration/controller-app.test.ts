@@ -5,15 +5,9 @@
  * certificate issuance from the cluster CA.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+
 import * as grpc from '@grpc/grpc-js';
-import { KubeConfig } from '@kubernetes/client-node';
-import yaml from 'js-yaml';
+
 import { TrustBundle } from '../../certs/bundle.ts';
 import { CaClient } from '../../certs/client.ts';
 import { createCsr } from '../../certs/csr.ts';
@@ -28,12 +22,8 @@ import { createLogger } from '../../common/log.ts';
 import { formatSpiffeId } from '../../common/spiffe.ts';
 import { startController, type Controller } from '../../controller/app.ts';
 import { KubeRest, type JsonObject } from '../../controller/kube/rest.ts';
-import { gatewayApiCrds } from '../../lab/apiserver/crds/gateway-api.ts';
-import { serverSideApply, strategicMergePatch } from '../../lab/apiserver/patch/index.ts';
-import { applyDefaults, prune, validate } from '../../lab/apiserver/schema/index.ts';
-import { createApiServer, type ApiServer } from '../../lab/apiserver/server.ts';
-import { toTable } from '../../lab/apiserver/table.ts';
-import type { KubeObject } from '../../lab/apiserver/types.ts';
+
+import { startTestApiServer, type TestApiServer } from '../helpers/apiserver.ts';
 
 const ADMIN = 'controller-app-admin';
 const TD = 'cluster.local';
@@ -55,11 +45,9 @@ async function waitFor<T>(
 
 describe('controller program (startController) against the lab API server', function () {
   this.timeout(60_000);
-  const dir = mkdtempSync(join(tmpdir(), 'wm-controller-app-'));
   const logLines: string[] = [];
   const logger = createLogger({ level: 'debug', sink: { write: (l) => logLines.push(l) } });
-  let api: ApiServer | undefined;
-  let srv: Server | undefined;
+  let lab: TestApiServer | undefined;
   let rest: KubeRest;
   let controller: Controller | undefined;
   let bundle: TrustBundle;
@@ -107,59 +95,8 @@ describe('controller program (startController) against the lab API server', func
   };
 
   before(async () => {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-        '-days',
-        '1',
-        '-subj',
-        '/CN=waymesh-test',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
-    api = await createApiServer({
-      dataDir: join(dir, 'data'),
-      adminToken: ADMIN,
-      signingKeyPem: generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
-        .privateKey.export({ type: 'pkcs8', format: 'pem' })
-        .toString(),
-      serviceCidr: '10.96.0.0/16',
-      hooks: { strategicMergePatch, serverSideApply, validate, applyDefaults, prune, toTable },
-    });
-    const handler = api;
-    srv = createServer(
-      { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
-      (req, res) => handler.handle(req, res),
-    );
-    const s = srv;
-    await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-    const port = (s.address() as { port: number }).port;
-    for (const crd of gatewayApiCrds()) await api.createObject(crd);
-    const crdDir = join(import.meta.dirname, '../../manifests/crds');
-    for (const f of readdirSync(crdDir)
-      .filter((n) => n.endsWith('.yaml'))
-      .sort())
-      await api.createObject(yaml.load(readFileSync(join(crdDir, f), 'utf8')) as KubeObject);
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'lab', server: `https://127.0.0.1:${port}`, caFile: join(dir, 'cert.pem') }],
-      users: [{ name: 'admin', token: ADMIN }],
-      contexts: [{ name: 'lab', cluster: 'lab', user: 'admin' }],
-      currentContext: 'lab',
-    });
+    lab = await startTestApiServer({ name: 'controller-app', adminToken: ADMIN, policyCrds: true });
+    const kc = lab.kubeConfig;
     rest = new KubeRest(kc);
     for (const name of ['waymesh-system', 'demo'])
       await rest.create('/api/v1/namespaces', {
@@ -217,13 +154,7 @@ describe('controller program (startController) against the lab API server', func
   after(async () => {
     for (const c of clients.splice(0)) await c.stop({ deadlineMs: 1_000 });
     await controller?.stop({ deadlineMs: 1_000 });
-    if (srv !== undefined) {
-      const s = srv;
-      s.closeAllConnections();
-      await new Promise<void>((resolve) => s.close(() => resolve()));
-    }
-    await api?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await lab?.close();
   });
 
   it('becomes leader and creates GatewayClass waymesh-waypoint with our controllerName', async () => {

@@ -5,12 +5,7 @@
  * agent obtains a certificate for a pod on its node and is refused one for a pod elsewhere.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+
 import type { V1Pod, V1ServiceAccount } from '@kubernetes/client-node';
 import {
   CaClient,
@@ -33,7 +28,8 @@ import { WorldCaLookup } from '../../controller/ca/lookup.ts';
 import { isKubeStatus, KubeRest, type JsonObject } from '../../controller/kube/rest.ts';
 import { caSecret, loadOrCreateClusterCa, SecretCaStore } from '../../controller/ca/secret-store.ts';
 import type { World } from '../../controller/translate/world.ts';
-import { createApiServer, type ApiServer } from '../../lab/apiserver/server.ts';
+
+import { startTestApiServer, type TestApiServer } from '../helpers/apiserver.ts';
 import { signSubCa } from '../helpers/pki.ts';
 
 const ADMIN = 'test-admin-token';
@@ -42,16 +38,13 @@ const spiffe = (ns: string, sa: string): string => `spiffe://${TD}/ns/${ns}/sa/$
 
 describe('controller CA hosting against the lab API server', function () {
   this.timeout(30_000);
-  const dir = mkdtempSync(join(tmpdir(), 'wm-controller-ca-'));
-  let api: ApiServer | undefined;
-  let srv: Server | undefined;
+  let lab: TestApiServer | undefined;
   let admin: KubeRest;
-  let caPem: string;
   let ca: CertificateAuthority | undefined;
 
   const client = (token: string): KubeRest => {
-    const port = (srv?.address() as { port: number }).port;
-    return new KubeRest({ server: `https://127.0.0.1:${port}`, token: () => token, caPem });
+    assert.ok(lab !== undefined, 'the API server is running');
+    return new KubeRest({ server: lab.url, token: () => token, caPem: lab.caPem });
   };
   const create = (path: string, body: JsonObject): Promise<JsonObject> => admin.post(path, body);
   const namespace = (name: string): Promise<JsonObject> =>
@@ -85,44 +78,7 @@ describe('controller CA hosting against the lab API server', function () {
   };
 
   before(async () => {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-        '-days',
-        '1',
-        '-subj',
-        '/CN=waymesh-lab',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
-    caPem = readFileSync(join(dir, 'cert.pem'), 'utf8');
-    const signingKeyPem = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
-      .privateKey.export({ type: 'pkcs8', format: 'pem' })
-      .toString();
-    const server = await createApiServer({
-      dataDir: join(dir, 'data'),
-      adminToken: ADMIN,
-      signingKeyPem,
-      serviceCidr: '10.96.0.0/16',
-    });
-    api = server;
-    srv = createServer({ key: readFileSync(join(dir, 'key.pem')), cert: caPem }, (req, res) =>
-      server.handle(req, res),
-    );
-    await new Promise<void>((resolve) => srv?.listen(0, '127.0.0.1', resolve));
+    lab = await startTestApiServer({ name: 'controller-ca', adminToken: ADMIN, gatewayApi: false });
     admin = client(ADMIN);
     for (const ns of ['waymesh-system', 'shop', 'ca-race', 'ca-plug']) await namespace(ns);
     await serviceAccount('waymesh-system', 'waymesh-node-agent');
@@ -134,12 +90,7 @@ describe('controller CA hosting against the lab API server', function () {
   });
 
   after(async () => {
-    if (srv !== undefined) {
-      srv.closeAllConnections();
-      await new Promise<void>((resolve) => srv?.close(() => resolve()));
-    }
-    await api?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await lab?.close();
   });
 
   it('creates the root once in Secret waymesh-system/waymesh-ca and reloads it in a second store', async () => {

@@ -4,26 +4,14 @@
  * (merging our route parents / gateway / policy status, never touching other controllers').
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
-import yaml from 'js-yaml';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Condition, ObjectStatus } from '../../common/ir/status.ts';
 import { createLogger } from '../../common/log.ts';
 import { isKubeStatus, KubeRest, type KubeClient } from '../../controller/kube/rest.ts';
 import { StatusWriter } from '../../controller/kube/status-writer.ts';
 import { WorldSource } from '../../controller/kube/world-source.ts';
 import type { CustomObject, World } from '../../controller/translate/world.ts';
-import { gatewayApiCrds } from '../../lab/apiserver/crds/gateway-api.ts';
-import { serverSideApply, strategicMergePatch } from '../../lab/apiserver/patch/index.ts';
-import { applyDefaults, prune, validate } from '../../lab/apiserver/schema/index.ts';
-import { createApiServer, type ApiServer } from '../../lab/apiserver/server.ts';
-import { toTable } from '../../lab/apiserver/table.ts';
-import type { KubeObject } from '../../lab/apiserver/types.ts';
+import { policyCrds, startTestApiServer, type TestApiServer } from '../helpers/apiserver.ts';
 
 const ADMIN = 'controller-kube-admin';
 const OURS = 'waymesh.io/mesh-controller';
@@ -68,11 +56,9 @@ const resolvedOk = cond('ResolvedRefs', 'True', 'ResolvedRefs', 'all references 
 
 describe('controller kube side (WorldSource, StatusWriter) against the lab API server', function () {
   this.timeout(60_000);
-  const dir = mkdtempSync(join(tmpdir(), 'wm-controller-kube-'));
   const logLines: string[] = [];
   const logger = createLogger({ level: 'debug', sink: { write: (l) => logLines.push(l) } });
-  let api: ApiServer | undefined;
-  let srv: Server | undefined;
+  let lab: TestApiServer | undefined;
   let rest: KubeRest;
   let kc: KubeConfig;
   let source: WorldSource | undefined;
@@ -108,61 +94,8 @@ describe('controller kube side (WorldSource, StatusWriter) against the lab API s
     new StatusWriter({ client: rest, logger, controllerName: OURS, now: () => clock });
 
   before(async () => {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-        '-days',
-        '1',
-        '-subj',
-        '/CN=waymesh-test',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
-    api = await createApiServer({
-      dataDir: join(dir, 'data'),
-      adminToken: ADMIN,
-      signingKeyPem: generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
-        .privateKey.export({ type: 'pkcs8', format: 'pem' })
-        .toString(),
-      serviceCidr: '10.96.0.0/16',
-      hooks: { strategicMergePatch, serverSideApply, validate, applyDefaults, prune, toTable },
-    });
-    const handler = api;
-    srv = createServer(
-      { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
-      (req, res) => handler.handle(req, res),
-    );
-    const s = srv;
-    await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-    const port = (s.address() as { port: number }).port;
-    for (const crd of gatewayApiCrds()) await api.createObject(crd);
-    kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [
-        {
-          name: 'lab',
-          server: `https://127.0.0.1:${port}`,
-          caFile: join(dir, 'cert.pem'),
-          skipTLSVerify: false,
-        },
-      ],
-      users: [{ name: 'admin', token: ADMIN }],
-      contexts: [{ name: 'lab', cluster: 'lab', user: 'admin' }],
-      currentContext: 'lab',
-    });
+    lab = await startTestApiServer({ name: 'controller-kube', adminToken: ADMIN });
+    kc = lab.kubeConfig;
     rest = new KubeRest(kc);
     await rest.create('/api/v1/namespaces', {
       apiVersion: 'v1',
@@ -179,13 +112,7 @@ describe('controller kube side (WorldSource, StatusWriter) against the lab API s
 
   after(async () => {
     await source?.stop();
-    if (srv !== undefined) {
-      const s = srv;
-      s.closeAllConnections();
-      await new Promise<void>((resolve) => s.close(() => resolve()));
-    }
-    await api?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await lab?.close();
   });
 
   describe('WorldSource', () => {
@@ -212,11 +139,7 @@ describe('controller kube side (WorldSource, StatusWriter) against the lab API s
       assert.equal(w.trustDomain, 'cluster.local');
       assert.ok(w.services.some((s) => s.metadata?.namespace === 'demo' && s.metadata.name === 'web'));
 
-      const crdDir = join(import.meta.dirname, '../../manifests/crds');
-      for (const f of readdirSync(crdDir)
-        .filter((n) => n.endsWith('.yaml'))
-        .sort())
-        await api?.createObject(yaml.load(readFileSync(join(crdDir, f), 'utf8')) as KubeObject);
+      for (const crd of policyCrds()) await lab?.api.createObject(crd);
       await rest.create(AP, {
         apiVersion: 'policy.waymesh.io/v1alpha1',
         kind: 'AuthorizationPolicy',

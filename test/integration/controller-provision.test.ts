@@ -4,12 +4,6 @@
  * collection when the Gateway goes, and a Lease handed from one elector to another.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { silentLogger } from '../../common/log.ts';
 import { LeaderElector } from '../../controller/leader/index.ts';
 import {
@@ -23,11 +17,7 @@ import {
   type LiveWaypointObjects,
 } from '../../controller/provision/index.ts';
 import type { CustomObject } from '../../controller/translate/world.ts';
-import { gatewayApiCrds } from '../../lab/apiserver/crds/gateway-api.ts';
-import { serverSideApply, strategicMergePatch } from '../../lab/apiserver/patch/index.ts';
-import { applyDefaults, prune, validate } from '../../lab/apiserver/schema/index.ts';
-import { createApiServer, type ApiServer } from '../../lab/apiserver/server.ts';
-import { toTable } from '../../lab/apiserver/table.ts';
+import { startTestApiServer, type TestApiServer } from '../helpers/apiserver.ts';
 
 const ADMIN = 'provision-test-token';
 const config = {
@@ -39,59 +29,12 @@ const config = {
 
 describe('controller provisioning and leader election on the lab API server', function () {
   this.timeout(30_000);
-  const dir = mkdtempSync(join(tmpdir(), 'wm-provision-'));
-  let api: ApiServer | undefined;
-  let srv: Server | undefined;
+  let lab: TestApiServer | undefined;
   let client: KubeRest;
 
   before(async () => {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-        '-days',
-        '1',
-        '-subj',
-        '/CN=waymesh-lab',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
-    const signingKeyPem = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
-      .privateKey.export({ type: 'pkcs8', format: 'pem' })
-      .toString();
-    const server = await createApiServer({
-      dataDir: join(dir, 'data'),
-      adminToken: ADMIN,
-      signingKeyPem,
-      serviceCidr: '10.96.0.0/16',
-      hooks: { strategicMergePatch, serverSideApply, validate, applyDefaults, prune, toTable },
-    });
-    api = server;
-    for (const crd of gatewayApiCrds()) await server.createObject(crd);
-    const https = createServer(
-      { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
-      (req, res) => server.handle(req, res),
-    );
-    srv = https;
-    await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
-    const port = (https.address() as { port: number }).port;
-    client = new KubeRest({
-      server: `https://127.0.0.1:${port}`,
-      token: () => ADMIN,
-      caPem: readFileSync(join(dir, 'cert.pem')),
-    });
+    lab = await startTestApiServer({ name: 'provision', adminToken: ADMIN });
+    client = new KubeRest({ server: lab.url, token: () => ADMIN, caPem: lab.caPem });
     for (const ns of ['shop', 'waymesh-system'])
       await kubeCall(client, {
         method: 'POST',
@@ -101,10 +44,7 @@ describe('controller provisioning and leader election on the lab API server', fu
   });
 
   after(async () => {
-    srv?.closeAllConnections();
-    await new Promise<void>((resolve) => (srv ? srv.close(() => resolve()) : resolve()));
-    await api?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await lab?.close();
   });
 
   const items = async (path: string): Promise<LiveObject[]> => {
@@ -175,7 +115,7 @@ describe('controller provisioning and leader election on the lab API server', fu
 
   it('brings back a deleted Deployment and applies a replicas annotation', async () => {
     await kubeCall(client, { method: 'DELETE', path: resourcePath('Deployment', 'shop', 'wp') });
-    await api?.settled();
+    await lab?.api.settled();
     const r = await provisioner().reconcile(await gateways(), await live());
     assert.deepEqual(r.created, ['Deployment/shop/wp']);
     assert.ok(await kubeGet(client, resourcePath('Deployment', 'shop', 'wp')));
@@ -196,7 +136,7 @@ describe('controller provisioning and leader election on the lab API server', fu
   it('lets the API server garbage-collect the objects when the Gateway is deleted', async () => {
     await kubeCall(client, { method: 'DELETE', path: resourcePath('Gateway', 'shop', 'wp') });
     for (let i = 0; i < 50; i++) {
-      await api?.settled();
+      await lab?.api.settled();
       const left = await live();
       if (left.deployments.length + left.services.length + left.serviceAccounts.length === 0) break;
       await new Promise((r) => setTimeout(r, 20));

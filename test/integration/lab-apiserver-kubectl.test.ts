@@ -3,7 +3,7 @@
  * loopback only, with a restart on the same data directory in the middle.
  */
 import assert from 'node:assert/strict';
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:https';
@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { KubeConfig, makeInformer, AppsV1Api, type V1Deployment } from '@kubernetes/client-node';
 import { createApiServer, type ApiServer } from '../../lab/apiserver/server.ts';
+import { selfSignedCert } from '../helpers/apiserver.ts';
 
 const run = promisify(execFile);
 const ADMIN = 'test-admin-token';
@@ -125,29 +126,7 @@ describe('lab API server with kubectl and client-node', function () {
     });
 
   before(async () => {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-        '-days',
-        '1',
-        '-subj',
-        '/CN=waymesh-lab',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
+    selfSignedCert(dir, 'waymesh-lab');
     lab = await start();
   });
   afterEach(killChildren);

@@ -4,14 +4,15 @@
  * client loads and talks to an API server over HTTPS with a bearer token on this Node version.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'mocha';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { selfSignedCert } from '../../helpers/apiserver.ts';
 
 describe('deps/@kubernetes/client-node on this Node version', () => {
   let server: Server;
@@ -24,31 +25,7 @@ describe('deps/@kubernetes/client-node on this Node version', () => {
     // An API-server-like certificate: self-signed, with the IP SAN clients check.
     const dir = mkdtempSync(join(tmpdir(), 'wm-kube-client-'));
     try {
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'ec',
-          '-pkeyopt',
-          'ec_paramgen_curve:P-256',
-          '-nodes',
-          '-days',
-          '1',
-          '-subj',
-          '/CN=apiserver',
-          '-addext',
-          'subjectAltName=IP:127.0.0.1',
-          '-keyout',
-          join(dir, 'key.pem'),
-          '-out',
-          join(dir, 'cert.pem'),
-        ],
-        { stdio: 'ignore' },
-      );
-      keyPem = readFileSync(join(dir, 'key.pem'), 'utf8');
-      caPem = readFileSync(join(dir, 'cert.pem'), 'utf8');
+      ({ keyPem, certPem: caPem } = selfSignedCert(dir, 'apiserver'));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
