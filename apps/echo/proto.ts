@@ -5,7 +5,7 @@
 import { loadSync } from '@grpc/proto-loader';
 import type { MethodDefinition, ServiceDefinition } from '@grpc/proto-loader';
 import { MeshError } from '../../common/errors.ts';
-import { protoPath } from '../../common/proto.ts';
+import { PROTO_LOAD_OPTIONS, protoPath } from '../../common/proto.ts';
 
 /** Where the proto file lives. */
 export const ECHO_PROTO_PATH = protoPath('echo.proto');
@@ -46,7 +46,7 @@ let cached: EchoProto | undefined;
 /** Loads (once) and returns the Echo service definition. */
 export function loadEchoProto(): EchoProto {
   if (cached !== undefined) return cached;
-  const pkg = loadSync(ECHO_PROTO_PATH, { keepCase: false, longs: Number, defaults: true, oneofs: true });
+  const pkg = loadSync(ECHO_PROTO_PATH, PROTO_LOAD_OPTIONS);
   const service = pkg[ECHO_SERVICE_NAME];
   if (service === undefined || 'format' in service) {
     throw new MeshError('ECHO_PROTO_INVALID', `${ECHO_PROTO_PATH} does not define ${ECHO_SERVICE_NAME}`);

@@ -2,9 +2,8 @@
  * The config stream's gRPC definitions (`common/proto/config.proto`), loaded once and shared by
  * the controller's server and the proxies' client.
  */
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { protoPath } from '../proto.ts';
+import type * as grpc from '@grpc/grpc-js';
+import { loadGrpcService } from '../proto.ts';
 
 /** The two kinds of proxy that subscribe. */
 export type ProxyKind = 'node' | 'waypoint';
@@ -39,19 +38,8 @@ export function proxyKey(p: ProxyId): string {
 /** Full method path of the stream (for raw clients in tests and tools). */
 export const STREAM_PATH = '/waymesh.config.v1.ConfigService/Stream';
 
-const definition = protoLoader.loadSync(protoPath('config.proto'), {
-  keepCase: false,
-  longs: Number,
-  defaults: true,
-  oneofs: true,
-});
-
-const pkg = grpc.loadPackageDefinition(definition) as unknown as {
-  waymesh: { config: { v1: { ConfigService: grpc.ServiceClientConstructor } } };
-};
-
 /** The client constructor. */
-export const ConfigServiceClient = pkg.waymesh.config.v1.ConfigService;
+export const ConfigServiceClient = loadGrpcService('config.proto', 'waymesh.config.v1.ConfigService');
 
 const method = ConfigServiceClient.service['Stream'];
 if (method === undefined) throw new Error('config.proto: ConfigService.Stream is missing');
