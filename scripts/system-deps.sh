@@ -12,6 +12,11 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+# Interop tests and benchmarks compare against the tools a user would otherwise pick.
+command -v stunnel4 >/dev/null 2>&1 || need+=(stunnel4)
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
+command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
+command -v nghttp >/dev/null 2>&1 || need+=(nghttp2-client)
 
 # kubectl drives the lab's tests; it is part of this machine image (no Debian repository here
 # provides it), so a missing one is reported rather than installed.
