@@ -16,11 +16,13 @@ import { addCaService, caServerCredentials } from '../certs/index.ts';
 import { TokenReviewAuthenticator } from './ca/authn.ts';
 import { MeshAuthorizer, NODE_AGENT_ACCOUNT } from './ca/authz.ts';
 import { WorldCaLookup } from './ca/lookup.ts';
+import { publishRootCert } from './ca/root-configmap.ts';
 import { loadOrCreateClusterCa, SecretCaStore } from './ca/secret-store.ts';
 import { KubeRest } from './kube/rest.ts';
 import { StatusWriter } from './kube/status-writer.ts';
 import { WorldSource } from './kube/world-source.ts';
 import { LeaderElector } from './leader/index.ts';
+import { reconcileXMesh } from './mesh/xmesh.ts';
 import type { LiveObject } from './provision/drift.ts';
 import { WAYPOINT } from './provision/objects.ts';
 import { ensureGatewayClass, WaypointProvisioner } from './provision/provisioner.ts';
@@ -54,6 +56,12 @@ export interface ControllerOptions {
   readonly leaseDurationSeconds?: number;
   readonly renewDeadlineSeconds?: number;
   readonly retryPeriodSeconds?: number;
+  /**
+   * How often the leader re-checks what it writes even without a change (default 30 s): objects
+   * changed behind its back that it does not watch (the XMesh CRD installed later, a root
+   * ConfigMap deleted) converge within this period.
+   */
+  readonly resyncMs?: number;
 }
 
 /** A running controller. */
@@ -210,6 +218,12 @@ export async function startController(opts: ControllerOptions): Promise<Controll
           services: await listWaypointObjects(rest, '/api/v1/services'),
           serviceAccounts: await listWaypointObjects(rest, '/api/v1/serviceaccounts'),
         };
+        const waypointNamespaces = world.gateways
+          .filter((g) => g.spec?.['gatewayClassName'] === NAMES.waypointClass)
+          .map((g) => g.metadata.namespace ?? '')
+          .filter((ns) => ns !== '');
+        await publishRootCert(rest, [namespace, ...waypointNamespaces], ca.rootsPem(), log);
+        await reconcileXMesh(rest, opts.identity, log);
         const result = await provisioner.reconcile(world.gateways, live);
         for (const bad of result.invalid)
           log.warn('waypoint not provisioned', { gateway: bad.gateway, reason: bad.message });
@@ -269,6 +283,9 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     throw err;
   }
   elector.start();
+  const resync = setInterval(() => {
+    if (leading && latest !== undefined) scheduleWrites();
+  }, opts.resyncMs ?? 30_000).unref();
   log.info('controller started', { port: config.port, identity: opts.identity });
 
   return {
@@ -277,6 +294,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
       if (stopped) return;
       stopped = true;
       clearTimeout(timer);
+      clearInterval(resync);
       await elector.stop({ deadlineMs });
       await writing;
       await Promise.all([config.stop({ deadlineMs }), source.stop()]);

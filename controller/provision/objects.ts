@@ -4,6 +4,7 @@
  * provisioner compares these with the live objects and writes the difference.
  */
 import type { V1ObjectMeta, V1OwnerReference } from '@kubernetes/client-node';
+import { ROOT_CONFIGMAP } from '../ca/root-configmap.ts';
 import { NAMES, type CustomObject } from '../translate/world.ts';
 
 /** A Kubernetes object as sent to the API server (apiVersion, kind, metadata, spec). */
@@ -157,6 +158,11 @@ export function desiredWaypointObjects(
                 fieldEnv('POD_NAME', 'metadata.name'),
                 fieldEnv('POD_NAMESPACE', 'metadata.namespace'),
                 fieldEnv('SERVICE_ACCOUNT', 'spec.serviceAccountName'),
+                // Verifies the controller before the waypoint holds a certificate (see ca/root-configmap.ts).
+                {
+                  name: 'WAYMESH_CA_ROOT',
+                  valueFrom: { configMapKeyRef: { name: ROOT_CONFIGMAP.name, key: ROOT_CONFIGMAP.key } },
+                },
               ],
               ports: [
                 { name: 'hbone', containerPort: hbone, protocol: 'TCP' },

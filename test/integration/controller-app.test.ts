@@ -5,6 +5,10 @@
  * certificate issuance from the cluster CA.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import yaml from 'js-yaml';
 
 import * as grpc from '@grpc/grpc-js';
 
@@ -145,6 +149,7 @@ describe('controller program (startController) against the lab API server', func
       leaseDurationSeconds: 4,
       renewDeadlineSeconds: 3,
       retryPeriodSeconds: 1,
+      resyncMs: 300,
     });
     const secret = await rest.get('/api/v1/namespaces/waymesh-system/secrets/waymesh-ca');
     const rootPem = Buffer.from((secret['data'] as Record<string, string>)['root-cert.pem'] ?? '', 'base64');
@@ -196,6 +201,53 @@ describe('controller program (startController) against the lab API server', func
     }
     const dep = await rest.get('/apis/apps/v1/namespaces/demo/deployments/wp');
     assert.match(JSON.stringify(dep['spec']), /waymesh\/waypoint:test/);
+  });
+
+  it('publishes the CA root as ConfigMap waymesh-ca-root-cert where node agents and waypoints run', async () => {
+    for (const ns of ['waymesh-system', 'demo']) {
+      const cm = await waitFor(`root ConfigMap in ${ns}`, () =>
+        find(`/api/v1/namespaces/${ns}/configmaps/waymesh-ca-root-cert`),
+      );
+      assert.equal((cm['data'] as Record<string, string>)['root-cert.pem'], bundle.toPem());
+    }
+    const dep = await rest.get('/apis/apps/v1/namespaces/demo/deployments/wp');
+    assert.match(JSON.stringify(dep['spec']), /"WAYMESH_CA_ROOT".*"waymesh-ca-root-cert"/);
+  });
+
+  it('creates XMesh waymesh once the experimental CRD is installed, and leaves foreign XMeshes alone', async () => {
+    const crd = yaml.load(
+      readFileSync(join(import.meta.dirname, '..', 'fixtures', 'xmesh-crd.yaml'), 'utf8'),
+    ) as JsonObject;
+    await rest.create('/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd);
+    const XM = '/apis/gateway.networking.x-k8s.io/v1alpha1/xmeshes';
+    await waitFor('the XMesh API', async () => ((await rest.find(XM)) === undefined ? undefined : true));
+    await rest.create(XM, {
+      apiVersion: 'gateway.networking.x-k8s.io/v1alpha1',
+      kind: 'XMesh',
+      metadata: { name: 'other' },
+      spec: { controllerName: 'example.com/other-mesh' },
+    });
+    type Mesh = {
+      spec?: { controllerName?: string };
+      status?: {
+        conditions?: { type: string; status: string; reason: string }[];
+        supportedFeatures?: { name: string }[];
+      };
+    };
+    const mesh = await waitFor('XMesh waymesh with status', async () => {
+      const m = (await find(`${XM}/waymesh`)) as Mesh | undefined;
+      return m?.status?.supportedFeatures === undefined ? undefined : m;
+    });
+    assert.equal(mesh.spec?.controllerName, 'waymesh.io/mesh-controller');
+    assert.deepEqual(
+      mesh.status?.conditions?.map((c) => `${c.type}=${c.status}/${c.reason}`),
+      ['Accepted=True/Accepted', 'Programmed=True/Programmed'],
+    );
+    const names = mesh.status?.supportedFeatures?.map((f) => f.name) ?? [];
+    assert.deepEqual(names, [...names].sort(), 'supportedFeatures are sorted');
+    assert.ok(names.includes('Mesh') && names.includes('MeshConsumerRoute'));
+    const other = (await rest.get(`${XM}/other`)) as Mesh;
+    assert.equal(other.status?.supportedFeatures, undefined, 'a foreign XMesh gets no status from us');
   });
 
   it('writes our entry into the status.parents of an HTTPRoute with a Service parent', async () => {
