@@ -133,6 +133,29 @@ export const BUILTIN_DEFS: readonly ResourceDef[] = [
     namespaced: true,
   }),
   def({ group: 'coordination.k8s.io', version: 'v1', kind: 'Lease', plural: 'leases', namespaced: true }),
+  // Stored so install manifests apply as on a real cluster; the lab does not enforce them.
+  def({
+    group: 'rbac.authorization.k8s.io',
+    version: 'v1',
+    kind: 'ClusterRole',
+    plural: 'clusterroles',
+    namespaced: false,
+  }),
+  def({
+    group: 'rbac.authorization.k8s.io',
+    version: 'v1',
+    kind: 'ClusterRoleBinding',
+    plural: 'clusterrolebindings',
+    namespaced: false,
+  }),
+  def({ group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'Role', plural: 'roles', namespaced: true }),
+  def({
+    group: 'rbac.authorization.k8s.io',
+    version: 'v1',
+    kind: 'RoleBinding',
+    plural: 'rolebindings',
+    namespaced: true,
+  }),
   def({
     group: 'authentication.k8s.io',
     version: 'v1',
@@ -167,7 +190,6 @@ export const VIRTUAL_RESOURCES = new Set(['tokenreviews.authentication.k8s.io'])
 /** Well-known upstream kinds the lab deliberately does not serve (for a clear 404 message). */
 export const UNSUPPORTED_GROUPS: Readonly<Record<string, string>> = {
   'admissionregistration.k8s.io': 'admission policies and webhooks',
-  'rbac.authorization.k8s.io': 'RBAC (every authenticated caller may do everything in the lab)',
   'networking.k8s.io': 'Ingress and NetworkPolicy',
   batch: 'Jobs and CronJobs',
   policy: 'PodDisruptionBudgets',
