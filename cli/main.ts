@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { errorMessage, isMeshError } from '../common/errors.ts';
 import { certsCommand } from './certs.ts';
 import { labCommand } from './lab.ts';
+import { statusCommand } from './status.ts';
 
 /** A verb group: `run` gets the arguments after the group name and returns an exit code. */
 export interface Command {
@@ -21,7 +22,7 @@ export interface CommandIO {
   err(text: string): void;
 }
 
-const COMMANDS: readonly Command[] = [certsCommand, labCommand];
+const COMMANDS: readonly Command[] = [certsCommand, labCommand, statusCommand];
 
 /** The package version, found by walking up from this module (works from sources and dist/). */
 function version(): string {

@@ -29,6 +29,7 @@ import { ensureGatewayClass, WaypointProvisioner } from './provision/provisioner
 import { buildSnapshots } from './snapshots/index.ts';
 import { translate } from './translate/index.ts';
 import { NAMES, type World } from './translate/world.ts';
+import { ProxyStatusReporter } from './xds/report.ts';
 import { startConfigServer, type ConfigServer } from './xds/server.ts';
 
 /** The controller's own service account: its serving certificate's identity. */
@@ -62,6 +63,8 @@ export interface ControllerOptions {
    * ConfigMap deleted) converge within this period.
    */
   readonly resyncMs?: number;
+  /** How often the proxy sync states are published on this replica's Pod (default 2 s). */
+  readonly proxyStatusIntervalMs?: number;
 }
 
 /** A running controller. */
@@ -283,6 +286,15 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     throw err;
   }
   elector.start();
+  const reporter = new ProxyStatusReporter({
+    client: rest,
+    namespace,
+    pod: opts.identity,
+    status: () => config.status(),
+    logger: opts.logger,
+    ...(opts.proxyStatusIntervalMs === undefined ? {} : { intervalMs: opts.proxyStatusIntervalMs }),
+  });
+  reporter.start();
   const resync = setInterval(() => {
     if (leading && latest !== undefined) scheduleWrites();
   }, opts.resyncMs ?? 30_000).unref();
@@ -295,6 +307,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
       stopped = true;
       clearTimeout(timer);
       clearInterval(resync);
+      reporter.stop();
       await elector.stop({ deadlineMs });
       await writing;
       await Promise.all([config.stop({ deadlineMs }), source.stop()]);

@@ -5,11 +5,14 @@
  * (and the status writes) to the other replica.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, it } from 'mocha';
 import { errorMessage } from '../../common/errors.ts';
-import { useLab } from '../helpers/lab.ts';
+import { useLab, WAYMESH } from '../helpers/lab.ts';
 
+const run = promisify(execFile);
 const INSTALL = join(import.meta.dirname, '..', '..', 'manifests', 'install.yaml');
 
 const APP = `
@@ -249,5 +252,20 @@ spec:
       return st['Accepted'] === undefined ? undefined : st;
     });
     assert.equal(s['Accepted'], 'True/Accepted');
+  });
+
+  it('waymesh status shows both replicas and the current leader', async () => {
+    await kubectl(
+      '-n',
+      'waymesh-system',
+      'rollout',
+      'status',
+      'deployment/waymesh-controller',
+      '--timeout=90s',
+    );
+    const leader = await holder();
+    const { stdout } = await run(process.execPath, [WAYMESH, 'status', '--kubeconfig', lab.kubeconfig]);
+    assert.match(stdout, /controller\s+2\/2\s/);
+    assert.ok(stdout.includes(`${leader} (leader)`), stdout);
   });
 });

@@ -130,6 +130,13 @@ describe('controller program (startController) against the lab API server', func
         containers: [{ name: 'agent', image: 'waymesh/node-agent' }],
       },
     });
+    // This replica's own Pod, where it publishes its proxies' sync state.
+    await rest.create('/api/v1/namespaces/waymesh-system/pods', {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'controller-0', namespace: 'waymesh-system' },
+      spec: { containers: [{ name: 'controller', image: 'waymesh/controller' }] },
+    });
     await rest.create('/api/v1/namespaces/demo/services', {
       apiVersion: 'v1',
       kind: 'Service',
@@ -150,6 +157,7 @@ describe('controller program (startController) against the lab API server', func
       renewDeadlineSeconds: 3,
       retryPeriodSeconds: 1,
       resyncMs: 300,
+      proxyStatusIntervalMs: 100,
     });
     const secret = await rest.get('/api/v1/namespaces/waymesh-system/secrets/waymesh-ca');
     const rootPem = Buffer.from((secret['data'] as Record<string, string>)['root-cert.pem'] ?? '', 'base64');
@@ -281,6 +289,21 @@ describe('controller program (startController) against the lab API server', func
     await waitFor('ACK recorded', () =>
       controller !== undefined && client.state().version === snap.version ? true : undefined,
     );
+    // The replica publishes the ACK on its own Pod for `waymesh status`.
+    const report = await waitFor('proxy-status annotation', async () => {
+      const pod = await rest.get('/api/v1/namespaces/waymesh-system/pods/controller-0');
+      const text = (pod['metadata'] as { annotations?: Record<string, string> }).annotations?.[
+        'waymesh.io/proxy-status'
+      ];
+      const r =
+        text === undefined
+          ? undefined
+          : (JSON.parse(text) as { proxies: { kind: string; name: string; lastAcked?: string }[] });
+      return r?.proxies.some((p) => p.kind === 'node' && p.name === 'n1' && p.lastAcked === snap.version)
+        ? r
+        : undefined;
+    });
+    assert.ok(report.proxies.length >= 1);
   });
 
   it('refuses the node agent subscribing as another node, and a token of an unrelated account', async () => {
