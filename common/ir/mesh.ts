@@ -19,6 +19,11 @@ export interface Workload {
   readonly labels: Readonly<Record<string, string>>;
   /** Container ports by name, for named targetPort resolution by consumers that need it. */
   readonly namedPorts: Readonly<Record<string, number>>;
+  /**
+   * Inbound mTLS requirement (from the `waymesh.io/mtls-mode` label of the pod or its namespace):
+   * `STRICT` makes the node agent refuse plaintext connections; absent means `PERMISSIVE`.
+   */
+  readonly mtls?: 'STRICT' | 'PERMISSIVE';
 }
 
 /** How a service port speaks, from `appProtocol` (or the port name prefix). */

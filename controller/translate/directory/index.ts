@@ -22,7 +22,7 @@ import { compareKeys, readPods } from './pods.ts';
 import { meta } from './read.ts';
 import { readServices, toServicePort } from './services.ts';
 import type { ServiceInfo } from './services.ts';
-import { isCaptured, isMeshPod, meshNamespaces, toWorkload } from './workloads.ts';
+import { isCaptured, mtlsMode, isMeshPod, meshNamespaces, toWorkload } from './workloads.ts';
 
 /** What buildDirectory returns. */
 export interface Directory {
@@ -66,7 +66,9 @@ export function buildDirectory(world: World): Directory {
     const inMesh = isMeshPod(pod, mesh);
     if (!inMesh && !behindServices.has(pod.meta.uid)) continue;
     const w = toWorkload(pod, world.trustDomain, inMesh && isCaptured(pod, waypointKeys));
-    if (w !== undefined) workloads.push(w);
+    if (w === undefined) continue;
+    const mtls = mtlsMode(pod.meta.labels, namespaceLabels.get(pod.meta.namespace));
+    workloads.push(mtls === undefined ? w : { ...w, mtls });
   }
   // An endpoint names a workload only when that workload is listed (a pod whose identity cannot
   // be formed is reached as a plain address).

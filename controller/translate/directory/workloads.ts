@@ -41,6 +41,26 @@ export function isWaypointPod(pod: PodInfo, waypointGateways: ReadonlySet<string
   return gw !== undefined && waypointGateways.has(`${pod.meta.namespace}/${gw}`);
 }
 
+/** Label (on a Pod, or its Namespace) choosing whether plaintext inbound is accepted. */
+export const MTLS_MODE_LABEL = 'waymesh.io/mtls-mode';
+
+/**
+ * The inbound mTLS mode of a pod: its own `waymesh.io/mtls-mode` label (`strict` or
+ * `permissive`, any case) wins over its namespace's; other values are ignored. Undefined means
+ * the default (PERMISSIVE), left out of the IR so snapshots stay small.
+ */
+export function mtlsMode(
+  podLabels: Readonly<Record<string, string>>,
+  nsLabels: Readonly<Record<string, string>> | undefined,
+): 'STRICT' | 'PERMISSIVE' | undefined {
+  const parse = (v: string | undefined): 'STRICT' | 'PERMISSIVE' | undefined => {
+    const l = v?.trim().toLowerCase();
+    return l === 'strict' ? 'STRICT' : l === 'permissive' ? 'PERMISSIVE' : undefined;
+  };
+  const mode = parse(podLabels[MTLS_MODE_LABEL]) ?? parse(nsLabels?.[MTLS_MODE_LABEL]);
+  return mode === 'STRICT' ? mode : undefined;
+}
+
 /**
  * The Workload for a pod; undefined when its namespace or service account cannot form a
  * SPIFFE id (malformed input: the pod is left out rather than given a wrong identity).

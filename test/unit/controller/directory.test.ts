@@ -6,6 +6,7 @@ import { isMeshError } from '../../../common/errors.ts';
 import type { AppProtocol } from '../../../common/ir/index.ts';
 import { buildDirectory } from '../../../controller/translate/directory/index.ts';
 import { resolveAppProtocol } from '../../../controller/translate/directory/protocol.ts';
+import { mtlsMode } from '../../../controller/translate/directory/workloads.ts';
 import type { World } from '../../../controller/translate/world.ts';
 import { expectGolden, goldenCases, worldFromYaml } from '../../helpers/golden.ts';
 
@@ -181,5 +182,21 @@ spec: {gatewayClassName: waymesh-waypoint, listeners: "mesh"}
       );
       assert.ok(dir.workloads.every((w) => w.identity.startsWith('spiffe://example.org/ns/')));
     });
+  });
+});
+
+describe('controller/translate/directory mtlsMode', () => {
+  it('takes the pod label over the namespace label, any case, and ignores other values', () => {
+    assert.equal(mtlsMode({}, {}), undefined);
+    assert.equal(mtlsMode({}, { 'waymesh.io/mtls-mode': 'STRICT' }), 'STRICT');
+    assert.equal(
+      mtlsMode({ 'waymesh.io/mtls-mode': 'permissive' }, { 'waymesh.io/mtls-mode': 'strict' }),
+      undefined,
+    );
+    assert.equal(mtlsMode({ 'waymesh.io/mtls-mode': 'Strict' }, undefined), 'STRICT');
+    assert.equal(
+      mtlsMode({ 'waymesh.io/mtls-mode': 'sometimes' }, { 'waymesh.io/mtls-mode': 'strict' }),
+      'STRICT',
+    );
   });
 });
