@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
-const assets = ['common/proto', 'node-agent/native/build/Release/waymesh_native.node'];
+const assets = ['common/proto', 'lab/otlp/proto', 'node-agent/native/build/Release/waymesh_native.node'];
 for (const rel of assets) {
   const from = join(root, rel);
   if (!existsSync(from)) {
