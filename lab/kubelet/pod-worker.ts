@@ -16,6 +16,8 @@ import { resolveContainer } from './images.ts';
 import type { ContainerHandle, WorkerDeps } from './types.ts';
 
 const MAX_BACKOFF_MS = 30_000;
+/** Pod annotation naming the pod's network namespace path, read by the node agent's capture. */
+const NETNS_ANNOTATION = 'lab.waymesh.io/netns';
 
 /** Drives one pod. `sync` is called with every new version of the pod object. */
 export class PodWorker {
@@ -122,6 +124,7 @@ export class PodWorker {
           namespace: this.#ns,
           hostname: this.#hostname(),
         });
+    if (!hostNetwork) await this.#annotateNetns(this.#net.netns);
     if (!adoptedAny) await this.#writeServiceAccount();
     this.#writeStatus();
     for (const s of this.#states.filter((x) => x.init)) {
@@ -135,6 +138,19 @@ export class PodWorker {
 
   #hostname(): string {
     return this.#pod.spec?.hostname ?? this.#name.slice(0, 63);
+  }
+
+  /** Tells node agents where the pod's network namespace is (docs/lab.md, Pods); once per start. */
+  async #annotateNetns(netns: string): Promise<void> {
+    const path = `/var/run/netns/${netns}`;
+    if (this.#pod.metadata?.annotations?.[NETNS_ANNOTATION] === path) return;
+    try {
+      await this.#d.api.patch(corePath('pods', this.#ns, this.#name), {
+        metadata: { annotations: { [NETNS_ANNOTATION]: path } },
+      });
+    } catch (err) {
+      if (!isApiStatusFree(err)) this.#fail('annotate', err);
+    }
   }
 
   async #writeServiceAccount(): Promise<void> {
