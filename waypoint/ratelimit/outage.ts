@@ -1,0 +1,79 @@
+/**
+ * Outage bookkeeping for the rate limiter: whether Redis is considered down, exactly one warning
+ * line when an outage starts and one line when it ends, and the metric callbacks. No timers or
+ * I/O here — the limiter decides when something failed or recovered (failed call, dropped
+ * connection, successful probe, `ready` event) and asks this class what to do.
+ */
+import { errorMessage } from '../../common/errors.ts';
+import type { Logger } from '../../common/log.ts';
+import type { FailureMode, RateLimitHooks } from './types.ts';
+
+/** Options for {@link OutageTracker}. */
+export interface OutageTrackerOptions {
+  readonly log: Logger;
+  readonly hooks: RateLimitHooks;
+  readonly failureMode: FailureMode;
+  /** `host:port` of Redis, for the log lines. */
+  readonly endpoint: string;
+  /** Milliseconds for outage durations; defaults to `performance.now()`. */
+  readonly now?: () => number;
+}
+
+/** Tracks one outage at a time. */
+export class OutageTracker {
+  private readonly options: OutageTrackerOptions;
+  private readonly now: () => number;
+  private startedAt: number | undefined;
+  private errors = 0;
+
+  constructor(options: OutageTrackerOptions) {
+    this.options = options;
+    this.now = options.now ?? (() => performance.now());
+  }
+
+  /** True between the start and the end of an outage. */
+  get active(): boolean {
+    return this.startedAt !== undefined;
+  }
+
+  /** A Redis call failed: counted through `onRedisError`, then {@link begin}. */
+  callFailed(err: unknown): boolean {
+    const error = err instanceof Error ? err : new Error(String(err));
+    this.options.hooks.onRedisError?.(error);
+    return this.begin(errorMessage(err));
+  }
+
+  /** Opens an outage unless one is open (the warning and `onOutage('start')` happen once); true when opened. */
+  begin(reason: string): boolean {
+    this.errors++;
+    if (this.startedAt !== undefined) return false;
+    this.startedAt = this.now();
+    this.errors = 1;
+    const { failureMode, endpoint } = this.options;
+    const fallback =
+      failureMode === 'open'
+        ? 'allowing requests within the local per-replica limits (failureMode open)'
+        : 'denying rate-limited requests (failureMode closed)';
+    this.options.log.warn(`rate-limit store unreachable; ${fallback} until it answers again`, {
+      redis: endpoint,
+      error: reason,
+      hint: 'is Redis running and reachable from the waypoint? check its Service and NetworkPolicy',
+    });
+    this.options.hooks.onOutage?.('start');
+    return true;
+  }
+
+  /** Redis answered: closes the open outage (one line and `onOutage('end')`); true when closed. */
+  end(): boolean {
+    const startedAt = this.startedAt;
+    if (startedAt === undefined) return false;
+    this.startedAt = undefined;
+    this.options.log.info('rate-limit store reachable again; counting the shared budget', {
+      redis: this.options.endpoint,
+      outageMs: Math.round(this.now() - startedAt),
+      failures: this.errors,
+    });
+    this.options.hooks.onOutage?.('end');
+    return true;
+  }
+}
