@@ -1,0 +1,127 @@
+// pipeTunnel over real loopback sockets: both directions with half-close, one completion call,
+// resets propagated, and back-pressure instead of buffering.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import * as net from 'node:net';
+import { afterEach, describe, it } from 'mocha';
+import { pipeTunnel, type PipeStats } from '../../../common/hbone/pipe.ts';
+
+/** X ⇄ [a  pipeTunnel  b] ⇄ Y, all on 127.0.0.1 with half-open sockets. */
+interface Rig {
+  readonly x: net.Socket;
+  readonly y: net.Socket;
+  readonly a: net.Socket;
+  readonly b: net.Socket;
+  readonly done: Promise<PipeStats>;
+  readonly calls: () => number;
+}
+
+const servers: net.Server[] = [];
+const sockets: net.Socket[] = [];
+
+async function acceptPair(): Promise<[net.Socket, net.Socket]> {
+  const server = net.createServer({ allowHalfOpen: true });
+  servers.push(server);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  const accepted = once(server, 'connection') as Promise<[net.Socket]>;
+  const client = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+  const [serverSide] = await accepted;
+  await once(client, 'connect').catch(() => undefined);
+  sockets.push(client, serverSide);
+  return [client, serverSide];
+}
+
+async function rig(): Promise<Rig> {
+  const [x, a] = await acceptPair();
+  const [b, y] = await acceptPair();
+  let calls = 0;
+  const done = new Promise<PipeStats>((resolve) => {
+    pipeTunnel(a, b, (stats) => {
+      calls += 1;
+      resolve(stats);
+    });
+  });
+  return { x, y, a, b, done, calls: () => calls };
+}
+
+/** Reads until 'end' without destroying the socket (an async iterator would). */
+function readAll(s: net.Socket): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  s.on('data', (chunk: Buffer) => chunks.push(chunk));
+  return once(s, 'end').then(() => Buffer.concat(chunks));
+}
+
+function sleep(ms: number): Promise<'slept'> {
+  return new Promise((resolve) => setTimeout(() => resolve('slept'), ms));
+}
+
+describe('common/hbone/pipe', () => {
+  afterEach(() => {
+    for (const s of sockets.splice(0)) s.destroy();
+    for (const s of servers.splice(0)) s.close();
+  });
+
+  it('carries both directions and propagates half-close', async () => {
+    const r = await rig();
+    r.x.end('hello');
+    // Y sees X's end, and only then answers: the reverse direction must still be open.
+    const got = await readAll(r.y);
+    assert.equal(got.toString(), 'hello');
+    r.y.end('world!');
+    assert.equal((await readAll(r.x)).toString(), 'world!');
+    const stats = await r.done;
+    assert.deepEqual(stats, { bytesAtoB: 5, bytesBtoA: 6 });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(r.calls(), 1);
+  });
+
+  it('destroys the other side when one side is reset, and reports the error once', async () => {
+    const r = await rig();
+    r.x.write('ping');
+    await once(r.y, 'data');
+    // X is half-open: it sees the end of the stream, its own side stays for it to close.
+    const xEnded = once(r.x, 'end');
+    r.x.resume();
+    r.x.on('error', () => undefined);
+    r.y.resetAndDestroy();
+    const stats = await r.done;
+    assert.ok(stats.error instanceof Error, 'an abort is reported as an error');
+    assert.equal(stats.bytesAtoB, 4);
+    await xEnded;
+    assert.equal(r.a.destroyed && r.b.destroyed, true);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(r.calls(), 1);
+  });
+
+  it('applies back-pressure instead of buffering when the receiver stops reading', async () => {
+    const r = await rig();
+    r.y.pause();
+    const chunk = Buffer.alloc(64 * 1024, 7);
+    const total = 32 * 1024 * 1024;
+    let written = 0;
+    // Write until X stays full (no 'drain' for 300 ms): every buffer on the way is then full.
+    for (;;) {
+      written += chunk.length;
+      if (r.x.write(chunk)) continue;
+      const woke = await Promise.race([once(r.x, 'drain').then(() => 'drained' as const), sleep(300)]);
+      if (woke === 'slept' || written >= total) break;
+    }
+    assert.ok(r.b.writableLength <= 1024 * 1024, `b buffered ${r.b.writableLength} bytes`);
+    assert.ok(r.a.isPaused(), 'the reading side is paused while the writing side is full');
+    assert.ok(written < total, 'the sender was pushed back before writing everything');
+    r.y.resume();
+    let received = 0;
+    r.y.on('data', (c: Buffer) => {
+      received += c.length;
+    });
+    r.x.end();
+    await once(r.y, 'end');
+    assert.equal(received, written);
+    r.y.end();
+    const stats = await r.done;
+    assert.equal(stats.error, undefined);
+    assert.equal(stats.bytesAtoB, received);
+  });
+});
