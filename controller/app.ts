@@ -215,7 +215,8 @@ export async function startController(opts: ControllerOptions): Promise<Controll
       writeAgain = false;
       const { world, statuses } = latest;
       try {
-        await ensureGatewayClass(rest, log);
+        // A class of that name owned by another controller is theirs: provision nothing for it.
+        const classState = await ensureGatewayClass(rest, log);
         const live = {
           deployments: await listWaypointObjects(rest, '/apis/apps/v1/deployments'),
           services: await listWaypointObjects(rest, '/api/v1/services'),
@@ -227,7 +228,10 @@ export async function startController(opts: ControllerOptions): Promise<Controll
           .filter((ns) => ns !== '');
         await publishRootCert(rest, [namespace, ...waypointNamespaces], ca.rootsPem(), log);
         await reconcileXMesh(rest, opts.identity, log);
-        const result = await provisioner.reconcile(world.gateways, live);
+        const result =
+          classState === 'foreign'
+            ? { invalid: [], errors: [] }
+            : await provisioner.reconcile(world.gateways, live);
         for (const bad of result.invalid)
           log.warn('waypoint not provisioned', { gateway: bad.gateway, reason: bad.message });
         const applied = await statusWriter.apply(statuses, world);

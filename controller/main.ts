@@ -21,6 +21,7 @@ import { errorMessage, MeshError } from '../common/errors.ts';
 import { exitOnSignals } from '../common/lifecycle.ts';
 import { createLogger } from '../common/log.ts';
 import { startController, type ControllerOptions } from './app.ts';
+import { WAYPOINT } from './provision/objects.ts';
 
 /** Reads the controller's options from `env` (see the table above); throws on invalid values. */
 function optionsFromEnv(
@@ -40,10 +41,10 @@ function optionsFromEnv(
     });
   const replicasText = get('WAYMESH_WAYPOINT_REPLICAS', '1');
   const replicas = Number(replicasText);
-  if (!/^\d+$/.test(replicasText) || !Number.isSafeInteger(replicas) || replicas < 1)
+  if (!/^\d+$/.test(replicasText) || replicas < 1 || replicas > WAYPOINT.maxReplicas)
     throw new MeshError(
       'CONTROLLER_CONFIG',
-      `WAYMESH_WAYPOINT_REPLICAS must be a positive integer, got ${JSON.stringify(replicasText)}`,
+      `WAYMESH_WAYPOINT_REPLICAS must be an integer from 1 to ${WAYPOINT.maxReplicas}, got ${JSON.stringify(replicasText)}`,
     );
   return {
     kubeConfig,

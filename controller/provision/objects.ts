@@ -81,6 +81,24 @@ function resolveReplicas(gw: CustomObject, config: WaypointConfig): number | Way
   return n;
 }
 
+/**
+ * Why the Gateway's own settings cannot make a waypoint (its name, or the image/replicas
+ * annotations), or undefined. Pure; translate() reports it as `Accepted=False/InvalidParameters`
+ * and the provisioner refuses to build from it.
+ */
+export function waypointParameterProblem(gateway: CustomObject): string | undefined {
+  const name = gateway.metadata.name ?? '';
+  if (!/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/.test(name))
+    return `Gateway name ${JSON.stringify(name)} is not a valid Service name (DNS-1035 label)`;
+  // The controller-wide defaults are valid by construction (main.ts checks them).
+  const defaults: WaypointConfig = { image: 'default', replicas: 1, controllerAddress: '', trustDomain: '' };
+  const image = resolveImage(gateway, defaults);
+  if (typeof image !== 'string') return image.message;
+  const replicas = resolveReplicas(gateway, defaults);
+  if (typeof replicas !== 'number') return replicas.message;
+  return undefined;
+}
+
 /** The ownerReference every waypoint object carries, making the Gateway its controller. */
 export function gatewayOwnerReference(gw: CustomObject): V1OwnerReference {
   return {

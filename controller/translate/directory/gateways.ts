@@ -5,6 +5,7 @@
  * accepted, with a ready replica and a provisioned Service that has a ClusterIP.
  */
 import type { Condition, ObjectStatus } from '../../../common/ir/index.ts';
+import { waypointParameterProblem } from '../../provision/objects.ts';
 import { NAMES } from '../world.ts';
 import type { World } from '../world.ts';
 import { isFalse, isTrue } from './conditions.ts';
@@ -56,7 +57,9 @@ function acceptedCondition(
   spec: Readonly<Record<string, unknown>> | undefined,
   checks: readonly ListenerCheck[],
   gen: number,
+  parameterProblem: string | undefined,
 ): Condition {
+  if (parameterProblem !== undefined) return isFalse('Accepted', 'InvalidParameters', parameterProblem, gen);
   if (obj(obj(spec?.['infrastructure'])?.['parametersRef']) !== undefined)
     return isFalse(
       'Accepted',
@@ -108,7 +111,12 @@ function programmedCondition(
       gen,
     );
   if (addresses.length === 0)
-    return isFalse('Programmed', 'AddressNotAssigned', `waypoint Service ${key} has no ClusterIP yet`, gen);
+    return isFalse(
+      'Programmed',
+      'AddressNotAssigned',
+      `waypoint Service ${key} has no ClusterIP yet, or a Service of that name exists that this Gateway does not own (rename the Gateway)`,
+      gen,
+    );
   return isTrue('Programmed', 'Programmed', 'waypoint is ready', gen);
 }
 
@@ -154,6 +162,22 @@ export function readWaypointGateways(
 ): Map<string, WaypointGateway> {
   const out = new Map<string, WaypointGateway>();
   if (!classIsOurs) return out;
+  // `namespace/name` of each Service → uid of the Gateway controlling it.
+  const ownedByGateway = new Map<string, string>();
+  for (const svc of world.services) {
+    const sm = meta(svc);
+    const refs = list(obj(obj(svc)?.['metadata'])?.['ownerReferences']);
+    for (const r of refs) {
+      const o = obj(r);
+      if (
+        sm !== undefined &&
+        o?.['kind'] === 'Gateway' &&
+        o['controller'] === true &&
+        typeof o['uid'] === 'string'
+      )
+        ownedByGateway.set(`${sm.namespace}/${sm.name}`, o['uid']);
+    }
+  }
   for (const raw of world.gateways) {
     const m = meta(raw);
     const spec = obj(obj(raw)?.['spec']);
@@ -161,11 +185,13 @@ export function readWaypointGateways(
     const key = `${m.namespace}/${m.name}`;
     if (out.has(key)) continue;
     const checks = list(spec['listeners']).map((l, i) => checkListener(l, i));
-    const accepted = acceptedCondition(spec, checks, m.generation);
+    const accepted = acceptedCondition(spec, checks, m.generation, waypointParameterProblem(raw));
     const readyValue = world.waypointReadyReplicas[key];
     const ready = typeof readyValue === 'number' && Number.isFinite(readyValue) ? readyValue : 0;
-    // DESIGN.md: the provisioner names the waypoint's Service after its Gateway.
-    const addresses = services.get(key)?.clusterIPs ?? [];
+    // DESIGN.md: the provisioner names the waypoint's Service after its Gateway. A Service of that
+    // name the Gateway does not control (a user's app Service) must never become the waypoint.
+    const owned = ownedByGateway.get(key) === m.uid && m.uid !== '';
+    const addresses = owned ? (services.get(key)?.clusterIPs ?? []) : [];
     const programmed = programmedCondition(accepted.status === 'True', key, ready, addresses, m.generation);
     out.set(key, {
       meta: m,
