@@ -1,0 +1,142 @@
+// Pure pieces of the waypoint's HTTP engine: the edge status catalogue (HTTP + gRPC), gRPC →
+// HTTP mapping for retries, protocol detection by prefix, header edits, endpoint choice.
+import assert from 'node:assert/strict';
+
+import { MeshError } from '../../../common/errors.ts';
+import type { MeshService } from '../../../common/ir/mesh.ts';
+import type { ServiceKey } from '../../../common/ir/source.ts';
+import { classifyPrefix, H2_PREFACE } from '../../../waypoint/http/detect.ts';
+import { EndpointPicker } from '../../../waypoint/http/endpoints.ts';
+import { applyHeaderEdits, endToEndHeaders } from '../../../waypoint/http/headers.ts';
+import { clientErrorStatus } from '../../../waypoint/http/servers.ts';
+import {
+  EngineErrorCode,
+  GrpcStatus,
+  edgeStatus,
+  httpEquivalentOfGrpc,
+  parseGrpcStatus,
+} from '../../../waypoint/http/status.ts';
+
+describe('waypoint http: edge status', () => {
+  const table: [string, number, number][] = [
+    [EngineErrorCode.NO_ROUTE, 404, GrpcStatus.UNIMPLEMENTED],
+    [EngineErrorCode.INVALID_BACKEND, 500, GrpcStatus.UNAVAILABLE],
+    [EngineErrorCode.NO_ENDPOINTS, 503, GrpcStatus.UNAVAILABLE],
+    [EngineErrorCode.CONNECT_FAILED, 502, GrpcStatus.UNAVAILABLE],
+    [EngineErrorCode.UPSTREAM_RESET, 502, GrpcStatus.UNAVAILABLE],
+    [EngineErrorCode.TIMEOUT, 504, GrpcStatus.DEADLINE_EXCEEDED],
+    [EngineErrorCode.DENIED, 403, GrpcStatus.PERMISSION_DENIED],
+    [EngineErrorCode.RATE_LIMITED, 429, GrpcStatus.RESOURCE_EXHAUSTED],
+    [EngineErrorCode.BAD_REQUEST, 400, GrpcStatus.INTERNAL],
+    ['SOMETHING_ELSE', 500, GrpcStatus.INTERNAL],
+  ];
+  for (const [code, http, grpc] of table) {
+    it(`${code} → ${http} / gRPC ${grpc}`, () => {
+      assert.deepEqual(edgeStatus(new MeshError(code, 'x')), { http, grpc });
+    });
+  }
+  it('maps non-MeshErrors to 500 / INTERNAL', () => {
+    assert.deepEqual(edgeStatus(new Error('boom')), { http: 500, grpc: GrpcStatus.INTERNAL });
+  });
+  it('maps gRPC statuses to the HTTP codes retry policies list', () => {
+    assert.equal(httpEquivalentOfGrpc(GrpcStatus.UNAVAILABLE), 503);
+    assert.equal(httpEquivalentOfGrpc(GrpcStatus.DEADLINE_EXCEEDED), 504);
+    assert.equal(httpEquivalentOfGrpc(GrpcStatus.RESOURCE_EXHAUSTED), 429);
+    assert.equal(httpEquivalentOfGrpc(GrpcStatus.INTERNAL), 500);
+    assert.equal(httpEquivalentOfGrpc(GrpcStatus.NOT_FOUND), 0);
+    assert.equal(httpEquivalentOfGrpc(GrpcStatus.OK), 0);
+  });
+  it('parses grpc-status values', () => {
+    assert.equal(parseGrpcStatus('14'), 14);
+    assert.equal(parseGrpcStatus(['0']), 0);
+    assert.equal(parseGrpcStatus('abc'), undefined);
+    assert.equal(parseGrpcStatus('99'), undefined);
+    assert.equal(parseGrpcStatus(undefined), undefined);
+  });
+  it('answers llhttp parse errors with 400, 408 or 431 and drops resets', () => {
+    assert.equal(clientErrorStatus('HPE_HEADER_OVERFLOW'), 431);
+    assert.equal(clientErrorStatus('ERR_HTTP_REQUEST_TIMEOUT'), 408);
+    assert.equal(clientErrorStatus('HPE_UNEXPECTED_CONTENT_LENGTH'), 400);
+    assert.equal(clientErrorStatus('ECONNRESET'), undefined);
+  });
+});
+
+describe('waypoint http: protocol detection', () => {
+  it('needs the whole preface for h2 and decides h1 at the first mismatch', () => {
+    assert.equal(classifyPrefix(H2_PREFACE), 'h2');
+    assert.equal(classifyPrefix(Buffer.concat([H2_PREFACE, Buffer.from('xyz')])), 'h2');
+    assert.equal(classifyPrefix(H2_PREFACE.subarray(0, 10)), undefined);
+    assert.equal(classifyPrefix(Buffer.from('P')), undefined);
+    assert.equal(classifyPrefix(Buffer.from('GET / HTTP/1.1\r\n')), 'h1');
+    assert.equal(classifyPrefix(Buffer.from('PUT')), 'h1');
+  });
+});
+
+describe('waypoint http: headers', () => {
+  it('drops hop-by-hop, pseudo and connection-listed headers; keeps te: trailers', () => {
+    const out = endToEndHeaders({
+      ':path': '/x',
+      host: 'a',
+      connection: 'x-private, keep-alive',
+      'x-private': '1',
+      'keep-alive': 'timeout=5',
+      'transfer-encoding': 'chunked',
+      te: 'trailers',
+      'x-kept': 'yes',
+    });
+    assert.deepEqual(out, { 'x-kept': 'yes', te: 'trailers' });
+  });
+  it('applies set, add and remove in order', () => {
+    const out = applyHeaderEdits({ a: '1', b: '2', 'set-cookie': 'x=1' }, [
+      { set: [{ name: 'a', value: 'one' }], add: [{ name: 'b', value: '3' }], remove: [] },
+      {
+        set: [],
+        add: [
+          { name: 'c', value: 'new' },
+          { name: 'set-cookie', value: 'y=2' },
+        ],
+        remove: ['a'],
+      },
+    ]);
+    assert.deepEqual(out, { b: '2, 3', c: 'new', 'set-cookie': ['x=1', 'y=2'] });
+  });
+});
+
+describe('waypoint http: endpoint picker', () => {
+  const key: ServiceKey = 'ns/svc';
+  const svc: MeshService = {
+    key,
+    namespace: 'ns',
+    name: 'svc',
+    clusterIPs: [],
+    ports: [{ name: 'http', port: 80, protocol: 'TCP', appProtocol: 'http' }],
+    endpoints: [
+      { workloadUid: 'a', ip: '10.0.0.1', node: 'n', ready: true, ports: { 80: 8080 } },
+      { workloadUid: 'b', ip: '10.0.0.2', node: 'n', ready: true, ports: { 80: 8080 } },
+      { workloadUid: 'c', ip: '10.0.0.3', node: 'n', ready: false, ports: { 80: 8080 } },
+      { workloadUid: 'd', ip: '10.0.0.4', node: 'n', ready: true, ports: {} },
+    ],
+    source: { group: '', kind: 'Service', namespace: 'ns', name: 'svc' },
+  };
+  const services = new Map([[key, svc]]);
+
+  it('picks the least loaded ready endpoint with the target port and counts it', () => {
+    const picker = new EndpointPicker(() => 0.99);
+    const first = picker.pick(services, key, 80);
+    assert.equal(first?.ip, '10.0.0.1');
+    assert.equal(first?.port, 8080);
+    assert.equal(picker.pick(services, key, 80)?.ip, '10.0.0.2');
+    assert.deepEqual(picker.snapshot(), { '10.0.0.1:8080': 1, '10.0.0.2:8080': 1 });
+    if (first !== undefined) picker.release(first);
+    assert.equal(picker.pick(services, key, 80)?.ip, '10.0.0.1');
+  });
+  it('breaks ties with the random source', () => {
+    assert.equal(new EndpointPicker(() => 0).pick(services, key, 80)?.ip, '10.0.0.2');
+    assert.equal(new EndpointPicker(() => 0.9).pick(services, key, 80)?.ip, '10.0.0.1');
+  });
+  it('returns undefined for unknown services and ports without ready endpoints', () => {
+    const picker = new EndpointPicker(() => 0);
+    assert.equal(picker.pick(services, 'ns/none', 80), undefined);
+    assert.equal(picker.pick(services, key, 81), undefined);
+  });
+});

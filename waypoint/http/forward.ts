@@ -1,0 +1,148 @@
+/**
+ * Carries out a `forward` (or `passthrough`) decision: header edits and rewrites, endpoint
+ * choice (least outstanding requests), attempts with per-attempt and overall timeouts, retries
+ * with backoff when the body can be replayed, mirrors, and the response relayed with
+ * back-pressure and trailers. Every failure becomes a MeshError for the edge to answer.
+ */
+import type { HeaderEdits, RetryPolicy, Timeouts } from '../../common/ir/routes.ts';
+import type { ServiceKey } from '../../common/ir/source.ts';
+import type { MirrorTarget, UpstreamRequest } from '../routing/types.ts';
+import { readReplayable } from './body.ts';
+import type { RequestBody } from './body.ts';
+import type { EndpointPicker } from './endpoints.ts';
+import type { Exchange } from './exchange.ts';
+import { applyHeaderEdits, endToEndHeaders } from './headers.ts';
+import type { HeaderRecord } from './headers.ts';
+import { attemptError, noEndpoints, retryableStatus, sleep, timeoutError } from './attempt.ts';
+import type { Mirrors } from './mirror.ts';
+import { relayResponse } from './relay.ts';
+import { ParsedRequest } from './request.ts';
+import { EngineErrorCode, edgeStatus, httpEquivalentOfGrpc, parseGrpcStatus } from './status.ts';
+import type { AttemptInfo, EngineHooks, EngineLimits } from './types.ts';
+import { upstreamProtocol } from './upstreams.ts';
+import type { Upstreams } from './upstreams.ts';
+
+/** A backend to send to and how (from a `forward` decision, or built for `passthrough`). */
+export interface ForwardPlan {
+  readonly service: ServiceKey;
+  readonly port: number;
+  readonly request: UpstreamRequest;
+  readonly responseEdits: readonly HeaderEdits[];
+  readonly mirrors: readonly MirrorTarget[];
+  readonly timeouts: Timeouts;
+  readonly retry: RetryPolicy | undefined;
+}
+
+/** What the forwarder needs from its engine. */
+export interface ForwardDeps {
+  readonly picker: EndpointPicker;
+  readonly upstreams: Upstreams;
+  readonly mirrors: Mirrors;
+  readonly hooks: EngineHooks;
+  readonly limits: EngineLimits;
+}
+
+function ignore(): void {}
+
+/** Forwards `ex` per `plan`; resolves when the response is relayed, rejects with a MeshError. */
+export async function forward(deps: ForwardDeps, ex: Exchange, plan: ForwardPlan): Promise<void> {
+  ex.backend = plan.service;
+  const overall = plan.timeouts.requestMs;
+  let deadlineHit = false;
+  let current: AbortController | undefined;
+  const deadline =
+    overall === undefined
+      ? undefined
+      : setTimeout(() => {
+          deadlineHit = true;
+          current?.abort(timeoutError('request', overall, plan.service));
+        }, overall);
+  try {
+    const wantsReplay = (plan.retry !== undefined && plan.retry.attempts > 1) || plan.mirrors.length > 0;
+    let body: RequestBody | undefined;
+    if (ParsedRequest.bodyless(ex.req)) body = undefined;
+    else if (wantsReplay) {
+      // The request deadline also covers a slow upload being buffered for replay.
+      current = new AbortController();
+      body = await readReplayable(ex.req, deps.limits.replayBodyBytes, current.signal);
+    } else body = ex.req;
+    const replayable = body === undefined || Buffer.isBuffer(body);
+    for (const mirror of plan.mirrors) {
+      deps.mirrors.send(ex.config, mirror, ex.parsed, replayable ? (body as Buffer | undefined) : null);
+    }
+    const maxAttempts = replayable && plan.retry !== undefined ? Math.max(1, plan.retry.attempts) : 1;
+    const protocol = upstreamProtocol(ex.config.services, plan.service, plan.port, ex.parsed.grpc);
+    const base = applyHeaderEdits(endToEndHeaders(ex.req.headers), plan.request.headerEdits);
+    for (let attempt = 1; ; attempt++) {
+      if (deadlineHit) throw timeoutError('request', overall ?? 0, plan.service);
+      const endpoint = deps.picker.pick(ex.config.services, plan.service, plan.port);
+      if (endpoint === undefined) throw noEndpoints(plan.service, plan.port);
+      ex.attempts = attempt;
+      const info: AttemptInfo = { attempt, backend: plan.service, endpoint };
+      const headers: HeaderRecord = { ...base };
+      const traced = deps.hooks.onAttempt?.(ex.parsed, info);
+      if (traced !== undefined) Object.assign(headers, traced);
+      const ctl = new AbortController();
+      current = ctl;
+      const onClientGone = (): void => ctl.abort(ex.clientGone.signal.reason);
+      ex.clientGone.signal.addEventListener('abort', onClientGone);
+      const perTry = plan.timeouts.backendRequestMs;
+      const timer =
+        perTry === undefined
+          ? undefined
+          : setTimeout(() => ctl.abort(timeoutError('backendRequest', perTry, plan.service)), perTry);
+      let released = false;
+      const finish = (): void => {
+        if (released) return;
+        released = true;
+        clearTimeout(timer);
+        ex.clientGone.signal.removeEventListener('abort', onClientGone);
+        deps.picker.release(endpoint);
+      };
+      try {
+        if (ex.clientGone.signal.aborted) ctl.abort(ex.clientGone.signal.reason);
+        const response = await deps.upstreams.pool(endpoint, protocol).send(
+          {
+            method: ex.parsed.method,
+            pathAndQuery: plan.request.pathAndQuery,
+            authority: plan.request.authority,
+            headers,
+            body,
+          },
+          ctl.signal,
+        );
+        const grpc = ex.parsed.grpc ? parseGrpcStatus(response.headers['grpc-status']) : undefined;
+        const effective =
+          grpc === undefined || response.status !== 200 ? response.status : httpEquivalentOfGrpc(grpc);
+        deps.hooks.onAttemptEnd?.(ex.parsed, info, response.status, undefined);
+        if (attempt < maxAttempts && plan.retry !== undefined && retryableStatus(plan.retry, effective)) {
+          // Drop the refused answer; the connection may be cut, which is cheaper than reading it.
+          response.body.on('error', ignore);
+          response.body.destroy();
+          finish();
+          await sleep(plan.retry.backoffMs, ex.clientGone.signal);
+          continue;
+        }
+        await relayResponse(ex, response, plan.responseEdits, ctl.signal);
+        finish();
+        return;
+      } catch (err) {
+        finish();
+        const mapped = attemptError(err, ctl.signal, plan.service, endpoint);
+        deps.hooks.onAttemptEnd?.(ex.parsed, info, 0, mapped.code);
+        const retry =
+          attempt < maxAttempts &&
+          plan.retry !== undefined &&
+          !ex.res.headersSent &&
+          !deadlineHit &&
+          !ex.clientGone.signal.aborted &&
+          (mapped.code === EngineErrorCode.CONNECT_FAILED ||
+            retryableStatus(plan.retry, edgeStatus(mapped).http));
+        if (!retry) throw mapped;
+        await sleep(plan.retry?.backoffMs ?? 0, ex.clientGone.signal);
+      }
+    }
+  } finally {
+    clearTimeout(deadline);
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * The per-request flow: parse once, read the config once, authorization and rate limit hooks,
+ * the router's decision, then act on it (forward, passthrough, redirect, refuse). Every error is
+ * rescued here, at the edge, into an HTTP status and a gRPC status.
+ */
+import { errorMessage, MeshError } from '../../common/errors.ts';
+import type { Logger } from '../../common/log.ts';
+import { sourceId } from '../../common/ir/source.ts';
+import type { Random } from '../routing/types.ts';
+import { Exchange } from './exchange.ts';
+import type { DownstreamResponse } from './exchange.ts';
+import { forward } from './forward.ts';
+import type { ForwardDeps } from './forward.ts';
+import { addHeaders, applyHeaderEdits } from './headers.ts';
+import { ParsedRequest } from './request.ts';
+import type { DownstreamRequest } from './request.ts';
+import { EngineErrorCode } from './status.ts';
+import type { EngineConfig, TunnelContext } from './types.ts';
+
+const NO_EDITS: readonly never[] = [];
+
+/** Everything a request needs from its engine. */
+export interface HandlerDeps extends ForwardDeps {
+  readonly getConfig: () => EngineConfig;
+  readonly random: Random;
+  readonly logger: Logger;
+}
+
+/** Serves one request; never rejects (errors become local replies). */
+export async function handleRequest(
+  deps: HandlerDeps,
+  req: DownstreamRequest,
+  res: DownstreamResponse,
+  tunnel: TunnelContext,
+): Promise<void> {
+  const parsed = new ParsedRequest(req, tunnel);
+  const ex = new Exchange(req, res, parsed, deps.getConfig());
+  const hooks = deps.hooks;
+  hooks.onStart?.(parsed);
+  try {
+    await serve(deps, ex);
+  } catch (err) {
+    if (!ex.clientGone.signal.aborted) {
+      if (!(err instanceof MeshError)) deps.logger.error('request failed', { error: errorMessage(err) });
+      ex.replyError(err);
+    } else {
+      ex.errorCode = EngineErrorCode.CLIENT_GONE;
+      ex.status = ex.status === 0 ? 499 : ex.status;
+    }
+  }
+  const done = ex.done();
+  hooks.onEnd?.(parsed, done);
+  hooks.onRequestDone?.(done);
+}
+
+async function serve(deps: HandlerDeps, ex: Exchange): Promise<void> {
+  const { parsed, config } = ex;
+  const hooks = deps.hooks;
+  const authz = hooks.authorize?.(parsed);
+  if (authz !== undefined && !authz.allowed) {
+    ex.outcome = 'denied';
+    ex.policy = authz.policy;
+    throw new MeshError(EngineErrorCode.DENIED, `denied by ${authz.policy || 'policy'}: ${authz.reason}`);
+  }
+  if (hooks.rateLimit !== undefined) {
+    const limit = await hooks.rateLimit(parsed);
+    ex.extraHeaders = limit.headers;
+    if (!limit.allowed) {
+      ex.outcome = 'rate-limited';
+      ex.policy = limit.policy;
+      throw new MeshError(EngineErrorCode.RATE_LIMITED, `rate limit of ${limit.policy || 'policy'} exceeded`);
+    }
+  }
+  const target = { ...parsed.target, sourceNamespace: parsed.sourceNamespace };
+  const decision = config.router.decide(target, parsed, deps.random);
+  ex.outcome = decision.kind;
+  switch (decision.kind) {
+    case 'passthrough':
+      return forward(deps, ex, {
+        service: decision.service,
+        port: decision.port,
+        request: { pathAndQuery: parsed.pathAndQuery, authority: parsed.authority, headerEdits: NO_EDITS },
+        responseEdits: NO_EDITS,
+        mirrors: NO_EDITS,
+        timeouts: {},
+        retry: undefined,
+      });
+    case 'no-match':
+      throw new MeshError(
+        EngineErrorCode.NO_ROUTE,
+        `no route rule of ${parsed.target.service} port ${parsed.target.port} matches ${parsed.method} ${parsed.path}`,
+      );
+    case 'redirect': {
+      ex.route = sourceId(decision.entry.route);
+      ex.rule = decision.entry.rule;
+      const headers = applyHeaderEdits({ location: decision.location }, decision.responseEdits);
+      addHeaders(headers, ex.extraHeaders);
+      ex.status = decision.status;
+      ex.res.writeHead(decision.status, headers);
+      ex.res.end();
+      return;
+    }
+    case 'invalid-backend':
+      ex.route = sourceId(decision.entry.route);
+      ex.rule = decision.entry.rule;
+      throw new MeshError(
+        EngineErrorCode.INVALID_BACKEND,
+        `route ${ex.route} rule ${ex.rule} chose an invalid backend: ${decision.backend.reason}`,
+        { hint: 'see the route status conditions (ResolvedRefs)' },
+      );
+    case 'forward':
+      ex.route = sourceId(decision.entry.route);
+      ex.rule = decision.entry.rule;
+      return forward(deps, ex, {
+        service: decision.backend.service,
+        port: decision.backend.port,
+        request: decision.request,
+        responseEdits: decision.responseEdits,
+        mirrors: decision.mirrors,
+        timeouts: decision.timeouts,
+        retry: decision.retry,
+      });
+  }
+}

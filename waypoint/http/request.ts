@@ -1,0 +1,61 @@
+/**
+ * The downstream request, parsed once: {@link ParsedRequest} is both the router's
+ * `RouteRequest` and the hooks' `RequestInfo`, so the method, path, query and authority are
+ * split out a single time per request whatever reads them.
+ */
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
+
+import type { RouteRequest } from '../routing/types.ts';
+import type { RequestInfo, TunnelContext } from './types.ts';
+
+/** A downstream request from either server (HTTP/1.1 or h2c). */
+export type DownstreamRequest = IncomingMessage | Http2ServerRequest;
+
+/** The request head as the router and the hooks see it. */
+export class ParsedRequest implements RouteRequest, RequestInfo {
+  readonly method: string;
+  readonly path: string;
+  readonly query: string;
+  /** The path and query exactly as received (`/a?b=1`). */
+  readonly pathAndQuery: string;
+  readonly authority: string;
+  readonly grpc: boolean;
+  readonly sourceIdentity: string | undefined;
+  readonly sourceNamespace: string | undefined;
+  readonly target: TunnelContext['target'];
+  readonly headers: IncomingHttpHeaders;
+
+  constructor(req: DownstreamRequest, tunnel: TunnelContext) {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    this.method = (req.method ?? 'GET').toUpperCase();
+    this.pathAndQuery = url;
+    this.path = q === -1 ? url : url.slice(0, q);
+    this.query = q === -1 ? '' : url.slice(q + 1);
+    this.headers = req.headers;
+    const authority = req.headers[':authority'] ?? req.headers.host;
+    this.authority = typeof authority === 'string' ? authority : '';
+    const contentType = req.headers['content-type'];
+    this.grpc =
+      req.httpVersionMajor === 2 && contentType !== undefined && contentType.startsWith('application/grpc');
+    this.sourceIdentity = tunnel.sourceIdentity;
+    this.sourceNamespace = tunnel.sourceNamespace;
+    this.target = tunnel.target;
+  }
+
+  /** Header value by lowercase name; several values joined with `, ` (`cookie` with `; `). */
+  header(name: string): string | undefined {
+    const value = this.headers[name];
+    if (value === undefined || typeof value === 'string') return value;
+    return value.join(name === 'cookie' ? '; ' : ', ');
+  }
+
+  /** True when the request has no body to send (no length, no chunking, or HTTP/2 ended). */
+  static bodyless(req: DownstreamRequest): boolean {
+    if (req.httpVersionMajor === 2)
+      return req.readableEnded || (req as Http2ServerRequest).stream.endAfterHeaders;
+    const length = req.headers['content-length'];
+    return req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0');
+  }
+}
