@@ -103,6 +103,7 @@ export interface Timeouts {
 
 /** Per-rule retries (experimental channel `retry`). */
 export interface RetryPolicy {
+  /** How many times a failed request is retried (Gateway API `retry.attempts`): at most 1 + attempts tries. */
   readonly attempts: number;
   /** HTTP status codes that trigger a retry (connect failures always do). */
   readonly codes: readonly number[];

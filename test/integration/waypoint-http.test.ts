@@ -508,7 +508,8 @@ describe('waypoint HTTP engine (loopback)', function () {
 
   it('answers 502 naming the backend when the connection is refused (after retrying)', async () => {
     const dead = await freePort();
-    await w.start(fwd({ retry: { attempts: 2, codes: [], backoffMs: 0 } }), [service(BACK, 'http', [dead])]);
+    // One retry (Gateway API `attempts` counts retries): two connects in all.
+    await w.start(fwd({ retry: { attempts: 1, codes: [], backoffMs: 0 } }), [service(BACK, 'http', [dead])]);
     const r = await json(w.client(), '/x');
     assert.equal(r.status, 502);
     assert.match(r.text, /cannot connect to backend default\/backend/);
@@ -796,7 +797,7 @@ describe('waypoint HTTP engine gRPC', function () {
   });
 
   it('retries a call that failed with UNAVAILABLE when 503 is retryable', async () => {
-    await w.start(fwd({ retry: { attempts: 3, codes: [503], backoffMs: 5 } }), [
+    await w.start(fwd({ retry: { attempts: 2, codes: [503], backoffMs: 5 } }), [
       service(BACK, 'grpc', [echoServer.port]),
     ]);
     w.ctx = { ...w.ctx, protocol: 'grpc' };

@@ -58,7 +58,7 @@ export async function forward(deps: ForwardDeps, ex: Exchange, plan: ForwardPlan
           current?.abort(timeoutError('request', overall, plan.service));
         }, overall);
   try {
-    const wantsReplay = (plan.retry !== undefined && plan.retry.attempts > 1) || plan.mirrors.length > 0;
+    const wantsReplay = (plan.retry !== undefined && plan.retry.attempts > 0) || plan.mirrors.length > 0;
     let body: RequestBody | undefined;
     if (ParsedRequest.bodyless(ex.req)) body = undefined;
     else if (wantsReplay) {
@@ -70,7 +70,8 @@ export async function forward(deps: ForwardDeps, ex: Exchange, plan: ForwardPlan
     for (const mirror of plan.mirrors) {
       deps.mirrors.send(ex.config, mirror, ex.parsed, replayable ? (body as Buffer | undefined) : null);
     }
-    const maxAttempts = replayable && plan.retry !== undefined ? Math.max(1, plan.retry.attempts) : 1;
+    // `retry.attempts` counts retries, as the Gateway API defines it: one try plus that many more.
+    const maxAttempts = replayable && plan.retry !== undefined ? 1 + Math.max(0, plan.retry.attempts) : 1;
     const protocol = upstreamProtocol(ex.config.services, plan.service, plan.port, ex.parsed.grpc);
     const base = applyHeaderEdits(endToEndHeaders(ex.req.headers), plan.request.headerEdits);
     for (let attempt = 1; ; attempt++) {
