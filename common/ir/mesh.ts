@@ -40,6 +40,8 @@ export interface ServicePort {
 /** One ready (or not) endpoint of a Service port. */
 export interface Endpoint {
   readonly workloadUid: string;
+  /** The workload's SPIFFE id (absent when the endpoint is not a listed workload): what its HBONE server presents. */
+  readonly identity?: string;
   readonly ip: string;
   readonly node: string;
   readonly ready: boolean;

@@ -72,7 +72,7 @@ export function buildDirectory(world: World): Directory {
   }
   // An endpoint names a workload only when that workload is listed (a pod whose identity cannot
   // be formed is reached as a plain address).
-  const listed = new Set(workloads.map((w) => w.uid));
+  const listed = new Map(workloads.map((w) => [w.uid, w.identity]));
 
   const bindings = new Map<ServiceKey, WaypointBinding>();
   const services: MeshService[] = [];
@@ -91,7 +91,11 @@ export function buildDirectory(world: World): Directory {
       name: svc.meta.name,
       clusterIPs: svc.clusterIPs,
       ports: svc.ports.map(toServicePort),
-      endpoints: endpoints.map((e) => (listed.has(e.workloadUid) ? e : { ...e, workloadUid: '' })),
+      endpoints: endpoints.map((e) => {
+        const identity = listed.get(e.workloadUid);
+        // Waypoints verify the destination's certificate against this identity.
+        return identity === undefined ? { ...e, workloadUid: '' } : { ...e, identity };
+      }),
       ...(waypoint === undefined ? {} : { waypoint }),
       source: { group: '', kind: 'Service', namespace: svc.meta.namespace, name: svc.meta.name },
     });
