@@ -1,7 +1,8 @@
 /**
  * Minimal, strict argument parsing for the `waymesh` command: `--flag value`, `--flag=value`,
- * boolean flags, positionals, and `--` to stop parsing. Unknown flags are an error, so a typo
- * never silently changes behaviour.
+ * boolean flags, short aliases (`-n NS` for `--namespace NS`) when a verb declares them,
+ * positionals, and `--` to stop parsing. Unknown flags are an error, so a typo never silently
+ * changes behaviour.
  */
 import { MeshError } from '../common/errors.ts';
 
@@ -16,8 +17,15 @@ export interface ParsedArgs {
   readonly rest: readonly string[];
 }
 
-/** Parses `argv` against `spec`; throws `CLI_USAGE` with a one-line reason on bad input. */
-export function parseArgs(argv: readonly string[], spec: FlagSpec): ParsedArgs {
+/** Short aliases of a verb's flags: `{ n: 'namespace' }` makes `-n X` mean `--namespace X`. */
+export type FlagAliases = Readonly<Record<string, string>>;
+
+/**
+ * Parses `argv` against `spec`; throws `CLI_USAGE` with a one-line reason on bad input. A
+ * single-dash word is an alias when `aliases` declares it, an error when it looks like one
+ * (`-x`), and a positional otherwise (e.g. `-` or `-1`).
+ */
+export function parseArgs(argv: readonly string[], spec: FlagSpec, aliases?: FlagAliases): ParsedArgs {
   const flags = new Map<string, string | true>();
   const positionals: string[] = [];
   let rest: string[] = [];
@@ -26,6 +34,12 @@ export function parseArgs(argv: readonly string[], spec: FlagSpec): ParsedArgs {
     if (arg === '--') {
       rest = argv.slice(i + 1);
       break;
+    }
+    if (aliases !== undefined && /^-[A-Za-z]$/.test(arg)) {
+      const long = aliases[arg.slice(1)];
+      if (long === undefined) throw new MeshError('CLI_USAGE', `unknown flag ${arg}`);
+      i = take(argv, i, long, spec, flags);
+      continue;
     }
     if (!arg.startsWith('--')) {
       positionals.push(arg);
@@ -45,6 +59,27 @@ export function parseArgs(argv: readonly string[], spec: FlagSpec): ParsedArgs {
     flags.set(name, value);
   }
   return { flags, positionals, rest };
+}
+
+/** Records alias flag `name` found at `argv[i]` (its value, if any, follows); returns the last index used. */
+function take(
+  argv: readonly string[],
+  i: number,
+  name: string,
+  spec: FlagSpec,
+  flags: Map<string, string | true>,
+): number {
+  const kind = spec[name];
+  if (kind === undefined) throw new MeshError('CLI_USAGE', `unknown flag --${name}`);
+  if (kind === 'boolean') {
+    flags.set(name, true);
+    return i;
+  }
+  const value = argv[i + 1];
+  if (value === undefined || value === '')
+    throw new MeshError('CLI_USAGE', `flag ${argv[i] ?? ''} needs a value`);
+  flags.set(name, value);
+  return i + 1;
 }
 
 /** The value of a string flag, or `undefined`. */

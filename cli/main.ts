@@ -5,8 +5,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { errorMessage, isMeshError } from '../common/errors.ts';
 import { certsCommand } from './certs.ts';
+import { installCommand, uninstallCommand } from './install.ts';
 import { labCommand } from './lab.ts';
+import { runCommand } from './run.ts';
 import { statusCommand } from './status.ts';
+import { waypointCommand } from './waypoint.ts';
 
 /** A verb group: `run` gets the arguments after the group name and returns an exit code. */
 export interface Command {
@@ -22,7 +25,15 @@ export interface CommandIO {
   err(text: string): void;
 }
 
-const COMMANDS: readonly Command[] = [certsCommand, labCommand, statusCommand];
+const COMMANDS: readonly Command[] = [
+  certsCommand,
+  labCommand,
+  statusCommand,
+  installCommand,
+  uninstallCommand,
+  waypointCommand,
+  runCommand,
+];
 
 /** The package version, found by walking up from this module (works from sources and dist/). */
 function version(): string {

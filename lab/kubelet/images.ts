@@ -19,6 +19,8 @@ const CATALOGUE: Readonly<Record<string, { main?: string; idleWithoutArgs?: bool
   'waymesh/controller': { main: 'controller/main.ts' },
   'waymesh/node-agent': { main: 'node-agent/main.ts' },
   'waymesh/waypoint': { main: 'waypoint/main.ts' },
+  // The single image (Dockerfile): args are `[component, ...flags]`, as for `waymesh run`.
+  'waymesh/waymesh': { main: 'cli/run-entry.ts' },
 };
 
 /** Known image names, for messages and docs. */
