@@ -331,10 +331,11 @@ export function syntheticWorld(options: SyntheticWorldOptions = BENCH_WORLD): Wo
   for (let w = 0; w < o.waypoints; w++) {
     const ns = nsName(w * stride);
     const name = `waypoint-${pad(w, 3)}`;
+    const gatewayMeta = g.meta(name, ns);
     gateways.push({
       apiVersion: `${GATEWAY_GROUP}/v1`,
       kind: 'Gateway',
-      metadata: g.meta(name, ns),
+      metadata: gatewayMeta,
       spec: {
         gatewayClassName: NAMES.waypointClass,
         listeners: [{ name: 'mesh', port: NAMES.hbonePort, protocol: 'HBONE' }],
@@ -346,7 +347,19 @@ export function syntheticWorld(options: SyntheticWorldOptions = BENCH_WORLD): Wo
     services.push({
       apiVersion: 'v1',
       kind: 'Service',
-      metadata: g.meta(name, ns, { [GATEWAY_NAME_LABEL]: name }),
+      metadata: {
+        ...g.meta(name, ns, { [GATEWAY_NAME_LABEL]: name }),
+        // As the provisioner makes it: controlled by its Gateway.
+        ownerReferences: [
+          {
+            apiVersion: `${GATEWAY_GROUP}/v1`,
+            kind: 'Gateway',
+            name,
+            uid: gatewayMeta['uid'],
+            controller: true,
+          },
+        ],
+      },
       spec: {
         clusterIP: ip,
         clusterIPs: [ip],

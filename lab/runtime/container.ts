@@ -2,7 +2,7 @@
  * Containers as host processes. A container is a process started in its pod's network namespace
  * (or the node's, for hostNetwork pods) with its own UTS and mount namespaces:
  *
- *   ip netns exec <netns> unshare --uts --mount --propagation private /bin/sh -c WRAPPER …
+ *   ip netns exec <netns> unshare --uts --mount --propagation slave /bin/sh -c WRAPPER …
  *
  * The wrapper bind-mounts the pod's service account directory at the usual path, sets the pod's
  * hostname and `exec`s the command, so the container keeps the wrapper's pid. Every value from a
@@ -200,7 +200,9 @@ export class ContainerRuntime {
     const env: Record<string, string> = { PATH: DEFAULT_PATH, HOSTNAME: spec.hostname, ...spec.env };
     if (sa !== undefined) env['WAYMESH_SA_DIR'] = sa;
     const fd = openSync(logFile, 'a');
-    const args = ['netns', 'exec', spec.netns, 'unshare', '--uts', '--mount', '--propagation', 'private'];
+    // `slave`: mounts the host makes later (a new pod's /run/netns entry) still reach the container,
+    // as with a HostToContainer volume; the container's own bind mounts stay private to it.
+    const args = ['netns', 'exec', spec.netns, 'unshare', '--uts', '--mount', '--propagation', 'slave'];
     args.push(
       '/bin/sh',
       '-c',
