@@ -355,7 +355,7 @@ export function syntheticWorld(options: SyntheticWorldOptions = BENCH_WORLD): Wo
             apiVersion: `${GATEWAY_GROUP}/v1`,
             kind: 'Gateway',
             name,
-            uid: gatewayMeta['uid'],
+            uid: String(gatewayMeta['uid']),
             controller: true,
           },
         ],
