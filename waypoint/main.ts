@@ -1,0 +1,85 @@
+/**
+ * The waypoint process: `waymesh run waypoint [flags]` (the waypoint Deployment's container), or
+ * `node --import tsx waypoint/main.ts [flags]`. Flags and environment: `program/options.ts` and
+ * docs/waypoint.md. Starts on import; SIGTERM (or SIGINT) drains tunnels for up to 10 s and exits.
+ */
+import { CaClient, TrustBundle } from '../certs/index.ts';
+import { errorMessage } from '../common/errors.ts';
+import { exitOnSignals } from '../common/lifecycle.ts';
+import { createLogger, type Logger } from '../common/log.ts';
+import {
+  controllerConfigSource,
+  controllerSpiffeId,
+  fileConfigSource,
+  SERVICE_ACCOUNT_TOKEN_FILE,
+  tokenFileReader,
+} from './program/config-source.ts';
+import { caIdentity, staticIdentity } from './program/identity.ts';
+import { parseWaypointSettings, type WaypointSettings } from './program/options.ts';
+import { Waypoint } from './waypoint.ts';
+
+/** How long SIGTERM lets open tunnels finish. */
+const DRAIN_DEADLINE_MS = 10_000;
+
+function buildWaypoint(s: WaypointSettings, log: Logger): Waypoint {
+  const token = tokenFileReader(SERVICE_ACCOUNT_TOKEN_FILE);
+  const serverId = controllerSpiffeId(s.trustDomain);
+  const bundle = s.caRootPem === '' ? undefined : TrustBundle.fromPem(s.trustDomain, s.caRootPem);
+  const identity =
+    s.staticIdentity !== undefined
+      ? staticIdentity(s.spiffeId, s.staticIdentity, s.trustDomain)
+      : caIdentity(
+          s.spiffeId,
+          new CaClient({ address: s.controller, bundle: bundle ?? missingRoot(), serverId, token }),
+          bundle ?? missingRoot(),
+          log,
+        );
+  const config =
+    s.configFile !== undefined
+      ? fileConfigSource(s.configFile, log)
+      : controllerConfigSource({
+          address: s.controller,
+          gateway: `${s.gateway.namespace}/${s.gateway.name}`,
+          bundle: bundle ?? missingRoot(),
+          serverId,
+          token,
+          logger: log,
+        });
+  return new Waypoint({
+    gateway: s.gateway,
+    trustDomain: s.trustDomain,
+    identity,
+    config,
+    hbone: s.hbone,
+    admin: { host: '127.0.0.1', port: s.adminPort },
+    metrics: { host: '0.0.0.0', port: s.metricsPort },
+    ready: { host: '0.0.0.0', port: s.readyPort },
+    ...(s.redis === undefined ? {} : { redis: s.redis }),
+    rateLimitFailureMode: s.rateLimitFailureMode,
+    tracing: {
+      ...(s.otlpEndpoint === undefined ? {} : { endpoint: s.otlpEndpoint }),
+      protocol: s.otlpProtocol,
+      samplingRatio: s.traceSampling,
+    },
+    logger: log,
+  });
+}
+
+function missingRoot(): never {
+  throw new Error('WAYMESH_CA_ROOT is required to verify the controller (or pass --config-file)');
+}
+
+async function main(): Promise<void> {
+  const log = createLogger({ fields: { program: 'waymesh-waypoint' } });
+  try {
+    const settings = parseWaypointSettings(process.argv.slice(2), process.env);
+    const waypoint = buildWaypoint(settings, log);
+    await waypoint.start();
+    exitOnSignals(log, () => waypoint.stop({ deadlineMs: DRAIN_DEADLINE_MS }));
+  } catch (err) {
+    log.error('waypoint failed to start', { error: errorMessage(err) });
+    process.exit(1);
+  }
+}
+
+await main();

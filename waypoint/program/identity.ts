@@ -1,0 +1,161 @@
+/**
+ * The waypoint's own identity (`spiffe://<td>/ns/<ns>/sa/<sa>`): either issued by the
+ * controller's CA with the pod's own service-account token and refreshed at half life (the old
+ * certificate stays in use while a refresh fails), or static PEM files for component tests.
+ */
+import { readFile } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
+
+import {
+  CertRotator,
+  createCsr,
+  generateKey,
+  privateKeyToPem,
+  TrustBundle,
+  type CaClient,
+} from '../../certs/index.ts';
+import { errorMessage, MeshError } from '../../common/errors.ts';
+import type { HboneClientTls, HboneTlsMaterial } from '../../common/hbone/index.ts';
+import { silentLogger, type Logger } from '../../common/log.ts';
+
+/** One certificate of the waypoint, with everything TLS on both sides needs. */
+export interface WaypointCert {
+  readonly spiffeId: string;
+  readonly keyPem: string;
+  /** Leaf first. */
+  readonly certChainPem: readonly string[];
+  /** Roots from WAYMESH_CA_ROOT (or --ca-file) merged with the chain's own root. */
+  readonly bundle: TrustBundle;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly serial: string;
+}
+
+/** Where the waypoint gets its certificate; `onUpdate` fires for every new one. */
+export interface IdentityProvider {
+  start(): Promise<WaypointCert>;
+  current(): WaypointCert | undefined;
+  onUpdate(listener: (cert: WaypointCert) => void): void;
+  stop(): void;
+}
+
+/** HBONE server material for `cert`. */
+export function serverTls(cert: WaypointCert): HboneTlsMaterial {
+  return { key: cert.keyPem, cert: cert.certChainPem.join(''), ca: cert.bundle.toPem() };
+}
+
+/** HBONE client material for `cert` (a new certificate never reuses old sessions). */
+export function clientTls(cert: WaypointCert): HboneClientTls {
+  return { ...serverTls(cert), identityKey: `${cert.spiffeId}#${cert.serial}` };
+}
+
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\s*/g;
+
+/** Builds a {@link WaypointCert} from PEM material; throws a MeshError when it does not fit. */
+export function certFromPem(
+  spiffeId: string,
+  keyPem: string,
+  chainPem: readonly string[],
+  roots: TrustBundle,
+): WaypointCert {
+  const chain = chainPem.flatMap((p) => p.match(PEM_CERT) ?? []);
+  const leafPem = chain[0];
+  if (leafPem === undefined) {
+    throw new MeshError('WAYPOINT_CERT_EMPTY', `no certificate in the chain for ${spiffeId}`);
+  }
+  const leaf = new X509Certificate(leafPem);
+  const uri = /URI:(spiffe:\/\/[^,\s]+)/.exec(leaf.subjectAltName ?? '')?.[1];
+  if (uri !== spiffeId) {
+    throw new MeshError(
+      'WAYPOINT_CERT_WRONG_ID',
+      `the certificate is for ${uri ?? 'no SPIFFE id'}, expected ${spiffeId}`,
+      {
+        hint: 'the waypoint identity comes from POD_NAMESPACE and SERVICE_ACCOUNT (or --namespace/--service-account)',
+      },
+    );
+  }
+  let bundle = roots;
+  const last = chain[chain.length - 1];
+  if (chain.length > 1 && last !== undefined) {
+    const root = new X509Certificate(last);
+    if (root.ca && root.subject === root.issuer)
+      bundle = roots.merge(TrustBundle.fromPem(roots.trustDomain, last));
+  }
+  return {
+    spiffeId,
+    keyPem,
+    certChainPem: chain,
+    bundle,
+    notBefore: new Date(leaf.validFrom),
+    notAfter: new Date(leaf.validTo),
+    serial: leaf.serialNumber,
+  };
+}
+
+class Listeners {
+  private readonly fns: Array<(cert: WaypointCert) => void> = [];
+  add(fn: (cert: WaypointCert) => void): void {
+    this.fns.push(fn);
+  }
+  emit(cert: WaypointCert): void {
+    for (const fn of this.fns) fn(cert);
+  }
+}
+
+/** An identity read once from PEM files (`--cert-file/--key-file/--ca-file`). */
+export function staticIdentity(
+  spiffeId: string,
+  files: { certFile: string; keyFile: string; caFile: string },
+  trustDomain: string,
+): IdentityProvider {
+  let cert: WaypointCert | undefined;
+  return {
+    async start() {
+      const read = async (path: string, what: string): Promise<string> => {
+        try {
+          return await readFile(path, 'utf8');
+        } catch (err) {
+          throw new MeshError(
+            'WAYPOINT_FILE_UNREADABLE',
+            `cannot read the ${what} ${path}: ${errorMessage(err)}`,
+          );
+        }
+      };
+      const [chain, key, ca] = await Promise.all([
+        read(files.certFile, 'certificate file'),
+        read(files.keyFile, 'key file'),
+        read(files.caFile, 'CA file'),
+      ]);
+      cert = certFromPem(spiffeId, key, [chain], TrustBundle.fromPem(trustDomain, ca));
+      return cert;
+    },
+    current: () => cert,
+    onUpdate: () => undefined,
+    stop: () => undefined,
+  };
+}
+
+/** An identity issued by the controller's CA, renewed at half life by a CertRotator. */
+export function caIdentity(
+  spiffeId: string,
+  ca: Pick<CaClient, 'createCertificate'>,
+  roots: TrustBundle,
+  logger: Logger = silentLogger,
+): IdentityProvider {
+  const listeners = new Listeners();
+  const rotator = new CertRotator<WaypointCert>({
+    fetch: async () => {
+      const key = generateKey();
+      const chain = await ca.createCertificate(createCsr(key, spiffeId));
+      return certFromPem(spiffeId, privateKeyToPem(key), chain, roots);
+    },
+    onUpdate: (cert) => listeners.emit(cert),
+    logger: logger.child({ component: 'identity', principal: spiffeId }),
+  });
+  return {
+    start: () => rotator.start(),
+    current: () => rotator.current(),
+    onUpdate: (fn) => listeners.add(fn),
+    stop: () => rotator.stop(),
+  };
+}
