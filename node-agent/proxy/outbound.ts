@@ -1,0 +1,152 @@
+/**
+ * Outbound (issue 5 §2): a connection the app made, redirected to 15001 inside its pod. The
+ * original destination and the current state give a plan (`planOutbound`, pure); this file only
+ * acts on it: HBONE to a workload or waypoint with the source pod's certificate, leaving from the
+ * pod's own address; plain TCP for passthrough; a reset for refusals and failures.
+ */
+import type { Socket } from 'node:net';
+import { errorMessage, MeshError } from '../../common/errors.ts';
+import { formatForwarded, HboneRefusedError } from '../../common/hbone/index.ts';
+import { AGENT_MARK } from '../capture/rules.ts';
+import { connectInNetns, originalDst, socketFd } from '../native/index.ts';
+import type { Workload } from '../../common/ir/index.ts';
+import {
+  planOutbound,
+  type Address,
+  type NodeState,
+  type OutboundPlan,
+  type WaypointPlan,
+  type WorkloadPlan,
+} from '../state/index.ts';
+import { addressOf, Flow } from './flow.ts';
+import { UNKNOWN, workloadLabel } from './metrics.ts';
+import { ignoreError, type PodContext } from './context.ts';
+import { clientMaterial } from './tls.ts';
+
+const STREAM_CANCEL = 8; // NGHTTP2_CANCEL
+
+/** Handles one accepted outbound socket; never throws, never leaves the client hanging. */
+export function onOutbound(ctx: PodContext, socket: Socket): void {
+  socket.on('error', ignoreError);
+  let dst: Address;
+  try {
+    const d = originalDst(socketFd(socket));
+    dst = { ip: d.address, port: d.port };
+  } catch (err) {
+    ctx.agent.log.warn('outbound connection without an original destination', {
+      pod: ctx.name,
+      error: errorMessage(err),
+    });
+    socket.resetAndDestroy();
+    return;
+  }
+  const flow = new Flow(
+    ctx.agent,
+    {
+      direction: 'outbound',
+      pod: ctx.name,
+      sourceAddress: addressOf(socket.remoteAddress, socket.remotePort),
+      destinationAddress: addressOf(dst.ip, dst.port),
+    },
+    ctx.flows,
+    socket,
+  );
+  route(ctx, socket, dst, flow).catch((err: unknown) => {
+    ctx.agent.log.warn('outbound connection failed', { pod: ctx.name, error: errorMessage(err) });
+    flow.fail(err instanceof HboneRefusedError ? 'refused' : 'error', errorMessage(err), socket);
+  });
+}
+
+async function route(ctx: PodContext, socket: Socket, dst: Address, flow: Flow): Promise<void> {
+  const state = ctx.agent.state();
+  const source = state.localWorkloads.get(ctx.pod.uid);
+  if (source === undefined) {
+    label(flow, state, undefined, ctx.self, dst, undefined);
+    await passthrough(ctx, socket, dst, flow);
+    return;
+  }
+  const plan = planOutbound(state, source, dst, ctx.agent.picker);
+  label(flow, state, source, source, dst, plan);
+  switch (plan.kind) {
+    case 'refuse':
+      flow.fail('refused', plan.reason, socket);
+      return;
+    case 'passthrough':
+      await passthrough(ctx, socket, plan.target, flow);
+      return;
+    default:
+      await tunnel(ctx, socket, plan, source.identity, flow);
+  }
+}
+
+function label(
+  flow: Flow,
+  state: NodeState,
+  source: Workload | undefined,
+  pod: Workload,
+  dst: Address,
+  plan: OutboundPlan | undefined,
+): void {
+  const tunnelled = plan !== undefined && (plan.kind === 'workload' || plan.kind === 'waypoint');
+  const service = tunnelled ? plan.service : state.vips.get(dst.ip)?.service;
+  const target = plan?.kind === 'workload' ? plan.workload : state.workloadsByIp.get(dst.ip);
+  flow.labels = {
+    direction: 'outbound',
+    sourcePrincipal: source?.identity ?? UNKNOWN,
+    destinationPrincipal: tunnelled ? plan.expectedIdentity : UNKNOWN,
+    sourceWorkload: workloadLabel(pod),
+    destinationWorkload: workloadLabel(target),
+    destinationService: service?.key ?? UNKNOWN,
+  };
+}
+
+async function passthrough(ctx: PodContext, socket: Socket, target: Address, flow: Flow): Promise<void> {
+  flow.transport = 'passthrough';
+  const upstream = await connectInNetns(ctx.nsPath, target.ip, target.port, {
+    mark: AGENT_MARK,
+    timeoutMs: ctx.agent.connectTimeoutMs,
+    noDelay: true,
+    allowHalfOpen: true,
+  });
+  flow.pipe(socket, upstream);
+}
+
+async function tunnel(
+  ctx: PodContext,
+  socket: Socket,
+  plan: WorkloadPlan | WaypointPlan,
+  sourceIdentity: string,
+  flow: Flow,
+): Promise<void> {
+  const agent = ctx.agent;
+  flow.transport = plan.kind === 'waypoint' ? 'waypoint' : 'hbone';
+  if (plan.kind === 'workload') flow.track(plan.workload.uid);
+  const identity =
+    agent.identities.get(sourceIdentity) ??
+    (await agent.identities.wait(sourceIdentity, agent.connectTimeoutMs));
+  const material = clientMaterial(identity);
+  const via = plan.via;
+  const opened = await agent.hbone.open({
+    via: { host: via.ip, port: via.port },
+    authority: plan.authority,
+    tls: material.tls,
+    verifyServer: material.verifyServer,
+    headers: { forwarded: formatForwarded(socket.remoteAddress ?? '0.0.0.0', socket.remotePort ?? 0) },
+    connectTimeoutMs: agent.connectTimeoutMs,
+    connect: () =>
+      connectInNetns(ctx.nsPath, via.ip, via.port, {
+        mark: AGENT_MARK,
+        timeoutMs: agent.connectTimeoutMs,
+        noDelay: true,
+      }),
+  });
+  if (opened.peerId !== plan.expectedIdentity) {
+    opened.stream.close(STREAM_CANCEL);
+    throw new MeshError(
+      'PROXY_PEER_MISMATCH',
+      `HBONE peer ${via.ip}:${via.port} is ${opened.peerId}, expected ${plan.expectedIdentity}`,
+      { hint: 'the address may have been reused by another pod; the next snapshot should fix it' },
+    );
+  }
+  flow.pipe(socket, opened.stream);
+}
