@@ -49,6 +49,10 @@ export interface ControllerOptions {
     readonly image: string;
     readonly replicas: number;
     readonly controllerAddress: string;
+    /** Redis for the waypoints' shared rate limits (`host:port`); none disables rate limiting. */
+    readonly redisAddress?: string;
+    /** OTLP endpoint the waypoints export traces to (`http://host:4317`); none disables tracing. */
+    readonly otlpEndpoint?: string;
   };
   readonly logger: Logger;
   /** Quiet time after a change before the world is translated (default 100 ms). */

@@ -11,6 +11,8 @@
  * | `WAYMESH_WAYPOINT_REPLICAS` | `1` |
  * | `WAYMESH_CONTROLLER_ADDRESS` | `waymesh-controller.<namespace>.svc:15012` (handed to waypoints) |
  * | `WAYMESH_LISTEN` | `0.0.0.0:15012` (config stream and certificate service) |
+ * | `WAYMESH_WAYPOINT_REDIS_ADDRESS` | none: waypoints' Redis for shared rate limits (`host:port`) |
+ * | `WAYMESH_WAYPOINT_OTLP_ENDPOINT` | none: where waypoints export traces (`http://host:4317`) |
  *
  * SIGTERM (or SIGINT) releases the Lease and drains the streams.
  */
@@ -22,6 +24,11 @@ import { exitOnSignals } from '../common/lifecycle.ts';
 import { createLogger } from '../common/log.ts';
 import { startController, type ControllerOptions } from './app.ts';
 import { WAYPOINT } from './provision/objects.ts';
+
+/** `{key: value}` when `value` is set, else nothing (for exactOptionalPropertyTypes). */
+function optional<K extends string>(key: K, value: string): Partial<Record<K, string>> {
+  return value === '' ? {} : ({ [key]: value } as Partial<Record<K, string>>);
+}
 
 /** Reads the controller's options from `env` (see the table above); throws on invalid values. */
 function optionsFromEnv(
@@ -56,6 +63,8 @@ function optionsFromEnv(
       image,
       replicas,
       controllerAddress: get('WAYMESH_CONTROLLER_ADDRESS', `waymesh-controller.${namespace}.svc:15012`),
+      ...optional('redisAddress', get('WAYMESH_WAYPOINT_REDIS_ADDRESS', '')),
+      ...optional('otlpEndpoint', get('WAYMESH_WAYPOINT_OTLP_ENDPOINT', '')),
     },
     logger,
   };

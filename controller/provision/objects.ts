@@ -22,6 +22,10 @@ export interface WaypointConfig {
   /** `host:port` of the controller's config/CA gRPC server (15012). */
   readonly controllerAddress: string;
   readonly trustDomain: string;
+  /** Handed to waypoints as WAYMESH_REDIS_ADDRESS (shared rate-limit budget). */
+  readonly redisAddress?: string;
+  /** Handed to waypoints as WAYMESH_OTLP_ENDPOINT (trace export). */
+  readonly otlpEndpoint?: string;
 }
 
 /** Why a Gateway's waypoint cannot be built; the caller reports it as Gateway status. */
@@ -173,6 +177,12 @@ export function desiredWaypointObjects(
                 { name: 'WAYMESH_CONTROLLER_ADDRESS', value: config.controllerAddress },
                 { name: 'WAYMESH_TRUST_DOMAIN', value: config.trustDomain },
                 { name: 'WAYMESH_GATEWAY', value: `${namespace}/${name}` },
+                ...(config.redisAddress === undefined
+                  ? []
+                  : [{ name: 'WAYMESH_REDIS_ADDRESS', value: config.redisAddress }]),
+                ...(config.otlpEndpoint === undefined
+                  ? []
+                  : [{ name: 'WAYMESH_OTLP_ENDPOINT', value: config.otlpEndpoint }]),
                 fieldEnv('POD_NAME', 'metadata.name'),
                 fieldEnv('POD_NAMESPACE', 'metadata.namespace'),
                 fieldEnv('SERVICE_ACCOUNT', 'spec.serviceAccountName'),

@@ -83,13 +83,12 @@ describe('waypoint rate limiter with Redis', function () {
       retryAfterSeconds: 0,
       via: 'redis',
     });
+    // Concurrent calls on two connections reach Redis in any order: the budget is what is shared,
+    // so exactly four of the five are allowed, whichever replica asked.
     const rest = [b, a, b, a, b].map((r) => r.check([fiveAMinute], c));
     const decisions = await Promise.all(rest);
-    assert.deepEqual(
-      decisions.map((d) => d.allowed),
-      [true, true, true, true, false],
-    );
-    const denied = decisions[4];
+    assert.equal(decisions.filter((d) => d.allowed).length, 4);
+    const denied = decisions.find((d) => !d.allowed);
     assert.ok(denied !== undefined);
     assert.equal(denied.via, 'redis');
     assert.ok(

@@ -150,6 +150,20 @@ describe('controller/provision desiredWaypointObjects', () => {
     assert.match(r.message, /controller config replicas/);
   });
 
+  it('hands the configured Redis and OTLP endpoints to the waypoint, and nothing when unset', () => {
+    const envOf = (cfg: WaypointConfig): Record<string, unknown> =>
+      Object.fromEntries(
+        (at(objects(gateway(), cfg)[1], 'spec', 'template', 'spec', 'containers', 0, 'env') as Rec[]).map(
+          (e): [string, unknown] => [String(e['name']), e['value']],
+        ),
+      );
+    const env = envOf({ ...config, redisAddress: 'redis:6379', otlpEndpoint: 'http://sink:4317' });
+    assert.equal(env['WAYMESH_REDIS_ADDRESS'], 'redis:6379');
+    assert.equal(env['WAYMESH_OTLP_ENDPOINT'], 'http://sink:4317');
+    const plain = envOf(config);
+    assert.ok(!('WAYMESH_REDIS_ADDRESS' in plain) && !('WAYMESH_OTLP_ENDPOINT' in plain));
+  });
+
   it('is deterministic and does not share mutable metadata between objects', () => {
     const a = objects(gateway());
     assert.deepEqual(a, objects(gateway()));
