@@ -17,6 +17,7 @@ command -v stunnel4 >/dev/null 2>&1 || need+=(stunnel4)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
 command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
 command -v nghttp >/dev/null 2>&1 || need+=(nghttp2-client)
+/usr/bin/python3 -c 'import h2' >/dev/null 2>&1 || need+=(python3-h2)
 
 # kubectl drives the lab's tests; it is part of this machine image (no Debian repository here
 # provides it), so a missing one is reported rather than installed.
