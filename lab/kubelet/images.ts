@@ -19,6 +19,8 @@ const CATALOGUE: Readonly<Record<string, { main?: string; idleWithoutArgs?: bool
   'waymesh/controller': { main: 'controller/main.ts' },
   'waymesh/node-agent': { main: 'node-agent/main.ts' },
   'waymesh/waypoint': { main: 'waypoint/main.ts' },
+  // The lab's Jaeger stand-in (manifests/lab/addons.yaml): OTLP in, `waymesh lab traces` out.
+  'waymesh/otlp-sink': { main: 'lab/otlp/main.ts' },
   // The single image (Dockerfile): args are `[component, ...flags]`, as for `waymesh run`.
   'waymesh/waymesh': { main: 'cli/run-entry.ts' },
 };

@@ -169,6 +169,7 @@ describe('lab/kubelet/images', () => {
         'waymesh/controller',
         'waymesh/echo',
         'waymesh/node-agent',
+        'waymesh/otlp-sink',
         'waymesh/waymesh',
         'waymesh/waypoint',
       ]);
