@@ -97,6 +97,40 @@ export async function servePod(
   }
 }
 
+/** Grace beyond the drain deadline for the HBONE server to report its sessions closed. */
+const HBONE_CLOSE_GRACE_MS = 1_000;
+
+/**
+ * Closes the pod's HBONE server, but never waits past the deadline plus a grace: a session whose
+ * close is never reported must not hold up a pod release or the agent's SIGTERM.
+ */
+async function closeHbone(
+  agent: AgentContext,
+  ctx: PodContext,
+  hbone: HboneServer,
+  deadlineMs: number,
+): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), deadlineMs + HBONE_CLOSE_GRACE_MS);
+  });
+  const closed = hbone.close({ deadlineMs }).then(
+    () => 'closed' as const,
+    (err: unknown) => {
+      agent.log.warn('closing the HBONE server failed', { pod: ctx.name, error: errorMessage(err) });
+      return 'closed' as const;
+    },
+  );
+  const outcome = await Promise.race([closed, late]);
+  clearTimeout(timer);
+  if (outcome === 'late') {
+    agent.log.warn('HBONE sessions still open after the drain deadline; not waiting for them', {
+      pod: ctx.name,
+      sessions: hbone.stats().sessions,
+    });
+  }
+}
+
 function podProxy(
   agent: AgentContext,
   ctx: PodContext,
@@ -123,15 +157,8 @@ function podProxy(
     draining ??= (async () => {
       unsubscribe();
       const stopped = Promise.all(servers.map(closeServer));
-      console.error('A', ctx.name, JSON.stringify(hbone.stats()));
-      setTimeout(() => console.error('later', ctx.name, JSON.stringify(hbone.stats())), 3000).unref();
-      await Promise.all([
-        hbone.close({ deadlineMs }).then(() => console.error('hbone closed', ctx.name)),
-        ctx.flows.drain(deadlineMs),
-      ]);
-      console.error('B', ctx.name);
+      await Promise.all([closeHbone(agent, ctx, hbone, deadlineMs), ctx.flows.drain(deadlineMs)]);
       await stopped;
-      console.error('C', ctx.name);
       agent.log.info('pod proxy stopped', { pod: ctx.name });
     })();
     return draining;
