@@ -10,6 +10,7 @@ import { labCommand } from './lab.ts';
 import { runCommand } from './run.ts';
 import { statusCommand } from './status.ts';
 import { waypointCommand } from './waypoint.ts';
+import { xCommand } from './explain.ts';
 
 /** A verb group: `run` gets the arguments after the group name and returns an exit code. */
 export interface Command {
@@ -33,6 +34,7 @@ const COMMANDS: readonly Command[] = [
   uninstallCommand,
   waypointCommand,
   runCommand,
+  xCommand,
 ];
 
 /** The package version, found by walking up from this module (works from sources and dist/). */
