@@ -4,9 +4,11 @@
  */
 import { caBench } from './ca.ts';
 import { controllerBench } from './controller.ts';
+import { l4Bench } from './l4.ts';
+import { l7Bench } from './l7.ts';
 import { report, type Bench } from './lib.ts';
 
-const BENCHES: readonly Bench[] = [caBench, controllerBench];
+const BENCHES: readonly Bench[] = [caBench, controllerBench, l4Bench, l7Bench];
 
 async function main(names: readonly string[]): Promise<number> {
   const unknown = names.filter((n) => !BENCHES.some((b) => b.name === n));

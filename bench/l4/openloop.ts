@@ -1,0 +1,157 @@
+/**
+ * The fixed-rate, open-loop HTTP/1.1 load generator of the `l4` benchmark (wrk2's idea in
+ * Node): request `i` is due at `start + i/rate`; it goes out on the first idle keep-alive
+ * connection, and its latency runs from the intended time to the last byte of the response, so a
+ * path that stalls is charged for every request it held back (no coordinated omission).
+ */
+import type { Socket } from 'node:net';
+
+import { MeshError } from '../../common/errors.ts';
+import { dueCount, intendedSendMs, percentile } from './stats.ts';
+
+const CRLF2 = Buffer.from('\r\n\r\n');
+const CONTENT_LENGTH = 'content-length:';
+
+/** The parts of a response head the generator needs. */
+export interface ResponseHead {
+  readonly status: number;
+  /** Bytes up to and including the blank line. */
+  readonly headLength: number;
+  readonly contentLength: number;
+}
+
+/**
+ * Parses the head at the start of `buf`; undefined while it is incomplete. Throws
+ * `BENCH_HTTP_FRAMING` for a response without `Content-Length` (the bench server always sends one).
+ */
+export function parseResponseHead(buf: Buffer): ResponseHead | undefined {
+  const end = buf.indexOf(CRLF2);
+  if (end < 0) return undefined;
+  const head = buf.toString('latin1', 0, end);
+  const status = Number(head.slice(9, 12));
+  let contentLength = -1;
+  for (let at = head.indexOf('\r\n'); at >= 0; at = head.indexOf('\r\n', at + 2)) {
+    if (head.slice(at + 2, at + 2 + CONTENT_LENGTH.length).toLowerCase() === CONTENT_LENGTH) {
+      const next = head.indexOf('\r\n', at + 2);
+      contentLength = Number(head.slice(at + 2 + CONTENT_LENGTH.length, next < 0 ? undefined : next).trim());
+      break;
+    }
+  }
+  if (!Number.isInteger(contentLength) || contentLength < 0) {
+    throw new MeshError(
+      'BENCH_HTTP_FRAMING',
+      `response without a valid Content-Length: ${head.slice(0, 200)}`,
+      {
+        hint: 'the l4 bench server must answer with a fixed-length body',
+      },
+    );
+  }
+  return { status, headLength: end + CRLF2.length, contentLength };
+}
+
+/** Options of {@link openLoop}. */
+export interface OpenLoopOptions {
+  /** Opens one keep-alive connection to the target. */
+  readonly connect: () => Promise<Socket>;
+  readonly request: Buffer;
+  readonly ratePerSec: number;
+  readonly durationMs: number;
+  readonly connections: number;
+  /** How long to wait for the last responses after the last send; default 5 s. */
+  readonly drainMs?: number;
+}
+
+/** What one run measured. */
+export interface OpenLoopResult {
+  readonly sent: number;
+  readonly completed: number;
+  readonly errors: number;
+  /** Completed requests per second over the run. */
+  readonly achievedRps: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+interface Conn {
+  readonly socket: Socket;
+  index: number;
+  pending: Buffer | undefined;
+  remaining: number;
+}
+
+/** Runs the schedule; see the file comment. Every connection is closed when it resolves. */
+export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
+  const total = Math.floor((o.ratePerSec * o.durationMs) / 1000);
+  const latencies = new Float64Array(total);
+  const conns = await Promise.all(Array.from({ length: o.connections }, () => o.connect()));
+  const idle: Conn[] = [];
+  let next = 0;
+  let completed = 0;
+  let errors = 0;
+  let t0 = 0;
+  let finish: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (finish = resolve));
+
+  const dispatch = (): void => {
+    const due = dueCount(performance.now() - t0, o.ratePerSec, total);
+    while (next < due) {
+      const conn = idle.pop();
+      if (conn === undefined) return;
+      conn.index = next++;
+      conn.socket.write(o.request);
+    }
+  };
+  const complete = (conn: Conn, status: number): void => {
+    latencies[completed++] = performance.now() - (t0 + intendedSendMs(conn.index, o.ratePerSec));
+    if (status !== 200) errors++;
+    conn.pending = undefined;
+    conn.remaining = -1;
+    idle.push(conn);
+    if (completed === total) finish();
+    else dispatch();
+  };
+  const states = conns.map((socket): Conn => {
+    socket.setNoDelay(true);
+    const conn: Conn = { socket, index: -1, pending: undefined, remaining: -1 };
+    let status = 0;
+    socket.on('data', (chunk: Buffer) => {
+      if (conn.remaining < 0) {
+        const buf = conn.pending === undefined ? chunk : Buffer.concat([conn.pending, chunk]);
+        const head = parseResponseHead(buf);
+        if (head === undefined) {
+          conn.pending = buf;
+          return;
+        }
+        status = head.status;
+        conn.remaining = head.headLength + head.contentLength - buf.length;
+      } else {
+        conn.remaining -= chunk.length;
+      }
+      if (conn.remaining <= 0) complete(conn, status);
+    });
+    // A connection lost mid-run leaves its request incomplete: counted below as an error.
+    socket.on('error', () => undefined);
+    return conn;
+  });
+  idle.push(...states);
+
+  t0 = performance.now();
+  const timer = setInterval(dispatch, 1);
+  dispatch();
+  const sendWindowEnd = new Promise<void>((resolve) => setTimeout(resolve, o.durationMs));
+  await sendWindowEnd;
+  const drain = new Promise<void>((resolve) => setTimeout(resolve, o.drainMs ?? 5000).unref());
+  await Promise.race([done, drain]);
+  const elapsed = performance.now() - t0;
+  clearInterval(timer);
+  for (const c of conns) c.destroy();
+  const sorted = latencies.subarray(0, completed).sort();
+  return {
+    sent: next,
+    completed,
+    errors: errors + (total - completed),
+    achievedRps: (completed * 1000) / elapsed,
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
+  };
+}

@@ -1,0 +1,117 @@
+/**
+ * `l7`: the waypoint's cost in one run and one topology (issue 6 §6). Network namespaces
+ * `wmb7-…` (client, proxy, backend on one bridge); the backend app is nginx returning 1 KiB.
+ * Paths: direct; L4-only (client forwarder → HBONE → backend HBONE endpoint → app, small
+ * processes built on common/hbone standing in for the two node agents); L4 + waypoint (the same
+ * forwarder → HBONE → waypoint :15008, ten rules with a header match and a header filter →
+ * HBONE → backend endpoint); and nginx (one worker, keep-alive upstream, the same rules as
+ * `location`s) as a plaintext reverse proxy. Each path runs at a fixed 1,000 req/s (open loop)
+ * and at saturation (wrk). CPU and RSS are those of the path's own processes (see docs/benchmarks.md).
+ * `WAYMESH_BENCH_L7_PROFILE=1` runs the waypoint with `--cpu-prof` and prints its hot spots;
+ * `WAYMESH_BENCH_L7_KEEP=1` keeps the temp directory with every log.
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import type { Bench, BenchRow } from './lib.ts';
+import { openLoop, saturation, type LoadPlan } from './l7/measure.ts';
+import { startAll } from './l7/processes.ts';
+import { hotSpotsInDir } from './l7/profile.ts';
+import { BenchNet } from './l7/topology.ts';
+
+const PLAN: LoadPlan = { rate: 1000, warmupMs: 2000, durationMs: 8000, wrkConnections: 32 };
+
+/** A target of issue 6 §6: printed with pass/fail, never asserted. */
+interface Target {
+  readonly key: string;
+  readonly text: string;
+  readonly pass: (v: number) => boolean;
+}
+
+const TARGETS: readonly Target[] = [
+  { key: 'waypoint_vs_nginx_rps', text: '>= 0.6', pass: (v) => v >= 0.6 },
+  { key: 'waypoint_added_p99_ms_at_1k', text: '<= 1.5 ms', pass: (v) => v <= 1.5 },
+  { key: 'waypoint_cpu_cores_per_1k', text: '<= 0.35 core', pass: (v) => v <= 0.35 },
+  { key: 'waypoint_rss_mb', text: '<= 120 MB', pass: (v) => v <= 120 },
+];
+
+const round3 = (n: number): number => Number(n.toFixed(3));
+
+/** The four ratios of issue 6 §6 from the rows of one run. */
+export function l7Ratios(
+  rows: Readonly<Record<string, { at1k: BenchRow; sat: BenchRow }>>,
+): Record<string, number> {
+  const get = (name: string): { at1k: BenchRow; sat: BenchRow } => {
+    const r = rows[name];
+    if (r === undefined) throw new Error(`no rows for path ${name}`);
+    return r;
+  };
+  const wp = get('L4 + waypoint');
+  return {
+    waypoint_vs_nginx_rps: round3(wp.sat.rps / get('nginx proxy').sat.rps),
+    waypoint_added_p99_ms_at_1k: round3(wp.at1k.p99_ms - get('L4-only (HBONE pair)').at1k.p99_ms),
+    waypoint_cpu_cores_per_1k: round3(wp.at1k.cpu_cores / (wp.at1k.rps / 1000)),
+    waypoint_rss_mb: Math.max(wp.at1k.rss_mb, wp.sat.rss_mb),
+  };
+}
+
+function printTargets(ratios: Readonly<Record<string, number>>): boolean {
+  let allPass = true;
+  for (const t of TARGETS) {
+    const v = ratios[t.key] ?? Number.NaN;
+    const pass = t.pass(v);
+    allPass &&= pass;
+    console.log(`target ${t.key} ${t.text}: ${v} ${pass ? 'PASS' : 'FAIL'}`);
+  }
+  return allPass;
+}
+
+export const l7Bench: Bench = {
+  name: 'l7',
+  description: 'waypoint L7 vs direct, L4-only HBONE and nginx, at 1,000 req/s and at saturation',
+  async run() {
+    const profile = process.env['WAYMESH_BENCH_L7_PROFILE'] === '1';
+    const keep = profile || process.env['WAYMESH_BENCH_L7_KEEP'] === '1';
+    const dir = mkdtempSync(join(tmpdir(), 'wmb7-'));
+    const profDir = join(dir, 'cpu-prof');
+    if (profile) mkdirSync(profDir);
+    const net = new BenchNet(fileURLToPath(new URL('..', import.meta.url)));
+    try {
+      const hosts = await net.create(['client', 'proxy', 'backend']);
+      const { client, proxy, backend } = hosts as Record<
+        'client' | 'proxy' | 'backend',
+        (typeof hosts)[string]
+      >;
+      if (client === undefined || proxy === undefined || backend === undefined)
+        throw new Error('the bench topology is missing a host');
+      const started = await startAll(net, { client, proxy, backend }, dir, profile ? profDir : undefined);
+      const byPath: Record<string, { at1k: BenchRow; sat: BenchRow }> = {};
+      const at1k: BenchRow[] = [];
+      for (const p of started.paths) at1k.push(await openLoop(net, client.ns, p, PLAN));
+      const sat: BenchRow[] = [];
+      for (const p of started.paths) sat.push(await saturation(net, client.ns, p, PLAN));
+      started.paths.forEach((p, i) => {
+        const a = at1k[i];
+        const s = sat[i];
+        if (a !== undefined && s !== undefined) byPath[p.name] = { at1k: a, sat: s };
+      });
+      const ratios = l7Ratios(byPath);
+      const allPass = printTargets(ratios);
+      if (profile) {
+        await started.stopWaypoint();
+        console.log(`waypoint CPU profile in ${profDir}; top self time:`);
+        for (const h of hotSpotsInDir(profDir, 15))
+          console.log(`  ${h.selfPercent.toFixed(1).padStart(5)} %  ${h.where}`);
+      } else if (!allPass) {
+        console.log('a target was missed: rerun with WAYMESH_BENCH_L7_PROFILE=1 for the waypoint hot spots');
+      }
+      return { rows: [...at1k, ...sat], ratios };
+    } finally {
+      await net.cleanup();
+      if (keep) console.log(`bench files kept in ${dir}`);
+      else rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
