@@ -1,179 +1,178 @@
 /**
- * The foundation demo (`npm run demo`): two "pods" as network namespaces joined by a veth pair,
- * a CA issuing their SPIFFE identities, mTLS between them with identities verified on both
- * sides, and an iptables capture whose original destination the native addon recovers. The
- * whole-mesh demo in the lab builds on these parts (issues 3–7).
+ * `npm run demo [-- --keep] [--name NAME]`: the product demo (issue 7 §1). Brings up a 2-node
+ * lab, installs the mesh with kubectl, deploys a sample app (client, echo v1/v2, gRPC), joins it
+ * to the mesh, creates a waypoint, attaches an HTTPRoute (header match + 90/10 split) and a
+ * GRPCRoute, sends traffic, and prints the identities, the split, route statuses, latency and a
+ * trace. Exits non-zero with the reason when any step or check fails. Without `--keep` the lab
+ * is taken down at the end, also on failure and Ctrl-C.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
-import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { connect as tlsConnect } from 'node:tls';
-import {
-  FileCaStore,
-  inMemoryRootCa,
-  issueLocalIdentity,
-  loadOrCreateCa,
-  mtlsClientOptions,
-  TrustBundle,
-} from '../certs/index.ts';
 import { errorMessage } from '../common/errors.ts';
-import { formatSpiffeId } from '../common/spiffe.ts';
-import { connectInNetns, listenServerInNetns, originalDst, socketFd } from '../node-agent/native/index.ts';
-import { NetnsLab, type TestNetns } from '../test/helpers/netns.ts';
+import { labDown, labUp, readRecord } from '../lab/index.ts';
+import { CLIENT_POD, checkTraffic, scrapeIdentities, sendTraffic, type Traffic } from './demo/collect.ts';
+import { APP_NS, applyAll, attachRoutes, createWaypoint, joinMesh, waitReady } from './demo/mesh.ts';
+import { checkIdentities, identityRows } from './demo/metrics.ts';
+import { Progress } from './demo/progress.ts';
+import { exploreLines, identityLines, latencyLine, routeLines, splitLines } from './demo/report.ts';
+import { checkRoutes, routeStatusRows } from './demo/routes.ts';
+import { Runner } from './demo/run.ts';
+import { LAB_ADDONS, addonsMissing, lastTraceWaterfall } from './demo/traces.ts';
+import { checkSplit, percentiles, splitRows } from './demo/traffic.ts';
 
-const TD = 'cluster.local';
-const step = (text: string): void => console.log(`\n▶ ${text}`);
-const show = (text: string): void => console.log(`  ${text}`);
+const USAGE = `Usage: npm run demo [-- --keep] [--name NAME]
+  --keep       leave the lab running and print the commands to explore it
+  --name NAME  the lab's name (default "demo")`;
 
-async function waitForPort(ns: TestNetns, host: string, port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    try {
-      (await connectInNetns(ns.path, host, port, { timeoutMs: 500 })).destroy();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
+/** The HTTPRoute's weights (manifests/samples/demo/routes.yaml) and the allowed deviation. */
+const WEIGHTS = { v1: 90, v2: 10 };
+const TOLERANCE_PCT = 6;
+const SPLIT_REQUESTS = 300;
+
+interface Options {
+  readonly keep: boolean;
+  readonly name: string;
+}
+
+function parseOptions(argv: readonly string[]): Options | undefined {
+  let keep = false;
+  let name = 'demo';
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--keep') keep = true;
+    else if (a === '--name' && argv[i + 1] !== undefined) name = argv[++i] ?? name;
+    else return undefined;
   }
-  throw new Error(`nothing listens on ${host}:${port} in ${ns.name} after 10 s`);
+  return { keep, name };
 }
 
-/** One HTTPS GET over an mTLS socket opened from inside `ns`; resolves with the echo's JSON. */
-async function mtlsGet(
-  ns: TestNetns,
-  host: string,
-  port: number,
-  options: ReturnType<typeof mtlsClientOptions>,
-): Promise<Record<string, unknown>> {
-  const raw = await connectInNetns(ns.path, host, port);
-  const socket = tlsConnect({ ...options, socket: raw, servername: 'echo' });
-  await new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { createConnection: () => socket, path: '/hello?from=pod-a', headers: { host: `${host}:${port}` } },
-      (res) => {
-        let body = '';
-        res
-          .setEncoding('utf8')
-          .on('data', (c: string) => (body += c))
-          .on('end', () => resolve(JSON.parse(body) as Record<string, unknown>));
-      },
+/** Runs the demo's steps; results are printed as sections and checked after printing. */
+async function runDemo(opts: Options, progress: Progress, runner: Runner): Promise<void> {
+  const previous = await readRecord(opts.name);
+  if (previous !== undefined)
+    await progress.step(`Removing the lab "${opts.name}" left by an earlier run`, () => labDown(opts.name));
+  const lab = await progress.step(
+    `Bringing up a 2-node lab "${opts.name}"`,
+    () => labUp({ name: opts.name, nodes: 2 }),
+    (r) => r.kubeconfig,
+  );
+  runner.kubeconfig = lab.kubeconfig;
+  const skipTraces = addonsMissing();
+  await progress.step(
+    `Applying the mesh (manifests/install.yaml)${skipTraces === undefined ? ', the lab addons (Redis, trace sink)' : ''} and the sample app (client, echo v1 + v2, gRPC)`,
+    () => applyAll(runner, skipTraces === undefined ? [LAB_ADDONS] : []),
+  );
+  if (skipTraces !== undefined)
+    progress.line(`[${progress.elapsedSeconds().toFixed(1).padStart(6)}s] Lab addons ${skipTraces}`);
+  await progress.step('Waiting for the controller, the node agents and the app pods to be ready', () =>
+    waitReady(runner),
+  );
+  await progress.step(`Joining namespace ${APP_NS} to the mesh (waymesh.io/dataplane-mode=ambient)`, () =>
+    joinMesh(runner),
+  );
+  await progress.step('Creating waypoint demo/waypoint (Gateway + waymesh.io/use-waypoint)', () =>
+    createWaypoint(runner),
+  );
+  await progress.step(
+    'Attaching HTTPRoute echo (x-version: v2 → v2, else 90/10) and GRPCRoute echo-grpc; waiting until the waypoint serves them',
+    () => attachRoutes(runner),
+  );
+  const traffic: Traffic = await progress.step(
+    `Sending ${SPLIT_REQUESTS} HTTP requests, 20 with x-version: v2 and 20 gRPC calls from ${CLIENT_POD}`,
+    () => sendTraffic(runner, SPLIT_REQUESTS),
+  );
+  const metrics = await progress.step("Reading the proxies' identity metrics (:15020)", () =>
+    scrapeIdentities(runner),
+  );
+  const routes = await progress.step('Reading route statuses', async () =>
+    routeStatusRows(
+      (await runner.kubectl(['-n', APP_NS, 'get', 'httproute,grpcroute', '-o', 'json'])).stdout,
+    ),
+  );
+  const waterfall =
+    skipTraces === undefined
+      ? await progress.step('Fetching the newest trace (waymesh lab traces --last 1)', () =>
+          lastTraceWaterfall(runner, opts.name, 15_000),
+        )
+      : [`Trace waterfall ${skipTraces}.`];
+
+  const identities = identityRows(metrics, APP_NS);
+  const split = splitRows(traffic.split, WEIGHTS);
+  const headerHits = traffic.header.filter((s) => s.pod.startsWith('echo-v2-')).length;
+  progress.section(
+    'mTLS identities (SPIFFE ids from peer certificates, per proxy)',
+    identityLines(identities),
+  );
+  progress.section(
+    `Traffic split (configured 90/10, tolerance ±${TOLERANCE_PCT} points)`,
+    splitLines(split, headerHits, traffic.header.length),
+  );
+  progress.section('Route status', routeLines(routes));
+  progress.section('Latency (measured by the client, through agent → waypoint → agent)', [
+    latencyLine('HTTP', traffic.split.length, percentiles(traffic.split.map((s) => s.latencyMs))),
+    latencyLine('gRPC', traffic.grpc.length, percentiles(traffic.grpc.map((s) => s.latencyMs))),
+  ]);
+  progress.section('Trace waterfall (one request through the waypoint)', waterfall);
+
+  checkRoutes(routes, [`HTTPRoute ${APP_NS}/echo`, `GRPCRoute ${APP_NS}/echo-grpc`]);
+  checkTraffic(traffic);
+  checkSplit(split, TOLERANCE_PCT);
+  checkIdentities(identities, APP_NS);
+  if (opts.keep)
+    progress.section(
+      `The lab "${opts.name}" keeps running; explore it with`,
+      exploreLines(opts.name, lab.kubeconfig),
     );
-    req.on('error', reject).end();
-  });
 }
 
-async function main(): Promise<void> {
-  const lab = new NetnsLab();
-  const dir = mkdtempSync(join(tmpdir(), 'waymesh-demo-'));
-  let capture: Server | undefined;
+async function main(): Promise<number> {
+  const opts = parseOptions(process.argv.slice(2));
+  if (opts === undefined) {
+    process.stderr.write(`${USAGE}\n`);
+    return 2;
+  }
+  const progress = new Progress();
+  const runner = new Runner(opts.name);
+  const cleanup = (): Promise<void> =>
+    progress
+      .step(`Taking the lab "${opts.name}" down`, () => labDown(opts.name))
+      .then(
+        () => undefined,
+        (err: unknown) =>
+          progress.line(
+            `could not take the lab down: ${errorMessage(err)}; run \`npx waymesh lab down --name ${opts.name}\``,
+          ),
+      );
+  let interrupted: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    interrupted = signal;
+    runner.stop();
+  };
+  // A closed stdout (e.g. `npm run demo | head`) must not stop the demo before it cleans up.
+  process.stdout.on('error', () => undefined);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  progress.line('waymesh demo: a 2-node lab, the mesh, a sample app and its routes through a waypoint\n');
+  let code = 0;
   try {
-    step('Creating a CA (self-signed root, EC P-256) and issuing two workload identities');
-    const ca = await loadOrCreateCa({ store: new FileCaStore(join(dir, 'ca')), trustDomain: TD });
-    const client = issueLocalIdentity(ca, `spiffe://${TD}/ns/demo/sa/client`);
-    const server = issueLocalIdentity(ca, `spiffe://${TD}/ns/demo/sa/echo`);
-    show(`root:   ${ca.material.cert.notAfter.toISOString()} expiry, store ${join(dir, 'ca')}`);
-    show(`client: ${client.issued.identity} (valid until ${client.issued.notAfter.toISOString()})`);
-    show(`echo:   ${server.issued.identity}`);
-
-    step('Creating two pods as network namespaces joined by a veth pair (no route to the host)');
-    const podA = await lab.createNetns();
-    const podB = await lab.createNetns();
-    const veth = await lab.link(podA, podB);
-    show(`pod-a = netns ${podA.name} ${veth.a.ipv4}    pod-b = netns ${podB.name} ${veth.b.ipv4}`);
-
-    step('Starting apps/echo in pod-b (HTTP/1.1+h2c :8080, gRPC :9090, TCP :9000, mTLS :8443)');
-    const tlsDir = join(dir, 'echo-tls');
-    mkdirSync(tlsDir);
-    writeFileSync(join(tlsDir, 'key.pem'), server.keyPem);
-    writeFileSync(join(tlsDir, 'cert.pem'), server.certChainPem.join(''));
-    writeFileSync(join(tlsDir, 'root.pem'), ca.rootsPem());
-    const echo = lab.spawn(podB, 'env', [
-      'POD_NAME=echo-0',
-      'POD_NAMESPACE=demo',
-      process.execPath,
-      '--import',
-      'tsx',
-      'apps/echo/main.ts',
-      '--tls-dir',
-      tlsDir,
-      '--tls-port',
-      '8443',
-    ]);
-    echo.stderr?.resume();
-    await waitForPort(podB, veth.b.ipv4, 8443);
-    show('echo is up');
-
-    step('pod-a → pod-b over mTLS: each side verifies the other against the trust bundle');
-    const accept = (id: { trustDomain: string; path: string }): boolean =>
-      formatSpiffeId(id) === server.issued.identity;
-    const answer = await mtlsGet(podA, veth.b.ipv4, 8443, mtlsClientOptions(client, accept, ['http/1.1']));
-    show(`server identity verified by the client: ${server.issued.identity}`);
-    show(
-      `echo saw: pod=${String(answer['pod'])} path=${String(answer['path'])} remoteAddr=${String(answer['remoteAddr'])}`,
+    await runDemo(opts, progress, runner);
+    progress.line(`\nwaymesh demo finished in ${progress.elapsedSeconds().toFixed(1)} s.`);
+  } catch (err) {
+    progress.line(
+      interrupted === undefined ? Progress.failure(err) : `\n${interrupted}: the demo was interrupted`,
     );
-    show(`echo saw the client's SPIFFE id: ${String(answer['peerSpiffeId'])}`);
-
-    step("A client that trusts another mesh's root refuses pod-b's certificate");
-    const otherCa = inMemoryRootCa(TD);
-    const stranger = issueLocalIdentity(otherCa, `spiffe://${TD}/ns/demo/sa/stranger`);
-    try {
-      await mtlsGet(
-        podA,
-        veth.b.ipv4,
-        8443,
-        mtlsClientOptions({ ...stranger, bundle: new TrustBundle(TD, otherCa.material.roots) }, undefined, [
-          'http/1.1',
-        ]),
+    if (opts.keep)
+      progress.line(
+        `The lab "${opts.name}" is kept for inspection; \`npx waymesh lab down --name ${opts.name}\` removes it.`,
       );
-      throw new Error('the foreign client unexpectedly accepted the server');
-    } catch (err) {
-      show(`refused as expected: ${errorMessage(err)}`);
-    }
-
-    step("Capturing pod-a's outbound traffic with iptables and recovering the original destination");
-    await lab.exec(podA, 'iptables', [
-      '-t',
-      'nat',
-      '-A',
-      'OUTPUT',
-      '-p',
-      'tcp',
-      '-d',
-      veth.b.ipv4,
-      '--dport',
-      '80',
-      '-j',
-      'REDIRECT',
-      '--to-ports',
-      '15001',
-    ]);
-    show(
-      `rule in ${podA.name}: -t nat -A OUTPUT -p tcp -d ${veth.b.ipv4} --dport 80 -j REDIRECT --to-ports 15001`,
-    );
-    capture = createServer((sock) => {
-      const dst = originalDst(socketFd(sock));
-      sock.end(
-        `HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\ncaptured on :15001 in pod-a; original destination ${dst.address}:${dst.port}\n`,
-      );
-    });
-    await listenServerInNetns(capture, podA.path, { host: '0.0.0.0', port: 15001 });
-    const curl = await lab.exec(podA, 'curl', ['-sS', '--max-time', '5', `http://${veth.b.ipv4}/`]);
-    show(`curl http://${veth.b.ipv4}/ from pod-a → ${curl.stdout.trim()}`);
-
-    step('Done; removing namespaces, processes and files');
-  } finally {
-    capture?.close();
-    await lab.cleanup();
-    rmSync(dir, { recursive: true, force: true });
+    code = 1;
   }
+  if (!opts.keep) await cleanup();
+  return interrupted === undefined ? code : 130;
 }
 
 main().then(
-  () => console.log('\nwaymesh foundation demo finished.'),
+  (code) => process.exit(code),
   (err: unknown) => {
-    console.error(`waymesh demo failed: ${errorMessage(err)}`);
-    process.exitCode = 1;
+    process.stderr.write(`waymesh demo failed: ${errorMessage(err)}\n`);
+    process.exit(1);
   },
 );
