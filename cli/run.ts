@@ -41,7 +41,9 @@ export function componentLaunch(args: readonly string[], nodeBinary: string): Co
     throw new MeshError('CLI_USAGE', `unknown component ${JSON.stringify(component)} (one of ${known})`, {
       hint: 'the container args name the component first, e.g. args: [waypoint, --controller, ADDR]',
     });
-  const mainPath = fileURLToPath(new URL(`../${rel}`, import.meta.url));
+  // Compiled (dist/, the image) this module is .js and so are the components; from sources, .ts.
+  const file = import.meta.url.endsWith('.js') ? rel.replace(/\.ts$/, '.js') : rel;
+  const mainPath = fileURLToPath(new URL(`../${file}`, import.meta.url));
   return { component, mainPath, argv: [nodeBinary, mainPath, ...flags] };
 }
 

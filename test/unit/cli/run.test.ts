@@ -126,7 +126,7 @@ describe('Dockerfile (the single image)', () => {
     const last = ins.at(-1);
     assert.equal(stages.at(-1)?.stage, 'waymesh');
     assert.equal(last?.op, 'ENTRYPOINT');
-    assert.deepEqual(JSON.parse(last?.args ?? ''), ['node', '/app/bin/waymesh.js', 'run']);
+    assert.deepEqual(JSON.parse(last?.args ?? ''), ['node', '/app/dist/cli/run-entry.js']);
   });
 
   it('COPYs only paths that exist in the checkout and are not excluded by .dockerignore', () => {
