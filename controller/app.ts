@@ -22,6 +22,12 @@ import { KubeRest } from './kube/rest.ts';
 import { StatusWriter } from './kube/status-writer.ts';
 import { WorldSource } from './kube/world-source.ts';
 import { LeaderElector } from './leader/index.ts';
+import {
+  controllerMetrics,
+  DEFAULT_CONTROLLER_OPS,
+  startControllerOps,
+  type ControllerOpsAddresses,
+} from './ops.ts';
 import { reconcileXMesh } from './mesh/xmesh.ts';
 import type { LiveObject } from './provision/drift.ts';
 import { WAYPOINT } from './provision/objects.ts';
@@ -69,12 +75,16 @@ export interface ControllerOptions {
   readonly resyncMs?: number;
   /** How often the proxy sync states are published on this replica's Pod (default 2 s). */
   readonly proxyStatusIntervalMs?: number;
+  /** Admin (15000), metrics (15020) and readiness (15021) servers; `false` runs none (tests). */
+  readonly ops?: ControllerOpsAddresses | false;
 }
 
 /** A running controller. */
 export interface Controller {
   /** Port of the gRPC server (config stream and certificate service). */
   readonly port: number;
+  /** Ports of the operations servers that run (`admin`, `metrics`, `ready`). */
+  readonly opsPorts: Readonly<Record<string, number>>;
   /** Stops election (releasing the Lease), the servers and the informers. */
   stop(options?: { deadlineMs?: number }): Promise<void>;
 }
@@ -209,6 +219,13 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     config: { ...opts.waypoint, trustDomain: opts.trustDomain },
   });
   let leading = false;
+  let synced = false;
+  const opsSource = {
+    proxies: () => config.status(),
+    leading: () => leading,
+    ready: () => synced && !stopped,
+  };
+  const metrics = controllerMetrics(opsSource);
   /** The latest translated world for the leader's writes; the writer takes the newest one. */
   let latest: { world: World; statuses: readonly ObjectStatus[] } | undefined;
   let writing: Promise<void> | undefined;
@@ -260,9 +277,12 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   function pass(): void {
     if (stopped) return;
     try {
+      const t0 = performance.now();
       const world = source.snapshot();
       const { ir, statuses } = translate(world);
       config.publish(buildSnapshots({ ...ir, nodes: nodesOf(world) }));
+      metrics.publishes.inc();
+      metrics.passMs.observe(performance.now() - t0);
       latest = { world, statuses };
       if (leading) scheduleWrites();
     } catch (err) {
@@ -294,6 +314,19 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     throw err;
   }
   elector.start();
+  synced = true;
+  let ops: Awaited<ReturnType<typeof startControllerOps>> | undefined;
+  try {
+    ops =
+      opts.ops === false
+        ? undefined
+        : await startControllerOps(opts.ops ?? DEFAULT_CONTROLLER_OPS, opsSource, metrics, log);
+  } catch (err) {
+    synced = false;
+    await elector.stop({ deadlineMs: 1_000 });
+    await Promise.all([config.stop({ deadlineMs: 0 }), source.stop()]);
+    throw err;
+  }
   const reporter = new ProxyStatusReporter({
     client: rest,
     namespace,
@@ -310,6 +343,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
 
   return {
     port: config.port,
+    opsPorts: ops?.ports ?? {},
     async stop({ deadlineMs = 5_000 } = {}): Promise<void> {
       if (stopped) return;
       stopped = true;
@@ -318,7 +352,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
       reporter.stop();
       await elector.stop({ deadlineMs });
       await writing;
-      await Promise.all([config.stop({ deadlineMs }), source.stop()]);
+      await Promise.all([config.stop({ deadlineMs }), source.stop(), ops?.stop()]);
       log.info('controller stopped');
     },
   };

@@ -158,6 +158,11 @@ describe('controller program (startController) against the lab API server', func
       retryPeriodSeconds: 1,
       resyncMs: 300,
       proxyStatusIntervalMs: 100,
+      ops: {
+        admin: { host: '127.0.0.1', port: 0 },
+        metrics: { host: '127.0.0.1', port: 0 },
+        ready: { host: '127.0.0.1', port: 0 },
+      },
     });
     const secret = await rest.get('/api/v1/namespaces/waymesh-system/secrets/waymesh-ca');
     const rootPem = Buffer.from((secret['data'] as Record<string, string>)['root-cert.pem'] ?? '', 'base64');
@@ -322,6 +327,26 @@ describe('controller program (startController) against the lab API server', func
     const snap = await waitFor('waypoint snapshot', () => got[0]);
     assert.equal(snap.kind, 'waypoint');
     assert.deepEqual(snap.kind === 'waypoint' ? snap.waypoint : undefined, { namespace: 'demo', name: 'wp' });
+  });
+
+  it('serves /ready, /healthz, /metrics (leader gauge, proxies by sync state) and /config_dump', async () => {
+    const ports = controller?.opsPorts ?? {};
+    const get = async (port: number | undefined, path: string): Promise<{ status: number; text: string }> => {
+      const res = await fetch(`http://127.0.0.1:${String(port)}${path}`);
+      return { status: res.status, text: await res.text() };
+    };
+    assert.equal((await get(ports['ready'], '/ready')).status, 200);
+    assert.equal((await get(ports['admin'], '/healthz')).status, 200);
+    const metrics = (await get(ports['metrics'], '/metrics')).text;
+    assert.match(metrics, /^waymesh_controller_leader 1$/m);
+    assert.match(metrics, /^waymesh_controller_proxies\{kind="node",sync="synced"\} [1-9]/m);
+    assert.match(metrics, /^waymesh_controller_publishes_total [1-9]/m);
+    const dump = JSON.parse((await get(ports['admin'], '/config_dump')).text) as {
+      leading: boolean;
+      proxies: { kind: string; name: string }[];
+    };
+    assert.equal(dump.leading, true);
+    assert.ok(dump.proxies.some((p) => p.kind === 'node' && p.name === 'n1'));
   });
 
   it("issues the node agent's own certificate from the cluster CA over TLS", async () => {
