@@ -1,0 +1,287 @@
+/**
+ * Resilience to a failing dependency and to bad input (issue 7 §4), driven by kubectl in one lab
+ * with the lab addons:
+ * - Redis down with a RateLimitPolicy in force: requests keep flowing (fail open, answered
+ *   quickly), and once Redis is back the shared budget applies again;
+ * - bad input: an invalid CR is refused by the API server, a schema-valid but broken route is
+ *   reported in status and breaks nothing else, 100 applies in 10 s leave the last in force, and
+ *   garbage on a waypoint's 15008 and the controller's 15012 is refused without affecting others.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { before, describe, it } from 'mocha';
+import {
+  apply,
+  curl,
+  eventually,
+  getJson,
+  policyAccepted,
+  routeConditions,
+  settledRoute,
+} from '../../helpers/journey.ts';
+import { useLab } from '../../helpers/lab.ts';
+import {
+  background,
+  failures,
+  forceDelete,
+  httpStream,
+  podFacts,
+  setReplicas,
+  setUpResilienceLab,
+  streamResults,
+  streamStarted,
+} from '../../helpers/resilience.ts';
+
+const LIMIT = 5;
+const RATE_LIMIT = `apiVersion: policy.waymesh.io/v1alpha1
+kind: RateLimitPolicy
+metadata: { name: echo-budget, namespace: shop }
+spec:
+  targetRefs: [{ group: "", kind: Service, name: echo }]
+  limits:
+  - { requests: ${LIMIT}, unit: Minute }
+`;
+const REDIS = 'app.kubernetes.io/name=redis';
+
+/** HTTPRoute `name` on Service echo for `path`, setting `x-gen: gen`, to `backend`. */
+function route(name: string, path: string, gen: string, backend = 'echo'): string {
+  return `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: ${name}, namespace: shop }
+spec:
+  parentRefs: [{ group: "", kind: Service, name: echo, port: 80 }]
+  rules:
+  - matches: [{ path: { type: PathPrefix, value: ${path} } }]
+    filters:
+    - type: ResponseHeaderModifier
+      responseHeaderModifier: { set: [{ name: x-gen, value: ${gen} }] }
+    backendRefs: [{ name: ${backend}, port: 80 }]
+`;
+}
+
+// Opens 10 connections to every HOST:PORT argument, writes 4 KiB of random bytes on each and
+// reports how the server ended it: `HOST:PORT 0|1` (closed/reset), `124` (still open after 5 s).
+const GARBAGE = `gar() {
+  exec 3<>"/dev/tcp/$1/$2" || { echo "$1:$2 refused"; return; }
+  head -c 4096 /dev/urandom >&3 2>/dev/null
+  timeout 5 cat <&3 >/dev/null 2>&1; echo "$1:$2 $?"
+}
+for t in "$@"; do for i in 1 2 3 4 5 6 7 8 9 10; do gar "\${t%:*}" "\${t#*:}" & done; done; wait`;
+
+describe('resilience: Redis down and bad input (e2e, kubectl)', function () {
+  this.timeout(240_000);
+  const lab = useLab('rin');
+  const statuses = async (n: number, path = '/'): Promise<number[]> =>
+    (
+      await lab.exec(
+        'shop/client-1',
+        'sh',
+        '-c',
+        `for i in $(seq 1 ${n}); do curl -s -o /dev/null -m 5 -w '%{http_code}\\n' "http://echo${path}"; done`,
+      )
+    )
+      .trim()
+      .split('\n')
+      .map(Number);
+  const redisExec = async (...cmd: string[]): Promise<string> => {
+    const [pod] = await podFacts(lab, 'waymesh-system', REDIS);
+    return lab.exec(`waymesh-system/${pod?.name ?? ''}`, ...cmd);
+  };
+
+  before(async function () {
+    this.timeout(240_000);
+    await setUpResilienceLab(lab, { addons: true });
+  });
+
+  it('Redis down: rate limits fail open and answer fast; back up, the shared budget applies again', async () => {
+    apply(lab, RATE_LIMIT);
+    await eventually('echo-budget Accepted', async () =>
+      (await policyAccepted(lab, 'rlp', 'shop', 'echo-budget'))['echo'] === 'True/Accepted'
+        ? true
+        : undefined,
+    );
+    await eventually(
+      'the budget spent (429)',
+      async () => ((await statuses(LIMIT + 1)).includes(429) ? true : undefined),
+      30_000,
+    );
+    try {
+      await setReplicas(lab, 'waymesh-system', 'redis', 0);
+      const [redis] = await podFacts(lab, 'waymesh-system', REDIS);
+      if (redis !== undefined) await forceDelete(lab, 'waymesh-system', redis.name);
+      await eventually('Redis gone', async () =>
+        (await podFacts(lab, 'waymesh-system', REDIS)).length === 0 ? true : undefined,
+      );
+      const stream = httpStream(
+        lab,
+        'shop/client-1',
+        'http://echo/',
+        ...['--count', '30', '--interval-ms', '100', '--timeout-ms', '5000'],
+      );
+      await stream.exited;
+      const results = streamResults(stream);
+      assert.equal(results.length, 30, `every request answered: ${stream.stderr()}`);
+      assert.deepEqual(failures(results), [], 'no request failed while Redis was down');
+      const slow = results.filter((r) => r.endAt - r.startAt >= 1000);
+      assert.deepEqual(slow, [], 'every answer came within 1 s');
+      const codes = results.map((r) => r.status ?? 0);
+      assert.ok(
+        codes.every((c) => c === 200 || c === 429),
+        `statuses while Redis was down: ${codes.join(',')}`,
+      );
+      // The Redis budget was spent: 200s now mean the waypoints failed open (local budgets).
+      assert.ok(codes.includes(200), `failed open: ${codes.join(',')}`);
+    } finally {
+      await setReplicas(lab, 'waymesh-system', 'redis', 1);
+    }
+    await lab.kubectl('-n', 'waymesh-system', 'rollout', 'status', 'deployment/redis', '--timeout=60s');
+    await eventually(
+      'budgets counted in Redis again',
+      async () => {
+        await statuses(1);
+        return (await redisExec('redis-cli', '--scan')).trim() !== '' ? true : undefined;
+      },
+      30_000,
+    );
+    await redisExec('redis-cli', 'flushall');
+    // One budget shared by both waypoint replicas: exactly LIMIT pass (local budgets would pass more).
+    const codes = await statuses(LIMIT + 2);
+    assert.deepEqual(codes, [...Array<number>(LIMIT).fill(200), 429, 429], 'the shared budget applies again');
+    await lab.kubectl('-n', 'shop', 'delete', 'ratelimitpolicy', 'echo-budget');
+    await eventually('limits lifted', async () =>
+      (await statuses(2)).every((c) => c === 200) ? true : undefined,
+    );
+  });
+
+  it('refuses an invalid CR and reports a broken route in status without breaking others', async () => {
+    const stderr = lab.kubectlFails(
+      `apiVersion: policy.waymesh.io/v1alpha1
+kind: AuthorizationPolicy
+metadata: { name: bad, namespace: shop }
+spec:
+  targetRefs: [{ group: "", kind: Service, name: echo }]
+  action: MAYBE
+`,
+      'apply',
+      '-f',
+      '-',
+    );
+    assert.match(stderr, /action/i, stderr);
+    assert.match(stderr, /Unsupported value|Invalid value|invalid/i, stderr);
+    await assert.rejects(lab.kubectl('-n', 'shop', 'get', 'authorizationpolicy', 'bad'), /not ?found/i);
+
+    apply(lab, route('working', '/', 'ok'));
+    apply(lab, route('broken', '/broken', 'broken', 'missing'));
+    const c = await eventually('broken route status', async () => {
+      const s = await routeConditions(lab, 'httproute', 'shop', 'broken');
+      return s['ResolvedRefs'] === undefined ? undefined : s;
+    });
+    assert.match(c['ResolvedRefs'] ?? '', /^False\/BackendNotFound$/, JSON.stringify(c));
+    assert.equal(
+      (await settledRoute(lab, 'httproute', 'shop', 'working'))['ResolvedRefs'],
+      'True/ResolvedRefs',
+    );
+    await eventually('the broken route answers 500', async () =>
+      (await curl(lab, 'shop/client-1', 'http://echo/broken')).status === 500 ? true : undefined,
+    );
+    const ok = await curl(lab, 'shop/client-1', 'http://echo/');
+    assert.equal(ok.status, 200);
+    assert.equal(ok.headers['x-gen'], 'ok', 'the other route still works');
+  });
+
+  it('leaves the last of 100 applies in 10 s in force', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wm-churn-'));
+    try {
+      const files = Array.from({ length: 100 }, (_, i) => {
+        const f = join(dir, `${i}.yaml`);
+        writeFileSync(f, route('churn', '/churn', `${i % 2 === 0 ? 'even' : 'odd'}-${i}`));
+        return f;
+      });
+      const t0 = Date.now();
+      // The first apply creates the route; the next 98 overlap (one started every 100 ms, as a
+      // busy CI would), and the last starts once they have all finished, so it is the last write.
+      await lab.kubectl('apply', '-f', files[0] ?? '');
+      const errors: string[] = [];
+      const pending: Promise<void>[] = [];
+      for (const f of files.slice(1, -1)) {
+        pending.push(
+          lab.kubectl('apply', '-f', f).then(
+            () => undefined,
+            (err: unknown) => void errors.push(String(err)),
+          ),
+        );
+        await sleep(100);
+      }
+      await Promise.all(pending);
+      assert.deepEqual(errors, [], 'every apply succeeded');
+      await lab.kubectl('apply', '-f', files.at(-1) ?? '');
+      const took = Date.now() - t0;
+      console.log(`      100 applies in ${took} ms`);
+      assert.ok(took <= 20_000, `100 applies took ${took} ms`);
+      const seen = await eventually(
+        'the last apply in traffic',
+        async () => {
+          const g = (await curl(lab, 'shop/client-1', 'http://echo/churn')).headers['x-gen'];
+          return g === 'odd-99' ? Date.now() - t0 - took : undefined;
+        },
+        15_000,
+      );
+      console.log(`      last apply in traffic after ${seen} ms`);
+      for (let i = 0; i < 4; i++) {
+        await sleep(500);
+        assert.equal((await curl(lab, 'shop/client-1', 'http://echo/churn')).headers['x-gen'], 'odd-99');
+      }
+      const r = await getJson<{
+        metadata: { generation: number };
+        status?: { parents?: { conditions?: { type: string; observedGeneration?: number }[] }[] };
+      }>(lab, '-n', 'shop', 'httproute', 'churn');
+      const accepted = r.status?.parents?.[0]?.conditions?.find((x) => x.type === 'Accepted');
+      assert.equal(accepted?.observedGeneration, r.metadata.generation, 'status is for the last generation');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses garbage on a waypoint’s 15008 and the controller’s 15012 without affecting other clients', async () => {
+    const waypoints = await podFacts(lab, 'shop', 'gateway.networking.k8s.io/gateway-name=waypoint');
+    const controllers = await podFacts(lab, 'waymesh-system', 'app.kubernetes.io/name=waymesh-controller');
+    const targets = [...waypoints.map((w) => `${w.ip}:15008`), ...controllers.map((c) => `${c.ip}:15012`)];
+    assert.equal(targets.length, 4);
+    const stream = httpStream(
+      lab,
+      'shop/client-1',
+      'http://echo/',
+      ...['--count', '120', '--concurrency', '2', '--interval-ms', '50', '--timeout-ms', '5000'],
+    );
+    try {
+      await streamStarted(stream);
+      const garbage = background(lab, 'plain/client', 'bash', '-c', GARBAGE, 'garbage', ...targets);
+      await garbage.exited;
+      const outcomes = garbage.lines.map((l) => l.text);
+      assert.equal(outcomes.length, 10 * targets.length, `${outcomes.join('\n')}${garbage.stderr()}`);
+      const kept = outcomes.filter((o) => !/ [01]$/.test(o));
+      assert.deepEqual(kept, [], 'every garbage connection was closed by the server');
+      await stream.exited;
+      const results = streamResults(stream);
+      assert.equal(results.length, 120, stream.stderr());
+      assert.deepEqual(failures(results), [], 'the parallel stream stayed 100% successful');
+      assert.ok(results.every((r) => r.status === 200));
+    } finally {
+      await stream.stop();
+    }
+    const restarts = (pods: readonly { restarts: number }[]): number[] => pods.map((p) => p.restarts);
+    assert.deepEqual(
+      restarts(await podFacts(lab, 'shop', 'gateway.networking.k8s.io/gateway-name=waypoint')),
+      restarts(waypoints),
+      'no waypoint restarted',
+    );
+    assert.deepEqual(
+      restarts(await podFacts(lab, 'waymesh-system', 'app.kubernetes.io/name=waymesh-controller')),
+      restarts(controllers),
+      'no controller restarted',
+    );
+  });
+});
