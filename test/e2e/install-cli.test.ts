@@ -140,6 +140,19 @@ describe('waymesh install / waypoint / uninstall in the lab (e2e)', function () 
     ]);
   });
 
+  it('the real-cluster addons, the demo samples and the kustomize base apply cleanly (server-side dry run)', async () => {
+    const root = join(import.meta.dirname, '..', '..', 'manifests');
+    for (const args of [
+      ['-f', join(root, 'addons')],
+      ['-f', join(SAMPLES, 'demo')],
+      ['-k', root],
+    ]) {
+      const out = await kubectl('apply', '--dry-run=server', ...args);
+      assert.match(out, /\(server dry run\)/, args.join(' '));
+      assert.doesNotMatch(out, /error|invalid/i, args.join(' '));
+    }
+  });
+
   it('waypoint delete removes the Gateway, its labels in the namespace and (through ownership) its Deployment', async () => {
     await kubectl('-n', 'demo', 'label', 'service', 'echo', 'waymesh.io/use-waypoint=waypoint');
     const { stdout } = await waymesh('waypoint', 'delete', 'waypoint', '-n', 'demo');
