@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 
 import type { Bench, BenchRow } from './lib.ts';
 import { openLoop, saturation, type LoadPlan } from './l7/measure.ts';
+import { ensureBuilt } from './l7/build.ts';
 import { startAll } from './l7/processes.ts';
 import { hotSpotsInDir } from './l7/profile.ts';
 import { BenchNet } from './l7/topology.ts';
@@ -77,7 +78,9 @@ export const l7Bench: Bench = {
     const dir = mkdtempSync(join(tmpdir(), 'wmb7-'));
     const profDir = join(dir, 'cpu-prof');
     if (profile) mkdirSync(profDir);
-    const net = new BenchNet(fileURLToPath(new URL('..', import.meta.url)));
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    if (await ensureBuilt(root)) console.log('built dist/ (npm run build) for the waypoint');
+    const net = new BenchNet(root);
     try {
       const hosts = await net.create(['client', 'proxy', 'backend']);
       const { client, proxy, backend } = hosts as Record<

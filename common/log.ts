@@ -1,7 +1,10 @@
 /**
  * Structured JSON logging. Each component takes a child logger (`log.child({component: 'ca'})`)
- * so every line says where it came from. Lines go to stderr so stdout stays free for CLI output.
+ * so every line says where it came from. Lines go to stderr so stdout stays free for CLI output:
+ * synchronously by default, or through {@link createBatchingSink} on hot paths.
  */
+import fs from 'node:fs';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -41,9 +44,31 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const sink = options.sink ?? { write: (line: string) => process.stderr.write(line + '\n') };
   const now = options.now ?? (() => new Date());
   const bound = options.fields ?? {};
+  // The bound fields are serialized once per logger, not once per line (the waypoint logs a
+  // line per request). A line whose fields collide with them (or with time/level/msg) takes the
+  // merging path, so later keys still win exactly as `{...bound, ...fields}` would.
+  const boundJson = JSON.stringify(bound).slice(1, -1);
+  const reserved = new Set(['time', 'level', 'msg', ...Object.keys(bound)]);
+  const boundCollides = 'time' in bound || 'level' in bound || 'msg' in bound;
+  const collides = (fields: LogFields): boolean => {
+    if (boundCollides) return true;
+    for (const key in fields) if (reserved.has(key)) return true;
+    return false;
+  };
   const emit = (lvl: LogLevel, msg: string, fields?: LogFields): void => {
     if (ORDER[lvl] < ORDER[level]) return;
-    sink.write(JSON.stringify({ time: now().toISOString(), level: lvl, msg, ...bound, ...fields }));
+    const time = now().toISOString();
+    if (fields !== undefined && collides(fields)) {
+      sink.write(JSON.stringify({ time, level: lvl, msg, ...bound, ...fields }));
+      return;
+    }
+    let line = `{"time":"${time}","level":"${lvl}","msg":${JSON.stringify(msg)}`;
+    if (boundJson !== '') line += ',' + boundJson;
+    if (fields !== undefined) {
+      const own = JSON.stringify(fields);
+      if (own.length > 2) line += ',' + own.slice(1, -1);
+    }
+    sink.write(line + '}');
   };
   return {
     debug: (msg, fields) => emit('debug', msg, fields),
@@ -56,3 +81,123 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 
 /** A logger that discards everything (for tests that do not inspect logs). */
 export const silentLogger: Logger = createLogger({ sink: { write: () => undefined } });
+
+/** Options for {@link createBatchingSink}. */
+export interface BatchingSinkOptions {
+  /** File descriptor written to (default 2, stderr). */
+  readonly fd?: number;
+  /** Lines held at most while a write is in flight; beyond that lines are dropped and counted. */
+  readonly maxBufferedLines?: number;
+  /** How long a line may wait for its batch (default 50 ms); 0: the next timer turn. */
+  readonly flushIntervalMs?: number;
+  /** A batch this large is written at once, without waiting for the interval (default 1000). */
+  readonly batchLines?: number;
+  /** Injected `fs.write`/`fs.writeSync` (tests: a slow or failing disk). */
+  readonly fs?: Pick<typeof fs, 'write' | 'writeSync'>;
+}
+
+/** A {@link LogSink} that writes in the background: see {@link createBatchingSink}. */
+export interface BatchingSink extends LogSink {
+  /** Lines dropped so far because the buffer was full or a write failed. */
+  readonly dropped: number;
+  /** Writes what is buffered now; resolves when every line accepted so far is written (or dropped). */
+  flush(): Promise<void>;
+  /** Writes the buffered lines synchronously (for `process.on('exit')`); in-flight writes are not waited for. */
+  flushSync(): void;
+}
+
+const DEFAULT_MAX_BUFFERED_LINES = 10_000;
+const DEFAULT_FLUSH_INTERVAL_MS = 50;
+const DEFAULT_BATCH_LINES = 1000;
+
+/**
+ * A sink for hot paths (the waypoint's per-request access log): `write` only appends the line to
+ * a bounded buffer; the buffer goes out as one `fs.write` (libuv thread pool) per batch — every
+ * `flushIntervalMs`, or at once when `batchLines` are waiting — and the next batch starts only
+ * when the previous one is written. A synchronous write per line (what `process.stderr` does for
+ * files and pipes) cost the waypoint ~18 % of its CPU (issue 6 §6); a thread-pool write per line
+ * costs even more at low rates, hence the interval. When the disk cannot keep up, the buffer
+ * fills and new lines are dropped and counted, so memory stays bounded and requests never wait
+ * for the log. The timer is unref'd: pair the sink with `flush()` on stop and `flushSync()` on exit.
+ */
+export function createBatchingSink(options: BatchingSinkOptions = {}): BatchingSink {
+  const fd = options.fd ?? 2;
+  const max = Math.max(1, options.maxBufferedLines ?? DEFAULT_MAX_BUFFERED_LINES);
+  const intervalMs = Math.max(0, options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS);
+  const batchLines = Math.max(1, options.batchLines ?? DEFAULT_BATCH_LINES);
+  const io = options.fs ?? fs;
+  let buffered: string[] = [];
+  let writing = false;
+  let timer: NodeJS.Timeout | undefined;
+  let dropped = 0;
+  let waiters: (() => void)[] = [];
+
+  const settle = (): void => {
+    if (writing || buffered.length > 0) return;
+    const done = waiters;
+    waiters = [];
+    for (const resolve of done) resolve();
+  };
+  // After a write, or when a line arrives: start now, arm the timer, or resolve flush() waiters.
+  const next = (): void => {
+    if (writing) return;
+    if (buffered.length === 0) settle();
+    else if (buffered.length >= batchLines || waiters.length > 0) start();
+    else if (timer === undefined) {
+      timer = setTimeout(start, intervalMs);
+      timer.unref();
+    }
+  };
+  const writeAll = (data: Buffer, lines: number): void => {
+    io.write(fd, data, 0, data.length, null, (err, written) => {
+      if (err === null && written < data.length) {
+        writeAll(data.subarray(written), lines);
+        return;
+      }
+      // A failed write loses its batch: count it like a full buffer rather than retry forever.
+      if (err !== null) dropped += lines;
+      writing = false;
+      next();
+    });
+  };
+  function start(): void {
+    clearTimeout(timer);
+    timer = undefined;
+    if (writing || buffered.length === 0) return;
+    const lines = buffered;
+    buffered = [];
+    writing = true;
+    writeAll(Buffer.from(lines.join('\n') + '\n'), lines.length);
+  }
+  return {
+    write(line) {
+      if (buffered.length >= max) {
+        dropped++;
+        return;
+      }
+      buffered.push(line);
+      if (timer === undefined || buffered.length >= batchLines) next();
+    },
+    get dropped() {
+      return dropped;
+    },
+    flush() {
+      return new Promise<void>((resolve) => {
+        waiters.push(resolve);
+        next();
+      });
+    },
+    flushSync() {
+      clearTimeout(timer);
+      timer = undefined;
+      if (buffered.length === 0) return;
+      const data = Buffer.from(buffered.join('\n') + '\n');
+      buffered = [];
+      try {
+        for (let off = 0; off < data.length;) off += io.writeSync(fd, data, off, data.length - off);
+      } catch {
+        // The process is exiting and the log is gone: nothing left to tell.
+      }
+    },
+  };
+}

@@ -6,7 +6,7 @@
 import { CaClient, TrustBundle } from '../certs/index.ts';
 import { errorMessage } from '../common/errors.ts';
 import { exitOnSignals } from '../common/lifecycle.ts';
-import { createLogger, type Logger } from '../common/log.ts';
+import { createBatchingSink, createLogger, type BatchingSink, type Logger } from '../common/log.ts';
 import {
   controllerConfigSource,
   controllerSpiffeId,
@@ -69,13 +69,32 @@ function missingRoot(): never {
   throw new Error('WAYMESH_CA_ROOT is required to verify the controller (or pass --config-file)');
 }
 
+/** Exposes the log lines the batching sink had to drop (disk too slow). */
+function countDroppedLines(waypoint: Waypoint, sink: BatchingSink): void {
+  waypoint.metricsRegistry.gauge(
+    'waymesh_log_dropped_lines',
+    'Log lines (mostly access log) dropped because stderr could not keep up.',
+    [],
+    (g) => g.labels().set(sink.dropped),
+  );
+}
+
 async function main(): Promise<void> {
-  const log = createLogger({ fields: { program: 'waymesh-waypoint' } });
+  // Every line (the per-request access log above all) is written in batches off the request
+  // path; one logger for all lines keeps them in order. Lines still buffered at exit (a failed
+  // start, a stop that failed) are written synchronously then.
+  const sink = createBatchingSink();
+  process.on('exit', () => sink.flushSync());
+  const log = createLogger({ sink, fields: { program: 'waymesh-waypoint' } });
   try {
     const settings = parseWaypointSettings(process.argv.slice(2), process.env);
     const waypoint = buildWaypoint(settings, log);
+    countDroppedLines(waypoint, sink);
     await waypoint.start();
-    exitOnSignals(log, () => waypoint.stop({ deadlineMs: DRAIN_DEADLINE_MS }));
+    exitOnSignals(log, async () => {
+      await waypoint.stop({ deadlineMs: DRAIN_DEADLINE_MS });
+      await sink.flush();
+    });
   } catch (err) {
     log.error('waypoint failed to start', { error: errorMessage(err) });
     process.exit(1);

@@ -1,6 +1,6 @@
 /**
  * Starts the `l7` benchmark's programs inside its namespaces: the backend app (nginx, 1 KiB),
- * the backend HBONE endpoint, the waypoint (`waypoint/main.ts`, its own process), the nginx
+ * the backend HBONE endpoint, the waypoint (compiled `dist/waypoint/main.js`, its own process), the nginx
  * reverse proxy, and the two client-side forwarders. Then checks every path end to end.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -13,6 +13,7 @@ import { BENCH_PATH, BENCH_RULES } from './routes.ts';
 import { benchSnapshot } from './snapshot.ts';
 import type { BenchHost, BenchNet } from './topology.ts';
 import { benchId } from './identities.ts';
+import { WAYPOINT_MAIN_JS } from './build.ts';
 
 /** Ports used inside the namespaces. */
 export const PORTS = { app: 8080, hbone: 15008, nginx: 8081, l4: 18001, waypoint: 18002 } as const;
@@ -109,9 +110,9 @@ export async function startAll(
     proxy.ns,
     process.execPath,
     [
-      ...NODE_TSX,
+      // As the image runs it: compiled JavaScript, no TypeScript loader (see ./build.ts).
       ...(cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfDir]),
-      'waypoint/main.ts',
+      WAYPOINT_MAIN_JS,
       '--config-file',
       snapshotFile,
       '--cert-file',

@@ -12,7 +12,7 @@ import { addHeaders } from './headers.ts';
 import type { HeaderRecord } from './headers.ts';
 import type { DownstreamRequest, ParsedRequest } from './request.ts';
 import { EngineErrorCode, edgeStatus } from './status.ts';
-import type { EngineConfig, RequestDone } from './types.ts';
+import type { EngineConfig, RequestDone, UpstreamEndpoint } from './types.ts';
 
 /** A downstream response from either server. */
 export type DownstreamResponse = ServerResponse | Http2ServerResponse;
@@ -30,6 +30,7 @@ export class Exchange {
   grpcStatus: number | undefined;
   attempts = 0;
   backend: ServiceKey | undefined;
+  endpoint: UpstreamEndpoint | undefined;
   errorCode: string | undefined;
   policy: string | undefined;
   /** Headers every answer carries (e.g. `ratelimit-*`). */
@@ -102,6 +103,9 @@ export class Exchange {
       backend: this.backend,
       errorCode: this.errorCode,
       policy: this.policy,
+      method: this.parsed.method,
+      path: this.parsed.path,
+      endpoint: this.endpoint,
     };
   }
 }

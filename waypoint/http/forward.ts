@@ -79,29 +79,37 @@ export async function forward(deps: ForwardDeps, ex: Exchange, plan: ForwardPlan
       const endpoint = deps.picker.pick(ex.config.services, plan.service, plan.port);
       if (endpoint === undefined) throw noEndpoints(plan.service, plan.port);
       ex.attempts = attempt;
+      ex.endpoint = endpoint;
       const info: AttemptInfo = { attempt, backend: plan.service, endpoint };
       const headers: HeaderRecord = { ...base };
       const traced = deps.hooks.onAttempt?.(ex.parsed, info);
       if (traced !== undefined) Object.assign(headers, traced);
-      const ctl = new AbortController();
-      current = ctl;
-      const onClientGone = (): void => ctl.abort(ex.clientGone.signal.reason);
-      ex.clientGone.signal.addEventListener('abort', onClientGone);
       const perTry = plan.timeouts.backendRequestMs;
+      // The common case (one try, no timeouts) aborts on the exchange's own signal: no
+      // controller, listener or closure per attempt. A timeout or a retry needs a signal of
+      // the attempt's own, which can fire without the client having gone.
+      const ctl =
+        perTry === undefined && overall === undefined && maxAttempts === 1
+          ? undefined
+          : new AbortController();
+      current = ctl;
+      const signal = ctl === undefined ? ex.clientGone.signal : ctl.signal;
+      const onClientGone = ctl === undefined ? undefined : (): void => ctl.abort(ex.clientGone.signal.reason);
+      if (onClientGone !== undefined) ex.clientGone.signal.addEventListener('abort', onClientGone);
       const timer =
-        perTry === undefined
+        perTry === undefined || ctl === undefined
           ? undefined
           : setTimeout(() => ctl.abort(timeoutError('backendRequest', perTry, plan.service)), perTry);
       let released = false;
       const finish = (): void => {
         if (released) return;
         released = true;
-        clearTimeout(timer);
-        ex.clientGone.signal.removeEventListener('abort', onClientGone);
+        if (timer !== undefined) clearTimeout(timer);
+        if (onClientGone !== undefined) ex.clientGone.signal.removeEventListener('abort', onClientGone);
         deps.picker.release(endpoint);
       };
       try {
-        if (ex.clientGone.signal.aborted) ctl.abort(ex.clientGone.signal.reason);
+        if (ctl !== undefined && ex.clientGone.signal.aborted) ctl.abort(ex.clientGone.signal.reason);
         const response = await deps.upstreams.pool(endpoint, protocol).send(
           {
             method: ex.parsed.method,
@@ -110,7 +118,7 @@ export async function forward(deps: ForwardDeps, ex: Exchange, plan: ForwardPlan
             headers,
             body,
           },
-          ctl.signal,
+          signal,
         );
         const grpc = ex.parsed.grpc ? parseGrpcStatus(response.headers['grpc-status']) : undefined;
         const effective =
@@ -124,12 +132,12 @@ export async function forward(deps: ForwardDeps, ex: Exchange, plan: ForwardPlan
           await sleep(plan.retry.backoffMs, ex.clientGone.signal);
           continue;
         }
-        await relayResponse(ex, response, plan.responseEdits, ctl.signal);
+        await relayResponse(ex, response, plan.responseEdits, signal);
         finish();
         return;
       } catch (err) {
         finish();
-        const mapped = attemptError(err, ctl.signal, plan.service, endpoint);
+        const mapped = attemptError(err, signal, plan.service, endpoint);
         deps.hooks.onAttemptEnd?.(ex.parsed, info, 0, mapped.code);
         const retry =
           attempt < maxAttempts &&
@@ -144,6 +152,6 @@ export async function forward(deps: ForwardDeps, ex: Exchange, plan: ForwardPlan
       }
     }
   } finally {
-    clearTimeout(deadline);
+    if (deadline !== undefined) clearTimeout(deadline);
   }
 }

@@ -103,6 +103,10 @@ export interface RequestDone {
   /** The `MeshError` code when the engine answered an error itself. */
   readonly errorCode: string | undefined;
   readonly policy: string | undefined;
+  readonly method: string;
+  readonly path: string;
+  /** The endpoint of the last attempt (for the access log), undefined when none was tried. */
+  readonly endpoint: UpstreamEndpoint | undefined;
 }
 
 /** Hooks for the rest of the waypoint; every one is optional. */

@@ -85,10 +85,10 @@ export function createHooks(deps: HookDeps): EngineHooks {
   };
   const onRequestDone = (done: RequestDone): void => {
     metrics.requestDone(done);
-    const info = lastInfo.get(done);
+    const ep = done.endpoint;
     accessLog.info('request', {
-      method: info?.method,
-      path: info?.path,
+      method: done.method,
+      path: done.path,
       status: done.status,
       grpcStatus: done.grpcStatus,
       route: done.route,
@@ -97,25 +97,12 @@ export function createHooks(deps: HookDeps): EngineHooks {
       sourcePrincipal: done.source,
       destinationService: done.service,
       backend: done.backend,
-      endpoint: trace.endpointOf(info),
+      endpoint: ep === undefined ? undefined : `${ep.ip}:${ep.port}`,
       attempts: done.attempts,
       durationMs: Math.round(done.durationMs * 10) / 10,
       errorCode: done.errorCode,
       policy: done.policy,
     });
   };
-  // onEnd runs right before onRequestDone with the same `done`: it links the request to it.
-  const lastInfo = new WeakMap<RequestDone, RequestInfo>();
-  return {
-    authorize,
-    rateLimit,
-    onStart: trace.onStart,
-    onAttempt: trace.onAttempt,
-    onAttemptEnd: trace.onAttemptEnd,
-    onEnd: (info, done) => {
-      lastInfo.set(done, info);
-      trace.onEnd(info, done);
-    },
-    onRequestDone,
-  };
+  return { authorize, rateLimit, ...trace, onRequestDone };
 }

@@ -16,29 +16,30 @@ import type { Tracing } from '../telemetry/tracing.ts';
 interface RequestTrace {
   readonly server: SpanHandle;
   attempt: SpanHandle | undefined;
-  /** `ip:port` of the last endpoint tried, for the access log. */
-  endpoint: string | undefined;
 }
 
-/** The tracing hooks plus the endpoint lookup the access log uses. */
+/** The tracing hooks of the engine (all absent when tracing is off). */
 export interface TraceHooks {
-  readonly onStart: (info: RequestInfo) => void;
-  readonly onAttempt: (
+  readonly onStart?: (info: RequestInfo) => void;
+  readonly onAttempt?: (
     info: RequestInfo,
     attempt: AttemptInfo,
   ) => Readonly<Record<string, string>> | undefined;
-  readonly onAttemptEnd: (
+  readonly onAttemptEnd?: (
     info: RequestInfo,
     attempt: AttemptInfo,
     status: number,
     errorCode: string | undefined,
   ) => void;
-  readonly onEnd: (info: RequestInfo, done: RequestDone) => void;
-  readonly endpointOf: (info: RequestInfo | undefined) => string | undefined;
+  readonly onEnd?: (info: RequestInfo, done: RequestDone) => void;
 }
 
-/** Builds the hooks; with tracing off they only track endpoints and pass caller headers on. */
+/**
+ * Builds the hooks. With tracing off there are none: no span objects, no per-request state;
+ * the caller's trace headers still reach the upstream, as end-to-end headers.
+ */
 export function tracingHooks(tracing: Tracing): TraceHooks {
+  if (!tracing.enabled) return {};
   const requests = new WeakMap<RequestInfo, RequestTrace>();
   return {
     onStart(info) {
@@ -50,13 +51,11 @@ export function tracingHooks(tracing: Tracing): TraceHooks {
         serverAddress: info.authority,
         protocolVersion: info.grpc ? '2' : '1.1',
       });
-      requests.set(info, { server, attempt: undefined, endpoint: undefined });
+      requests.set(info, { server, attempt: undefined });
     },
     onAttempt(info, attempt) {
       const t = requests.get(info);
       if (t === undefined) return undefined;
-      t.endpoint = `${attempt.endpoint.ip}:${attempt.endpoint.port}`;
-      if (!tracing.enabled) return undefined;
       t.attempt = startClientSpan(tracing, t.server, {
         method: info.method,
         path: info.path,
@@ -80,13 +79,12 @@ export function tracingHooks(tracing: Tracing): TraceHooks {
     },
     onEnd(info, done) {
       const t = requests.get(info);
-      if (t === undefined || !tracing.enabled) return;
+      if (t === undefined) return;
       if (done.route !== undefined) t.server.span.setAttribute('waymesh.route', done.route);
       endSpan(t.server, {
         statusCode: done.status,
         ...(done.grpcStatus === undefined ? {} : { grpcStatus: done.grpcStatus }),
       });
     },
-    endpointOf: (info) => (info === undefined ? undefined : requests.get(info)?.endpoint),
   };
 }

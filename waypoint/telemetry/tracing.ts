@@ -7,20 +7,18 @@
  * still carries incoming trace headers through to upstream requests.
  */
 import { ProxyTracerProvider, type TextMapPropagator, type Tracer } from '@opentelemetry/api';
-import { OTLPTraceExporter as GrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
-import { OTLPTraceExporter as ProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   BasicTracerProvider,
   BatchSpanProcessor,
   ParentBasedSampler,
   TraceIdRatioBasedSampler,
-  type SpanExporter,
 } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import { errorMessage, MeshError } from '../../common/errors.ts';
 import { silentLogger, type Logger } from '../../common/log.ts';
 import { DropCounter, GuardedExporter, QueueGuard } from './export-guard.ts';
+import { LazyOtlpExporter } from './lazy-exporter.ts';
 import { createPropagator } from './propagation.ts';
 
 /** OTLP transports (the values of `OTEL_EXPORTER_OTLP_PROTOCOL` we support). */
@@ -93,10 +91,7 @@ export function createTracing(options: TracingOptions): Tracing {
     onDropped: options.onDropped ?? (() => undefined),
     log,
   });
-  const inner: SpanExporter =
-    options.protocol === 'grpc'
-      ? new GrpcTraceExporter({ url, timeoutMillis: exportTimeoutMs })
-      : new ProtoTraceExporter({ url, timeoutMillis: exportTimeoutMs });
+  const inner = new LazyOtlpExporter(options.protocol, url, exportTimeoutMs);
   const exporter = new GuardedExporter(inner, counter);
   const batch = new BatchSpanProcessor(exporter, {
     maxQueueSize,
