@@ -9,8 +9,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 
-import { FileCaStore, loadOrCreateCa } from '../../certs/index.ts';
+// Specific modules, not certs/index.ts (nor ./agents.ts, which imports it): the index also loads
+// the CA's gRPC service (grpc-js, protobufjs), ~12 MB of RSS this process has no use for.
+import { loadOrCreateCa } from '../../certs/ca.ts';
+import { FileCaStore } from '../../certs/store.ts';
 import { errorMessage, MeshError } from '../../common/errors.ts';
 import type { NodeSnapshot } from '../../common/ir/index.ts';
 import { Registry } from '../../common/metrics/index.ts';
@@ -19,12 +23,16 @@ import { IdentityManager } from '../../node-agent/identity/index.ts';
 import { loadNativeAddon } from '../../node-agent/native/index.ts';
 import { createProxyHandler } from '../../node-agent/proxy/index.ts';
 import { buildNodeState } from '../../node-agent/state/index.ts';
-import { AGENT_FILES, type AgentPod } from './agents.ts';
+import type { AgentPod } from './agents.ts';
 
+/** The files `agents.ts` writes (its AGENT_FILES; repeated here, see the certs import above). */
+const AGENT_FILES = { snapshot: 'snapshot.json', pods: 'pods.json' } as const;
 const CAPTURE_CONCURRENCY = 8;
 const IDENTITY_TIMEOUT_MS = 30_000;
 
 async function main(dir: string): Promise<void> {
+  // As node-agent/main.ts: keep V8's young generation at its initial size (see there).
+  setFlagsFromString('--semi-space-growth-factor=1');
   loadNativeAddon();
   const snapshot = JSON.parse(readFileSync(join(dir, AGENT_FILES.snapshot), 'utf8')) as NodeSnapshot;
   const pods = JSON.parse(readFileSync(join(dir, AGENT_FILES.pods), 'utf8')) as AgentPod[];

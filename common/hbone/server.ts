@@ -83,6 +83,9 @@ export function createHboneServer(opts: HboneServerOptions): HboneServer {
     rejectUnauthorized: true,
     ALPNProtocols: ['h2'],
     allowHTTP1: false,
+    // Accepted sockets default to Nagle on (the client side sets TCP_NODELAY itself): a small
+    // frame (a 1 KiB response, a WINDOW_UPDATE) would then wait for the ACK of the previous one.
+    noDelay: true,
     peerMaxConcurrentStreams: opts.peerMaxConcurrentStreams ?? DEFAULT_MAX_STREAMS_PER_SESSION,
     settings: {
       maxConcurrentStreams: maxStreams,

@@ -3,7 +3,10 @@
  * wrong answer out of the TLS stack (identity, key, validity window).
  */
 import { createPublicKey } from 'node:crypto';
-import { certFromPem, createCsr, generateKey, privateKeyToPem, type Certificate } from '../../certs/index.ts';
+import { createCsr } from '../../certs/csr.ts';
+import { generateKey, privateKeyToPem } from '../../certs/keys.ts';
+import type { Certificate } from '../../certs/parse.ts';
+import { certFromPem } from '../../certs/pem.ts';
 import { MeshError } from '../../common/errors.ts';
 import type { CertificateSource } from './source.ts';
 

@@ -4,14 +4,13 @@
  * (before its first connection needs it), refreshed at half life, the still-valid certificate
  * kept while refreshes fail (retried with backoff), dropped when no pod uses the id any more.
  */
-import {
-  CertRotator,
-  certsFromPem,
-  systemClock,
-  TrustBundle,
-  type Certificate,
-  type Clock,
-} from '../../certs/index.ts';
+// Certificate pieces come from their own modules, not certs/index.ts: the index also loads the
+// CA's gRPC service (grpc-js, protobufjs), which an agent built without a CaClient (tests, the
+// l4 bench) would otherwise carry (~12 MB RSS).
+import { TrustBundle } from '../../certs/bundle.ts';
+import type { Certificate } from '../../certs/parse.ts';
+import { certsFromPem } from '../../certs/pem.ts';
+import { CertRotator, systemClock, type Clock } from '../../certs/rotation.ts';
 import { errorMessage, MeshError } from '../../common/errors.ts';
 import { silentLogger, type Logger } from '../../common/log.ts';
 import type { Registry } from '../../common/metrics/index.ts';

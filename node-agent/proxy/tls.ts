@@ -5,7 +5,8 @@
  * a map lookup, not string joins.
  */
 import type { TLSSocket } from 'node:tls';
-import { verifyTlsPeer } from '../../certs/index.ts';
+// certs/tls.ts, not certs/index.ts: the index also loads the CA's gRPC service (see identity/manager.ts).
+import { verifyTlsPeer } from '../../certs/tls.ts';
 import { MeshError } from '../../common/errors.ts';
 import type { HboneClientTls, HboneTlsMaterial } from '../../common/hbone/index.ts';
 import { formatSpiffeId } from '../../common/spiffe.ts';

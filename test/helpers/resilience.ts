@@ -138,7 +138,18 @@ export async function podFacts(lab: TestLab, ns: string, selector: string): Prom
 
 /** Kills pods at once: `kubectl delete pod … --grace-period=0 --force`. */
 export async function forceDelete(lab: TestLab, ns: string, ...pods: string[]): Promise<void> {
-  await lab.kubectl('-n', ns, 'delete', 'pod', ...pods, '--grace-period=0', '--force', '--wait=false');
+  // A pod already gone (its Deployment scaled to 0 meanwhile) is the state asked for.
+  await lab.kubectl(
+    '-n',
+    ns,
+    'delete',
+    'pod',
+    ...pods,
+    '--grace-period=0',
+    '--force',
+    '--wait=false',
+    '--ignore-not-found',
+  );
 }
 
 /** Sets a Deployment's replicas with `kubectl patch`. */

@@ -97,6 +97,15 @@ describe('resilience: Redis down and bad input (e2e, kubectl)', function () {
   });
 
   it('Redis down: rate limits fail open and answer fast; back up, the shared budget applies again', async () => {
+    try {
+      await redisDownAndBack();
+    } finally {
+      // Whatever happened, the later tests must not run under this budget.
+      await lab.kubectl('-n', 'shop', 'delete', 'ratelimitpolicy', 'echo-budget', '--ignore-not-found');
+    }
+  });
+
+  const redisDownAndBack = async (): Promise<void> => {
     apply(lab, RATE_LIMIT);
     await eventually('echo-budget Accepted', async () =>
       (await policyAccepted(lab, 'rlp', 'shop', 'echo-budget'))['echo'] === 'True/Accepted'
@@ -154,7 +163,7 @@ describe('resilience: Redis down and bad input (e2e, kubectl)', function () {
     await eventually('limits lifted', async () =>
       (await statuses(2)).every((c) => c === 200) ? true : undefined,
     );
-  });
+  };
 
   it('refuses an invalid CR and reports a broken route in status without breaking others', async () => {
     const stderr = lab.kubectlFails(
