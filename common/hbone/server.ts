@@ -83,6 +83,9 @@ export function createHboneServer(opts: HboneServerOptions): HboneServer {
     rejectUnauthorized: true,
     ALPNProtocols: ['h2'],
     allowHTTP1: false,
+    // A peer that never finishes its handshake (garbage that looks like the start of a TLS record,
+    // a stalled client) is dropped after this, instead of Node's default of 120 s.
+    handshakeTimeout: 10_000,
     // Accepted sockets default to Nagle on (the client side sets TCP_NODELAY itself): a small
     // frame (a 1 KiB response, a WINDOW_UPDATE) would then wait for the ACK of the previous one.
     noDelay: true,
