@@ -4,15 +4,13 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { MeshError } from '../common/errors.ts';
-import { formatSpiffeId, type SpiffeId } from '../common/spiffe.ts';
 import type { TrustBundle } from './bundle.ts';
 import {
   CertificateServiceClient,
   type CreateCertificateRequest,
   type CreateCertificateResponse,
 } from './grpc-defs.ts';
-import { peerChainDer } from './tls.ts';
-import { verifyPeerChain } from './verify.ts';
+import { spiffeChannelCredentials } from './channel.ts';
 
 /** Options for {@link CaClient}. */
 export interface CaClientOptions {
@@ -51,20 +49,11 @@ export class CaClient {
 
   constructor(opts: CaClientOptions) {
     this.#opts = opts;
-    const creds = grpc.credentials.createSsl(Buffer.from(opts.bundle.toPem()), null, null, {
-      checkServerIdentity: (_host, cert) => {
-        try {
-          const id: SpiffeId = verifyPeerChain(peerChainDer(cert), opts.bundle, 'server');
-          const got = formatSpiffeId(id);
-          if (opts.serverId !== undefined && got !== opts.serverId) {
-            return new MeshError('PEER_NOT_ALLOWED', `CA server is ${got}, expected ${opts.serverId}`);
-          }
-          return undefined;
-        } catch (err) {
-          return err instanceof Error ? err : new Error(String(err));
-        }
-      },
-    });
+    const creds = spiffeChannelCredentials(
+      opts.bundle,
+      opts.serverId,
+      (got) => `CA server is ${got}, expected ${opts.serverId ?? ''}`,
+    );
     // Identity is checked by SPIFFE id above, not by host name; a fixed SNI name also avoids
     // sending an IP address as SNI, which RFC 6066 forbids.
     this.#client = new CertificateServiceClient(opts.address, creds, {

@@ -5,15 +5,15 @@
  * snapshot to one `apply` function; with the controller, a rejection becomes a NACK.
  */
 import { readFile } from 'node:fs/promises';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 
-import { peerChainDer, verifyPeerChain, type TrustBundle } from '../../certs/index.ts';
+import type { TrustBundle } from '../../certs/bundle.ts';
+import { spiffeChannelCredentials } from '../../certs/channel.ts';
 import { ConfigClient } from '../../common/config-client/client.ts';
 import { errorMessage, MeshError } from '../../common/errors.ts';
 import type { NodeSnapshot } from '../../common/ir/index.ts';
 import { silentLogger, type Logger } from '../../common/log.ts';
 import { watchSnapshotFile, type SnapshotWatch } from '../../common/snapshot-file.ts';
-import { formatSpiffeId } from '../../common/spiffe.ts';
 
 /** Applies one snapshot; throwing rejects it (the agent keeps its last good one). */
 export type ApplySnapshot = (snapshot: NodeSnapshot) => Promise<void> | void;
@@ -55,18 +55,11 @@ export function tokenFileReader(path: string): () => Promise<string> {
 
 /** gRPC channel credentials that accept only a server presenting `serverId`, chained to `bundle`. */
 export function spiffeServerCredentials(bundle: TrustBundle, serverId: string): grpc.ChannelCredentials {
-  return grpc.credentials.createSsl(Buffer.from(bundle.toPem()), null, null, {
-    checkServerIdentity: (_host, cert) => {
-      try {
-        const got = formatSpiffeId(verifyPeerChain(peerChainDer(cert), bundle, 'server'));
-        return got === serverId
-          ? undefined
-          : new MeshError('PEER_NOT_ALLOWED', `the controller presented ${got}, expected ${serverId}`);
-      } catch (err) {
-        return err instanceof Error ? err : new Error(String(err));
-      }
-    },
-  });
+  return spiffeChannelCredentials(
+    bundle,
+    serverId,
+    (got) => `the controller presented ${got}, expected ${serverId}`,
+  );
 }
 
 /** Options of {@link controllerConfigSource}. */

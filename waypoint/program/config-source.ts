@@ -5,15 +5,15 @@
  * snapshot file re-read when it changes (`--config-file`).
  */
 import { readFile } from 'node:fs/promises';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 
-import { peerChainDer, verifyPeerChain, type TrustBundle } from '../../certs/index.ts';
+import type { TrustBundle } from '../../certs/bundle.ts';
+import { spiffeChannelCredentials } from '../../certs/channel.ts';
 import { ConfigClient } from '../../common/config-client/client.ts';
 import { errorMessage, MeshError } from '../../common/errors.ts';
 import type { WaypointSnapshot } from '../../common/ir/snapshots.ts';
 import { silentLogger, type Logger } from '../../common/log.ts';
 import { watchSnapshotFile, type SnapshotWatch } from '../../common/snapshot-file.ts';
-import { formatSpiffeId } from '../../common/spiffe.ts';
 
 /** Applies one snapshot; throwing rejects it (the last good one stays). */
 export type ApplySnapshot = (snapshot: WaypointSnapshot) => void;
@@ -52,18 +52,11 @@ export function tokenFileReader(path: string): () => Promise<string> {
 }
 
 function controllerCredentials(bundle: TrustBundle, serverId: string): grpc.ChannelCredentials {
-  return grpc.credentials.createSsl(Buffer.from(bundle.toPem()), null, null, {
-    checkServerIdentity: (_host, cert) => {
-      try {
-        const got = formatSpiffeId(verifyPeerChain(peerChainDer(cert), bundle, 'server'));
-        return got === serverId
-          ? undefined
-          : new MeshError('PEER_NOT_ALLOWED', `the controller presented ${got}, expected ${serverId}`);
-      } catch (err) {
-        return err instanceof Error ? err : new Error(String(err));
-      }
-    },
-  });
+  return spiffeChannelCredentials(
+    bundle,
+    serverId,
+    (got) => `the controller presented ${got}, expected ${serverId}`,
+  );
 }
 
 /** Options of {@link controllerConfigSource}. */
