@@ -9,6 +9,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import { inMemoryRootCa } from '../certs/index.ts';
 import { loadNativeAddon } from '../node-agent/native/index.ts';
@@ -19,6 +20,7 @@ import { buildPaths, type BenchPath } from './l4/paths.ts';
 import { ProcessGroup, sampleDuring } from './l4/procs.ts';
 import { round } from './l4/stats.ts';
 import { TRUST_DOMAIN } from './l4/topology.ts';
+import { ensureBuilt } from './build.ts';
 import type { Bench, BenchRow } from './lib.ts';
 
 const WRK_SECONDS = 5;
@@ -95,6 +97,8 @@ export const l4Bench: Bench = {
   async run() {
     assertRoot();
     loadNativeAddon();
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    if (await ensureBuilt(root)) console.log('built dist/ (npm run build) for the agents');
     const lab = new NetnsLab();
     const procs = new ProcessGroup();
     const dir = mkdtempSync(join(tmpdir(), 'waymesh-l4-'));

@@ -3,12 +3,19 @@
  * engine (or L4 passthrough), upstream HBONE, policy, rate limits, tracing, metrics and the
  * admin/metrics/readiness endpoints. Every effect is injected through {@link WaypointOptions}.
  */
+import type { Duplex } from 'node:stream';
+
 import { createAdminServer } from './program/admin.ts';
 import { errorMessage, MeshError } from '../common/errors.ts';
 import { createHboneServer, HboneClient, type HboneServer } from '../common/hbone/index.ts';
 import { silentLogger, type Logger } from '../common/log.ts';
 import { Registry } from '../common/metrics/index.ts';
-import { createHttpEngine, type HttpEngine } from './http/index.ts';
+import {
+  createHttpEngine,
+  type HttpEngine,
+  type TunnelContext,
+  type UpstreamConnector,
+} from './http/index.ts';
 import { WaypointMetrics } from './metrics.ts';
 import { compileWaypointConfig, type GatewayRef, type WaypointConfig } from './program/config.ts';
 import type { ConfigSource } from './program/config-source.ts';
@@ -52,6 +59,11 @@ export interface WaypointOptions {
   };
   /** HBONE port of endpoints (15008; tests use others). */
   readonly upstreamHbonePort?: number;
+  /**
+   * How the engine reaches endpoints; default HBONE to their node agents (the only production
+   * choice). The l7 benchmark injects plain TCP to measure the L7 engine alone against nginx.
+   */
+  readonly connector?: UpstreamConnector;
   readonly random?: () => number;
   readonly logger?: Logger;
 }
@@ -102,15 +114,17 @@ export class Waypoint {
             failureMode: opts.rateLimitFailureMode ?? 'open',
             log: this.log,
           });
-    const connector = new HboneUpstream({
-      client: this.client,
-      tls: () => {
-        const cert = this.cert();
-        return { material: clientTls(cert), bundle: cert.bundle };
-      },
-      identityOf: (ep) => this.current?.endpointIdentities.get(ep.ip),
-      ...(opts.upstreamHbonePort === undefined ? {} : { hbonePort: opts.upstreamHbonePort }),
-    });
+    const connector =
+      opts.connector ??
+      new HboneUpstream({
+        client: this.client,
+        tls: () => {
+          const cert = this.cert();
+          return { material: clientTls(cert), bundle: cert.bundle };
+        },
+        identityOf: (ep) => this.current?.endpointIdentities.get(ep.ip),
+        ...(opts.upstreamHbonePort === undefined ? {} : { hbonePort: opts.upstreamHbonePort }),
+      });
     this.engine = createHttpEngine({
       getConfig: () => this.config().engine,
       connector,
@@ -128,7 +142,16 @@ export class Waypoint {
     this.connector = connector;
   }
 
-  private readonly connector: HboneUpstream;
+  private readonly connector: UpstreamConnector;
+
+  /**
+   * Serves one already accepted byte stream (HTTP/1.1, h2c or gRPC) addressed to `ctx.target`
+   * through the engine, as a tunnel that passed the HBONE checks would be. For the l7
+   * benchmark's engine-only path; the waypoint itself feeds the engine from its HBONE server.
+   */
+  serveHttp(stream: Duplex, ctx: TunnelContext): void {
+    this.engine.serveTunnel(stream, ctx);
+  }
 
   /** The configuration in use; throws before the first snapshot (tunnels are refused until then). */
   config(): WaypointConfig {

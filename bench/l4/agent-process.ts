@@ -1,6 +1,6 @@
 /**
  * One node agent of the `l4` benchmark as its own process, so its CPU and RSS are its own:
- * `node --import tsx bench/l4/agent-process.ts <dir>`. Reads from `<dir>` a node snapshot
+ * `node dist/bench/l4/agent-process.js <dir>` (compiled, as the image runs the agent; see ../build.ts). Reads from `<dir>` a node snapshot
  * (`snapshot.json`), the pods to capture with their namespace paths (`pods.json`) and the CA
  * files (FileCaStore layout); builds the identity manager (in-process CA), proxy handler and
  * capture manager as the real agent does; captures every pod, waits for their certificates and
@@ -90,7 +90,7 @@ async function main(dir: string): Promise<void> {
 
 const dir = process.argv[2];
 if (dir === undefined) {
-  process.stderr.write('usage: node --import tsx bench/l4/agent-process.ts <dir>\n');
+  process.stderr.write('usage: node dist/bench/l4/agent-process.js <dir>\n');
   process.exit(2);
 }
 main(dir).catch((err: unknown) => {

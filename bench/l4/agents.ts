@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { caFilesOf, CA_FILE_NAMES, type CertificateAuthority } from '../../certs/index.ts';
 import type { NodeSnapshot } from '../../common/ir/index.ts';
 import type { CapturePod } from '../../node-agent/capture/listeners.ts';
+import { BENCH_JS } from '../build.ts';
 import { waitReady, type ProcessGroup } from './procs.ts';
 
 /** A pod an agent captures, with the namespace it lives in (`pods.json`). */
@@ -20,7 +21,8 @@ export interface AgentPod extends CapturePod {
 /** The files an agent process reads from its directory (plus the CA files, FileCaStore layout). */
 export const AGENT_FILES = { snapshot: 'snapshot.json', pods: 'pods.json' } as const;
 
-const SCRIPT = fileURLToPath(new URL('./agent-process.ts', import.meta.url));
+/** The compiled agent process (`agent-process.ts`; built by `ensureBuilt`, as the image runs JS). */
+const SCRIPT = fileURLToPath(new URL(`../../${BENCH_JS.l4Agent}`, import.meta.url));
 
 /** What to start. */
 export interface AgentSpec {
@@ -43,7 +45,7 @@ export async function startAgent(procs: ProcessGroup, spec: AgentSpec): Promise<
     writeFileSync(join(spec.dir, name), files[field as keyof typeof CA_FILE_NAMES], { mode: 0o600 });
   }
   const prof = spec.cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', spec.cpuProfDir];
-  const child = procs.spawn(process.execPath, [...prof, '--import', 'tsx', SCRIPT, spec.dir]);
+  const child = procs.spawn(process.execPath, [...prof, SCRIPT, spec.dir]);
   await waitReady(child, `l4 agent for ${spec.snapshot.node}`, spec.readyTimeoutMs ?? 30_000);
   return child;
 }

@@ -2,7 +2,7 @@
  * The backend side of the tunnelled paths, standing in for the destination node agent: an HBONE
  * server (mTLS, the pod's identity) that connects each tunnel to its CONNECT target and pipes
  * bytes both ways. Run inside the backend namespace:
- * `node --import tsx bench/l7/endpoint-main.ts --listen IP:15008 --sa web --dir CERTDIR`.
+ * `node dist/bench/l7/endpoint-main.js --listen IP:15008 --sa web --dir CERTDIR`.
  * Prints `ready` once listening; exits on SIGTERM.
  */
 import net from 'node:net';

@@ -3,7 +3,7 @@
  * TCP listener whose every connection becomes one HBONE tunnel (pooled mTLS HTTP/2 sessions) to
  * `--via` with CONNECT target `--authority`. The load generators talk to it, so the L4-only and
  * waypoint paths are measured the same way. Run inside the client namespace:
- * `node --import tsx bench/l7/forwarder-main.ts --listen 127.0.0.1:PORT --via IP:15008
+ * `node dist/bench/l7/forwarder-main.js --listen 127.0.0.1:PORT --via IP:15008
  *  --authority IP:PORT --peer SPIFFE_ID --sa client --dir CERTDIR`. Prints `ready`; exits on SIGTERM.
  */
 import net from 'node:net';

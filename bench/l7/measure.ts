@@ -3,6 +3,7 @@
  * rate, or wrk at saturation, with the path's processes' CPU and RSS read from /proc over the
  * measured window.
  */
+import { BENCH_JS } from '../build.ts';
 import type { BenchRow } from '../lib.ts';
 import { MeshError } from '../../common/errors.ts';
 import { startCpuMeter, treeRssMb } from './procstat.ts';
@@ -39,9 +40,7 @@ export async function openLoop(
   let meter: { stop(): number } | undefined;
   let summary: LatencySummary | undefined;
   const args = [
-    '--import',
-    'tsx',
-    'bench/l7/openloop-main.ts',
+    BENCH_JS.l7OpenLoop,
     '--url',
     path.url,
     '--rate',

@@ -3,7 +3,7 @@
  * (latency from each request's intended send time), over a pool of keep-alive connections, and
  * prints `measuring` when the warm-up ends and then one JSON {@link LatencySummary} line for the
  * window after it. Run inside the
- * client namespace: `node --import tsx bench/l7/openloop-main.ts --url URL --rate 1000
+ * client namespace: `node dist/bench/l7/openloop-main.js --url URL --rate 1000
  * --warmup-ms 2000 --duration-ms 8000 [--connections 64]`.
  */
 import { Pool } from 'undici';

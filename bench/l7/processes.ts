@@ -13,10 +13,20 @@ import { BENCH_PATH, BENCH_RULES } from './routes.ts';
 import { benchSnapshot } from './snapshot.ts';
 import type { BenchHost, BenchNet } from './topology.ts';
 import { benchId } from './identities.ts';
-import { WAYPOINT_MAIN_JS } from './build.ts';
+import { BENCH_JS } from '../build.ts';
 
 /** Ports used inside the namespaces. */
-export const PORTS = { app: 8080, hbone: 15008, nginx: 8081, l4: 18001, waypoint: 18002 } as const;
+export const PORTS = {
+  app: 8080,
+  hbone: 15008,
+  nginx: 8081,
+  engine: 8082,
+  l4: 18001,
+  waypoint: 18002,
+} as const;
+
+/** The path of the waypoint's L7 engine alone (plaintext in and out, like nginx). */
+export const ENGINE_PATH = 'waypoint L7 engine (plaintext)';
 
 /** The Service VIP the waypoint serves (never assigned to a link). */
 export const VIP = '10.250.200.10';
@@ -35,8 +45,6 @@ export interface Started {
   /** Stops the waypoint with SIGTERM (flushes a `--cpu-prof` profile). */
   stopWaypoint(): Promise<void>;
 }
-
-const NODE_TSX = ['--import', 'tsx'];
 
 function nginx(net: BenchNet, ns: string, dir: string, name: string, conf: string): number {
   const prefix = join(dir, name);
@@ -80,16 +88,7 @@ export async function startAll(
   const endpoint = net.spawn(
     backend.ns,
     process.execPath,
-    [
-      ...NODE_TSX,
-      'bench/l7/endpoint-main.ts',
-      '--listen',
-      `${backend.ip}:${PORTS.hbone}`,
-      '--sa',
-      'web',
-      '--dir',
-      dir,
-    ],
+    [BENCH_JS.l7Endpoint, '--listen', `${backend.ip}:${PORTS.hbone}`, '--sa', 'web', '--dir', dir],
     join(dir, 'endpoint.log'),
   );
   const snapshotFile = join(dir, 'snapshot.json');
@@ -110,9 +109,9 @@ export async function startAll(
     proxy.ns,
     process.execPath,
     [
-      // As the image runs it: compiled JavaScript, no TypeScript loader (see ./build.ts).
+      // As the image runs it: compiled JavaScript, no TypeScript loader (see ../build.ts).
       ...(cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfDir]),
-      WAYPOINT_MAIN_JS,
+      BENCH_JS.waypoint,
       '--config-file',
       snapshotFile,
       '--cert-file',
@@ -133,6 +132,23 @@ export async function startAll(
       String(PORTS.hbone),
     ],
     join(dir, 'waypoint.log'),
+  );
+  // The L7 engine alone, plaintext both sides, where nginx runs (see engine-main.ts).
+  const engine = net.spawn(
+    proxy.ns,
+    process.execPath,
+    [
+      BENCH_JS.l7Engine,
+      '--listen',
+      `${proxy.ip}:${PORTS.engine}`,
+      '--snapshot',
+      snapshotFile,
+      '--target',
+      `${VIP}:80`,
+      '--dir',
+      dir,
+    ],
+    join(dir, 'engine.log'),
   );
   const proxyPid = nginx(
     net,
@@ -157,8 +173,7 @@ export async function startAll(
         client.ns,
         process.execPath,
         [
-          ...NODE_TSX,
-          'bench/l7/forwarder-main.ts',
+          BENCH_JS.l7Forwarder,
           '--listen',
           `127.0.0.1:${port}`,
           '--via',
@@ -193,6 +208,11 @@ export async function startAll(
       pids: [l4, pidOf(endpoint.pid, 'the endpoint')],
     },
     { name: 'L4 + waypoint', url: `http://127.0.0.1:${PORTS.waypoint}${BENCH_PATH}`, pids: [waypointPid] },
+    {
+      name: ENGINE_PATH,
+      url: `http://${proxy.ip}:${PORTS.engine}${BENCH_PATH}`,
+      pids: [pidOf(engine.pid, 'the L7 engine')],
+    },
     { name: 'nginx proxy', url: `http://${proxy.ip}:${PORTS.nginx}${BENCH_PATH}`, pids: [proxyPid] },
   ];
   for (const p of paths) {
