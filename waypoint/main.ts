@@ -14,6 +14,7 @@ import {
   SERVICE_ACCOUNT_TOKEN_FILE,
   tokenFileReader,
 } from './program/config-source.ts';
+import { tuneHeap } from './program/heap.ts';
 import { caIdentity, staticIdentity } from './program/identity.ts';
 import { parseWaypointSettings, type WaypointSettings } from './program/options.ts';
 import { Waypoint } from './waypoint.ts';
@@ -80,6 +81,7 @@ function countDroppedLines(waypoint: Waypoint, sink: BatchingSink): void {
 }
 
 async function main(): Promise<void> {
+  tuneHeap();
   // Every line (the per-request access log above all) is written in batches off the request
   // path; one logger for all lines keeps them in order. Lines still buffered at exit (a failed
   // start, a stop that failed) are written synchronously then.

@@ -17,12 +17,15 @@ import type { WaypointSnapshot } from '../../common/ir/index.ts';
 import { createBatchingSink, createLogger } from '../../common/log.ts';
 import type { UpstreamConnector } from '../../waypoint/http/index.ts';
 import type { ConfigSource } from '../../waypoint/program/config-source.ts';
+import { tuneHeap } from '../../waypoint/program/heap.ts';
 import { staticIdentity } from '../../waypoint/program/identity.ts';
 import { namespaceOf } from '../../waypoint/server.ts';
 import { Waypoint } from '../../waypoint/waypoint.ts';
 import { BENCH_TD, benchId } from './identities.ts';
 import { addressArg, readArgs } from './process-args.ts';
 
+// As waypoint/main.ts does.
+tuneHeap();
 const args = readArgs(['listen', 'snapshot', 'target', 'dir']);
 const listen = addressArg('listen', args.listen);
 const target = addressArg('target', args.target);

@@ -14,6 +14,7 @@ import { benchSnapshot } from './snapshot.ts';
 import type { BenchHost, BenchNet } from './topology.ts';
 import { benchId } from './identities.ts';
 import { BENCH_JS } from '../build.ts';
+import { WAYPOINT } from '../../controller/provision/objects.ts';
 
 /** Ports used inside the namespaces. */
 export const PORTS = {
@@ -109,7 +110,9 @@ export async function startAll(
     proxy.ns,
     process.execPath,
     [
-      // As the image runs it: compiled JavaScript, no TypeScript loader (see ../build.ts).
+      // As the image runs it: compiled JavaScript, no TypeScript loader (see ../build.ts), with
+      // the Node options the provisioner sets on waypoint containers.
+      WAYPOINT.nodeOptions,
       ...(cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfDir]),
       BENCH_JS.waypoint,
       '--config-file',
@@ -138,6 +141,7 @@ export async function startAll(
     proxy.ns,
     process.execPath,
     [
+      WAYPOINT.nodeOptions,
       BENCH_JS.l7Engine,
       '--listen',
       `${proxy.ip}:${PORTS.engine}`,

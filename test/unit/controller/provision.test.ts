@@ -164,6 +164,12 @@ describe('controller/provision desiredWaypointObjects', () => {
     assert.ok(!('WAYMESH_REDIS_ADDRESS' in plain) && !('WAYMESH_OTLP_ENDPOINT' in plain));
   });
 
+  it("caps the waypoint container's young generation, as the l7 benchmark runs it", () => {
+    const env = at(objects(gateway())[1], 'spec', 'template', 'spec', 'containers', 0, 'env') as Rec[];
+    const opts = env.find((e) => e['name'] === 'NODE_OPTIONS');
+    assert.equal(opts?.['value'], '--max-semi-space-size=8');
+  });
+
   it('is deterministic and does not share mutable metadata between objects', () => {
     const a = objects(gateway());
     assert.deepEqual(a, objects(gateway()));
