@@ -1,18 +1,15 @@
 /**
- * HTTP/1.1 upstream: an undici `Pool` per endpoint (keep-alive, pipelining 1) whose `connect`
- * hook opens the stream through the injected {@link UpstreamConnector} instead of a TCP socket.
- * undici accepts any Duplex there (verified by the integration tests with socket pairs).
+ * HTTP/1.1 upstream: a {@link RawH1Pool} per endpoint (keep-alive, one request at a time per
+ * connection) whose connections are streams opened through the injected
+ * {@link UpstreamConnector} (HBONE tunnels in production), and the error mapping of opening one.
  */
-import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 
-import { Pool } from 'undici';
-import type { buildConnector } from 'undici';
-
 import { MeshError } from '../../common/errors.ts';
+import { RawH1Pool } from './h1/client.ts';
 import { EngineErrorCode } from './status.ts';
 import type { UpstreamConnector, UpstreamEndpoint } from './types.ts';
-import type { UpstreamPool, UpstreamRequestSpec, UpstreamResponse } from './upstream-types.ts';
+import type { UpstreamPool } from './upstream-types.ts';
 import { endpointKey } from './endpoints.ts';
 
 /** How long opening an upstream stream may take before the attempt fails with 502. */
@@ -38,46 +35,10 @@ export async function openUpstream(
   }
 }
 
-/** An undici pool to one endpoint. */
-export class H1Pool implements UpstreamPool {
-  readonly #pool: Pool;
-
-  constructor(connector: UpstreamConnector, endpoint: UpstreamEndpoint) {
-    const connect: buildConnector.connector = (_opts, callback) => {
-      openUpstream(connector, endpoint, AbortSignal.timeout(CONNECT_TIMEOUT_MS)).then(
-        // undici types the socket as net.Socket but only uses the Duplex surface (and ref/unref).
-        (stream) => callback(null, stream as unknown as Socket),
-        (err: Error) => callback(err, null),
-      );
-    };
-    this.#pool = new Pool(`http://${endpointKey(endpoint)}`, {
-      connect,
-      pipelining: 1,
-      keepAliveTimeout: KEEP_ALIVE_MS,
-      // The engine enforces the route's timeouts itself.
-      headersTimeout: 0,
-      bodyTimeout: 0,
-    });
-  }
-
-  async send(spec: UpstreamRequestSpec, signal: AbortSignal): Promise<UpstreamResponse> {
-    spec.headers['host'] = spec.authority;
-    const data = await this.#pool.request({
-      path: spec.pathAndQuery,
-      method: spec.method,
-      headers: spec.headers,
-      body: spec.body ?? null,
-      signal,
-    });
-    return {
-      status: data.statusCode,
-      headers: data.headers,
-      body: data.body,
-      trailers: () => (Object.keys(data.trailers).length === 0 ? undefined : data.trailers),
-    };
-  }
-
-  async close(): Promise<void> {
-    await this.#pool.destroy();
-  }
+/** The HTTP/1.1 pool towards `endpoint`. */
+export function h1Pool(connector: UpstreamConnector, endpoint: UpstreamEndpoint): UpstreamPool {
+  return new RawH1Pool((signal) => openUpstream(connector, endpoint, signal), {
+    connectTimeoutMs: CONNECT_TIMEOUT_MS,
+    keepAliveMs: KEEP_ALIVE_MS,
+  });
 }

@@ -1,13 +1,13 @@
 /**
- * The upstream layer (undici's agent → pool → client layering): one pool per (endpoint,
- * protocol), created on first use and kept for reuse; HTTP/1.1 through undici, HTTP/2 through
+ * The upstream layer: one pool per (endpoint, protocol), created on first use and kept for
+ * reuse; HTTP/1.1 on raw streams (`h1/client.ts`), HTTP/2 through
  * `node:http2` (see `upstream-h2.ts`). Which protocol a backend speaks comes from its port's
  * `appProtocol`; gRPC requests always go over HTTP/2.
  */
 import type { MeshService } from '../../common/ir/mesh.ts';
 import type { ServiceKey } from '../../common/ir/source.ts';
 import { endpointKey } from './endpoints.ts';
-import { H1Pool } from './upstream-h1.ts';
+import { h1Pool } from './upstream-h1.ts';
 import { H2Pool } from './upstream-h2.ts';
 import type { UpstreamConnector, UpstreamEndpoint } from './types.ts';
 import type { UpstreamPool } from './upstream-types.ts';
@@ -38,7 +38,7 @@ export class Upstreams {
     const key = `${protocol}|${endpointKey(endpoint)}`;
     let pool = this.#pools.get(key);
     if (pool === undefined) {
-      pool = protocol === 'h2' ? new H2Pool(this.connector, endpoint) : new H1Pool(this.connector, endpoint);
+      pool = protocol === 'h2' ? new H2Pool(this.connector, endpoint) : h1Pool(this.connector, endpoint);
       this.#pools.set(key, pool);
     }
     return pool;

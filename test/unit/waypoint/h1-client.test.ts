@@ -1,0 +1,222 @@
+import { strict as assert } from 'node:assert';
+import net from 'node:net';
+import { Readable } from 'node:stream';
+
+import { MeshError } from '../../../common/errors.ts';
+import { RawH1Pool } from '../../../waypoint/http/h1/client.ts';
+import type { UpstreamRequestSpec, UpstreamResponse } from '../../../waypoint/http/upstream-types.ts';
+
+/** A scripted backend on loopback: `answer(request text, socket)` writes what it wants. */
+class Backend {
+  readonly requests: string[] = [];
+  connections = 0;
+  private readonly server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+  port = 0;
+
+  constructor(answer: (request: string, socket: net.Socket, index: number) => void) {
+    this.server = net.createServer((socket) => {
+      this.connections++;
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+      let text = '';
+      socket.on('data', (d: Buffer) => {
+        text += d.toString('latin1');
+        const end = text.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const cl = /\r\ncontent-length: (\d+)/i.exec(text.slice(0, end));
+        const chunked = /\r\ntransfer-encoding: chunked/i.test(text.slice(0, end));
+        const bodyLength = cl === null ? 0 : Number(cl[1]);
+        if (chunked && !text.endsWith('0\r\n\r\n')) return;
+        if (!chunked && text.length < end + 4 + bodyLength) return;
+        const request = text;
+        text = '';
+        this.requests.push(request);
+        answer(request, socket, this.requests.length - 1);
+      });
+    });
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as net.AddressInfo).port;
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  pool(): RawH1Pool {
+    return new RawH1Pool(
+      (signal) =>
+        new Promise((resolve, reject) => {
+          signal.throwIfAborted();
+          const s = net.connect({ host: '127.0.0.1', port: this.port });
+          s.once('connect', () => resolve(s));
+          s.once('error', reject);
+        }),
+      { connectTimeoutMs: 2000, keepAliveMs: 5000 },
+    );
+  }
+}
+
+const OK = 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok';
+
+function spec(over: Partial<UpstreamRequestSpec> = {}): UpstreamRequestSpec {
+  return {
+    method: 'GET',
+    pathAndQuery: '/a?b=1',
+    authority: 'web:80',
+    headers: { 'x-a': '1' },
+    body: undefined,
+    ...over,
+  };
+}
+
+async function text(r: UpstreamResponse): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const chunk of r.body) parts.push(chunk as Buffer);
+  return Buffer.concat(parts).toString('latin1');
+}
+
+describe('waypoint h1 upstream pool (raw streams)', () => {
+  let backend: Backend | undefined;
+  let pool: RawH1Pool | undefined;
+  afterEach(async () => {
+    await pool?.close();
+    await backend?.stop();
+    pool = undefined;
+    backend = undefined;
+  });
+
+  async function serve(answer: ConstructorParameters<typeof Backend>[0]): Promise<RawH1Pool> {
+    backend = new Backend(answer);
+    await backend.start();
+    pool = backend.pool();
+    return pool;
+  }
+
+  it('sends the head and a buffered body in one request and reuses the connection', async () => {
+    const p = await serve((_r, s) => s.write(OK));
+    const one = await p.send(
+      spec({ method: 'POST', body: Buffer.from('hello'), headers: { 'x-a': ['1', '2'] } }),
+      new AbortController().signal,
+    );
+    assert.equal(one.status, 200);
+    assert.equal(await text(one), 'ok');
+    const two = await p.send(spec(), new AbortController().signal);
+    assert.equal(await text(two), 'ok');
+    assert.equal(backend?.connections, 1, 'the second request reused the connection');
+    assert.equal(
+      backend?.requests[0],
+      'POST /a?b=1 HTTP/1.1\r\nhost: web:80\r\nx-a: 1\r\nx-a: 2\r\ncontent-length: 5\r\n\r\nhello',
+    );
+    assert.equal(backend?.requests[1], 'GET /a?b=1 HTTP/1.1\r\nhost: web:80\r\nx-a: 1\r\n\r\n');
+  });
+
+  it('streams a request body of unknown length with the chunked coding', async () => {
+    const p = await serve((_r, s) => s.write(OK));
+    const r = await p.send(
+      spec({ method: 'PUT', body: Readable.from([Buffer.from('ab'), Buffer.from('cde')]) }),
+      new AbortController().signal,
+    );
+    assert.equal(await text(r), 'ok');
+    assert.match(
+      backend?.requests[0] ?? '',
+      /transfer-encoding: chunked\r\n\r\n2\r\nab\r\n3\r\ncde\r\n0\r\n\r\n$/,
+    );
+  });
+
+  it('reads chunked bodies with trailers, repeated fields as arrays, and skips 100 Continue', async () => {
+    const p = await serve((_r, s) =>
+      s.write(
+        'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nTransfer-Encoding: chunked\r\n\r\n' +
+          '3\r\nabc\r\n2\r\nde\r\n0\r\nGrpc-Status: 0\r\n\r\n',
+      ),
+    );
+    const r = await p.send(spec(), new AbortController().signal);
+    assert.deepEqual(r.headers['set-cookie'], ['a=1', 'b=2']);
+    assert.equal(await text(r), 'abcde');
+    assert.deepEqual({ ...r.trailers() }, { 'grpc-status': '0' });
+    await p.send(spec(), new AbortController().signal).then(text);
+    assert.equal(backend?.connections, 1);
+  });
+
+  it('reads a body delimited by the connection closing, and does not reuse that connection', async () => {
+    const p = await serve((_r, s) => s.end('HTTP/1.1 200 OK\r\n\r\nuntil the end'));
+    assert.equal(await text(await p.send(spec(), new AbortController().signal)), 'until the end');
+    assert.equal(await text(await p.send(spec(), new AbortController().signal)), 'until the end');
+    assert.equal(backend?.connections, 2);
+  });
+
+  it('sends an idempotent request again when a reused connection dies before answering', async () => {
+    // The keep-alive race: the server drops the connection as the second request arrives.
+    const p = await serve((_r, s, i) => (i === 1 ? s.destroy() : s.write(OK)));
+    assert.equal(await text(await p.send(spec(), new AbortController().signal)), 'ok');
+    assert.equal(await text(await p.send(spec(), new AbortController().signal)), 'ok');
+    assert.equal(backend?.connections, 2);
+    assert.equal(backend?.requests.length, 3);
+  });
+
+  it('does not send a POST again when its reused connection dies', async () => {
+    const p = await serve((_r, s, i) => (i === 1 ? s.destroy() : s.write(OK)));
+    assert.equal(await text(await p.send(spec(), new AbortController().signal)), 'ok');
+    const post = spec({ method: 'POST', body: Buffer.from('x') });
+    await assert.rejects(p.send(post, new AbortController().signal), /closed/);
+    assert.equal(backend?.requests.length, 2);
+  });
+
+  it('refuses header values that could split the request, before writing anything', async () => {
+    const p = await serve((_r, s) => s.write(OK));
+    await assert.rejects(
+      p.send(spec({ headers: { 'x-a': 'v\r\nx-evil: 1' } }), new AbortController().signal),
+      /control character/,
+    );
+    await assert.rejects(
+      p.send(spec({ headers: { 'x a': 'v' } }), new AbortController().signal),
+      /not a token/,
+    );
+    await assert.rejects(
+      p.send(spec({ pathAndQuery: '/a b' }), new AbortController().signal),
+      /cannot carry/,
+    );
+    assert.deepEqual(backend?.requests, []);
+  });
+
+  it('fails a malformed response with a MeshError and drops the connection', async () => {
+    const p = await serve((_r, s, i) => s.write(i === 0 ? 'HTTP/1.1 2OO OK\r\n\r\n' : OK));
+    await assert.rejects(
+      p.send(spec(), new AbortController().signal),
+      (err: unknown) => err instanceof MeshError && /malformed/.test(err.message),
+    );
+    assert.equal(await text(await p.send(spec(), new AbortController().signal)), 'ok');
+    assert.equal(backend?.connections, 2);
+  });
+
+  it('aborts a request waiting for its answer and closes its connection', async () => {
+    const p = await serve(() => undefined);
+    const ctl = new AbortController();
+    const pending = p.send(spec(), ctl.signal);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    ctl.abort(new Error('client gone'));
+    await assert.rejects(pending, /client gone/);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.equal(p.size, 0);
+  });
+
+  it('hands a large body on with back-pressure, whole', async () => {
+    const big = Buffer.alloc(4 << 20, 7);
+    const p = await serve((_r, s) => {
+      s.write(`HTTP/1.1 200 OK\r\ncontent-length: ${big.length}\r\n\r\n`);
+      s.write(big);
+    });
+    const r = await p.send(spec(), new AbortController().signal);
+    let total = 0;
+    for await (const chunk of r.body) {
+      total += (chunk as Buffer).length;
+      if (total < 1 << 20) await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.equal(total, big.length);
+  });
+});
