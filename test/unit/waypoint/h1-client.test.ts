@@ -205,6 +205,35 @@ describe('waypoint h1 upstream pool (raw streams)', () => {
     assert.equal(p.size, 0);
   });
 
+  it('keeps a whole early answer readable when the backend closes during the upload', async () => {
+    const server = net.createServer((s) => {
+      s.once('data', () => s.end('HTTP/1.1 413 Payload Too Large\r\ncontent-length: 9\r\n\r\ntoo large'));
+      s.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    const p = new RawH1Pool(
+      () =>
+        new Promise((resolve) => {
+          const s = net.connect({ host: '127.0.0.1', port }, () => resolve(s));
+        }),
+      { connectTimeoutMs: 2000, keepAliveMs: 5000 },
+    );
+    // A body that never ends: the upload is still going when the answer and the close arrive.
+    const upload = new Readable({ read() {} });
+    upload.push(Buffer.from('first part'));
+    try {
+      const r = await p.send(spec({ method: 'POST', body: upload }), new AbortController().signal);
+      assert.equal(r.status, 413);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(await text(r), 'too large');
+    } finally {
+      upload.destroy();
+      await p.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
   it('hands a large body on with back-pressure, whole', async () => {
     const big = Buffer.alloc(4 << 20, 7);
     const p = await serve((_r, s) => {

@@ -267,8 +267,11 @@ function exchange(
       cleanup();
       stream.destroy();
       release(false);
-      if (body !== undefined) body.destroy(err);
-      else reject(!gotBytes && !firstUse ? new StaleConnection(err) : err);
+      // A response already read whole stays readable (a backend may answer, 413 say, and close
+      // while the request body is still arriving); one cut short fails its reader.
+      if (body !== undefined) {
+        if (!responseDone) body.destroy(err);
+      } else reject(!gotBytes && !firstUse ? new StaleConnection(err) : err);
     };
     const finish = (): void => {
       if (settled || !requestDone || !responseDone) return;
