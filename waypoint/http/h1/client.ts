@@ -15,7 +15,7 @@ import { MeshError } from '../../../common/errors.ts';
 import { EngineErrorCode } from '../status.ts';
 import type { LooseHeaders, UpstreamPool, UpstreamRequestSpec, UpstreamResponse } from '../upstream-types.ts';
 import { ChunkedDecoder, ChunkedError, chunkHeader, lastChunk } from './chunked.ts';
-import { isToken } from './fields.ts';
+import { isTokenText } from './fields.ts';
 import { parseResponseHead, type ResponseHead } from './response.ts';
 
 /** Limits of what an upstream may send back. */
@@ -50,8 +50,7 @@ export function requestHead(spec: UpstreamRequestSpec, framing: string): string 
     if (name === 'host' || name === 'content-length' || name === 'transfer-encoding') continue;
     const value = spec.headers[name];
     if (value === undefined) continue;
-    const buf = Buffer.from(name, 'latin1');
-    if (!isToken(buf, 0, buf.length)) throw invalid(`header name ${JSON.stringify(name)} is not a token`);
+    if (!isTokenText(name)) throw invalid(`header name ${JSON.stringify(name)} is not a token`);
     if (Array.isArray(value)) {
       for (const v of value) {
         if (UNSAFE_VALUE.test(v)) throw invalid(`header ${name} has a control character`);
@@ -86,9 +85,9 @@ function trailerHeaders(section: Buffer): LooseHeaders | undefined {
   for (const line of section.toString('latin1').split('\r\n')) {
     const colon = line.indexOf(':');
     if (colon <= 0) continue;
-    const name = Buffer.from(line.slice(0, colon), 'latin1');
-    if (!isToken(name, 0, name.length)) continue;
-    raw.push(line.slice(0, colon), line.slice(colon + 1).trim());
+    const name = line.slice(0, colon);
+    if (!isTokenText(name)) continue;
+    raw.push(name, line.slice(colon + 1).trim());
   }
   return raw.length === 0 ? undefined : looseHeaders(raw);
 }

@@ -63,6 +63,16 @@ export function isToken(buf: Buffer, from: number, to: number): boolean {
   return true;
 }
 
+/** True when `text` is a non-empty token (no Buffer needed for names already in a string). */
+export function isTokenText(text: string): boolean {
+  if (text.length === 0) return false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0xff || TCHAR[c] !== 1) return false;
+  }
+  return true;
+}
+
 /** Index of the CRLF that ends the line starting at `from`, -1 when absent, -2 on a bare LF. */
 function lineEnd(buf: Buffer, from: number, limit: number): number {
   const lf = buf.indexOf(LF, from);
