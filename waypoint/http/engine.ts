@@ -3,7 +3,6 @@
  * any Duplex plus its {@link TunnelContext}; the engine picks the protocol (the port's
  * `appProtocol`, else detection) and hands the stream to one of its two in-process servers.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Session } from 'node:http2';
 import type { Duplex } from 'node:stream';
 
@@ -11,11 +10,12 @@ import { errorMessage, MeshError } from '../../common/errors.ts';
 import { silentLogger } from '../../common/log.ts';
 import { detectProtocol } from './detect.ts';
 import { EndpointPicker } from './endpoints.ts';
+import { H1Server } from './h1/server.ts';
 import { handleRequest } from './handler.ts';
 import type { HandlerDeps } from './handler.ts';
 import { Mirrors } from './mirror.ts';
 import type { MirrorStats } from './mirror.ts';
-import { createH1Server, createH2Server } from './servers.ts';
+import { createH2Server } from './servers.ts';
 import type { BadInputStats } from './servers.ts';
 import { EngineErrorCode } from './status.ts';
 import type { EngineLimits, HttpEngineOptions, TunnelContext } from './types.ts';
@@ -76,22 +76,31 @@ export function createHttpEngine(options: HttpEngineOptions): HttpEngine {
   let pendingH2: TunnelContext | undefined;
   let stopping = false;
 
-  const serve = (
-    req: IncomingMessage | Http2ServerRequest,
-    res: ServerResponse | Http2ServerResponse,
-    key: object,
-  ): void => {
-    const ctx = contexts.get(key);
+  const failed = (err: unknown): void => logger.error('request hook failed', { error: errorMessage(err) });
+  const h1 = new H1Server<TunnelContext>(
+    {
+      maxHeadBytes: limits.maxHeaderSize,
+      maxFields: limits.maxHeadersCount,
+      headersTimeoutMs: limits.headersTimeoutMs,
+      requestTimeoutMs: limits.requestTimeoutMs,
+      keepAliveTimeoutMs: limits.keepAliveTimeoutMs,
+    },
+    (req, res, ctx) => {
+      handleRequest(deps, req, res, ctx).catch(failed);
+    },
+    (status) => {
+      badInput.byStatus[status] = (badInput.byStatus[status] ?? 0) + 1;
+    },
+  );
+  const serveH2 = (req: Http2ServerRequest, res: Http2ServerResponse): void => {
+    const ctx = contexts.get(req.stream.session ?? req);
     if (ctx === undefined) {
       res.destroy();
       return;
     }
-    handleRequest(deps, req, res, ctx).catch((err: unknown) =>
-      logger.error('request hook failed', { error: errorMessage(err) }),
-    );
+    handleRequest(deps, req, res, ctx).catch(failed);
   };
-  const h1 = createH1Server(limits, badInput, (req, res) => serve(req, res, req.socket));
-  const h2 = createH2Server(limits, badInput, (req, res) => serve(req, res, req.stream.session ?? req));
+  const h2 = createH2Server(limits, badInput, serveH2);
   h2.on('session', (session: ServerHttp2Session) => {
     if (pendingH2 !== undefined) contexts.set(session, pendingH2);
   });
@@ -103,10 +112,7 @@ export function createHttpEngine(options: HttpEngineOptions): HttpEngine {
       pendingH2 = ctx;
       h2.emit('connection', stream);
       pendingH2 = undefined;
-    } else {
-      contexts.set(stream, ctx);
-      h1.emit('connection', stream);
-    }
+    } else h1.serve(stream, ctx);
   };
 
   return {
@@ -149,11 +155,11 @@ export function createHttpEngine(options: HttpEngineOptions): HttpEngine {
     },
     async stop({ deadlineMs }) {
       stopping = true;
-      h1.closeIdleConnections();
+      h1.closeIdle();
       const until = Date.now() + deadlineMs;
       while (tunnels.size > 0 && Date.now() < until) {
         await new Promise((resolve) => setTimeout(resolve, 20));
-        h1.closeIdleConnections();
+        h1.closeIdle();
       }
       for (const t of tunnels) t.destroy();
       h1.close();

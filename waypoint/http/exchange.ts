@@ -3,9 +3,6 @@
  * engine decided and answered (for the {@link RequestDone} record), the abort wiring that frees
  * the upstream when the client disappears, and local replies in HTTP or gRPC form.
  */
-import type { ServerResponse } from 'node:http';
-import type { Http2ServerResponse } from 'node:http2';
-
 import { MeshError } from '../../common/errors.ts';
 import type { ServiceKey } from '../../common/ir/source.ts';
 import { addHeaders } from './headers.ts';
@@ -14,8 +11,24 @@ import type { DownstreamRequest, ParsedRequest } from './request.ts';
 import { EngineErrorCode, edgeStatus } from './status.ts';
 import type { EngineConfig, RequestDone, UpstreamEndpoint } from './types.ts';
 
-/** A downstream response from either server. */
-export type DownstreamResponse = ServerResponse | Http2ServerResponse;
+/**
+ * A downstream response as the engine uses it: what the raw HTTP/1.1 server's `H1Response`,
+ * Node's `Http2ServerResponse` (h2c) and Node's `ServerResponse` have in common.
+ */
+export interface DownstreamResponse {
+  readonly headersSent: boolean;
+  readonly destroyed: boolean;
+  readonly writableFinished: boolean;
+  writeHead(status: number, headers?: HeaderRecord): unknown;
+  /** False when the caller should wait for `drain`. */
+  write(chunk: Buffer): boolean;
+  end(cb?: () => void): unknown;
+  end(chunk: string | Buffer, cb?: () => void): unknown;
+  addTrailers(headers: HeaderRecord): void;
+  destroy(): unknown;
+  once(event: 'close' | 'drain', listener: () => void): unknown;
+  off(event: 'close' | 'drain', listener: () => void): unknown;
+}
 
 /** Why the client-side of an exchange was aborted. */
 export const CLIENT_GONE = new MeshError(EngineErrorCode.CLIENT_GONE, 'the client went away');

@@ -60,12 +60,13 @@ export async function forward(deps: ForwardDeps, ex: Exchange, plan: ForwardPlan
   try {
     const wantsReplay = (plan.retry !== undefined && plan.retry.attempts > 0) || plan.mirrors.length > 0;
     let body: RequestBody | undefined;
-    if (ParsedRequest.bodyless(ex.req)) body = undefined;
+    const stream = ParsedRequest.bodyless(ex.req) ? undefined : ParsedRequest.bodyOf(ex.req);
+    if (stream === undefined) body = undefined;
     else if (wantsReplay) {
       // The request deadline also covers a slow upload being buffered for replay.
       current = new AbortController();
-      body = await readReplayable(ex.req, deps.limits.replayBodyBytes, current.signal);
-    } else body = ex.req;
+      body = await readReplayable(stream, deps.limits.replayBodyBytes, current.signal);
+    } else body = stream;
     const replayable = body === undefined || Buffer.isBuffer(body);
     for (const mirror of plan.mirrors) {
       deps.mirrors.send(ex.config, mirror, ex.parsed, replayable ? (body as Buffer | undefined) : null);

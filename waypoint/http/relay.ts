@@ -1,6 +1,7 @@
 /**
  * Relays an upstream response downstream: end-to-end headers plus the rule's response header
- * edits, the body piped with back-pressure, trailers passed through (gRPC's `grpc-status`).
+ * edits, the body pumped with back-pressure (or, when the upstream read it whole, written with
+ * the head in one go), trailers passed through (gRPC's `grpc-status`).
  * Resolves when the downstream response finished; rejects when either side broke mid-way.
  */
 import type { HeaderEdits } from '../../common/ir/routes.ts';
@@ -23,51 +24,86 @@ export function relayResponse(
   const trailersOnly = ex.parsed.grpc ? takeGrpcStatus(headers) : undefined;
   if (trailersOnly !== undefined) ex.grpcStatus = parseGrpcStatus(trailersOnly['grpc-status']);
   const res = ex.res;
-  const body = response.body;
   res.writeHead(response.status, headers);
+  const whole = response.whole;
   return new Promise<void>((resolve, reject) => {
-    const cleanup = (): void => {
-      body.off('end', onEnd);
-      body.off('error', onError);
+    // Settled once: by the final write's callback, the client leaving, a broken upstream body
+    // or the signal; the close and abort listeners stay until then.
+    let settled = false;
+    const settle = (err?: Error): void => {
+      if (settled) return;
+      settled = true;
       res.off('close', onClose);
       signal.removeEventListener('abort', onAbort);
+      if (err === undefined) resolve();
+      else reject(err);
     };
-    const onEnd = (): void => {
+    const stopBody = (): void => {
+      if (whole !== undefined) return;
+      const body = response.body;
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onError);
+      res.off('drain', onDrain);
+    };
+    const finish = (last: Buffer | undefined): void => {
       const trailers = response.trailers() ?? trailersOnly;
       if (trailers !== undefined) {
         if (ex.parsed.grpc) ex.grpcStatus = parseGrpcStatus(trailers['grpc-status']) ?? ex.grpcStatus;
         res.addTrailers(endToEndHeaders(trailers));
       }
-      cleanup();
-      res.end(resolve);
+      if (last === undefined) res.end(() => settle());
+      else res.end(last, () => settle());
+    };
+    let waiting = false;
+    const onDrain = (): void => {
+      waiting = false;
+      response.body.resume();
+    };
+    // A pump rather than pipe(): the same back-pressure, without pipe's listeners on both sides.
+    const onData = (chunk: Buffer): void => {
+      if (!res.write(chunk) && !waiting) {
+        waiting = true;
+        response.body.pause();
+        res.once('drain', onDrain);
+      }
+    };
+    const onEnd = (): void => {
+      stopBody();
+      finish(undefined);
     };
     const onError = (err: Error): void => {
-      cleanup();
+      stopBody();
       res.destroy();
-      reject(err);
+      settle(err);
     };
     const onClose = (): void => {
       // The client went away before the end: stop reading upstream, which frees it.
-      cleanup();
-      body.destroy();
-      reject(signal.aborted ? asError(signal.reason) : new Error('the client closed the response early'));
+      stopBody();
+      if (whole === undefined) response.body.destroy();
+      settle(signal.aborted ? asError(signal.reason) : new Error('the client closed the response early'));
     };
     const onAbort = (): void => {
-      cleanup();
-      body.destroy();
+      stopBody();
+      if (whole === undefined) response.body.destroy();
       res.destroy();
-      reject(asError(signal.reason));
+      settle(asError(signal.reason));
     };
     res.once('close', onClose);
     signal.addEventListener('abort', onAbort, { once: true });
+    if (whole !== undefined) {
+      finish(whole.length === 0 ? undefined : whole);
+      return;
+    }
+    const body = response.body;
     // A trailers-only HTTP/2 answer may have ended (and emitted 'end') before we got here.
     if (body.readableEnded) {
-      onEnd();
+      finish(undefined);
       return;
     }
     body.once('end', onEnd);
     body.once('error', onError);
-    body.pipe(res, { end: false });
+    body.on('data', onData);
   });
 }
 

@@ -5,12 +5,14 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
+import type { Readable } from 'node:stream';
 
 import type { RouteRequest } from '../routing/types.ts';
+import { H1Request } from './h1/server.ts';
 import type { RequestInfo, TunnelContext } from './types.ts';
 
-/** A downstream request from either server (HTTP/1.1 or h2c). */
-export type DownstreamRequest = IncomingMessage | Http2ServerRequest;
+/** A downstream request from either server (HTTP/1.1 or h2c; Node's `http` in tests of parts). */
+export type DownstreamRequest = H1Request | Http2ServerRequest | IncomingMessage;
 
 /** The request head as the router and the hooks see it. */
 export class ParsedRequest implements RouteRequest, RequestInfo {
@@ -24,7 +26,7 @@ export class ParsedRequest implements RouteRequest, RequestInfo {
   readonly sourceIdentity: string | undefined;
   readonly sourceNamespace: string | undefined;
   readonly target: TunnelContext['target'];
-  readonly headers: IncomingHttpHeaders;
+  readonly headers: Readonly<IncomingHttpHeaders>;
 
   constructor(req: DownstreamRequest, tunnel: TunnelContext) {
     const url = req.url ?? '/';
@@ -53,9 +55,15 @@ export class ParsedRequest implements RouteRequest, RequestInfo {
 
   /** True when the request has no body to send (no length, no chunking, or HTTP/2 ended). */
   static bodyless(req: DownstreamRequest): boolean {
+    if (req instanceof H1Request) return req.body === undefined;
     if (req.httpVersionMajor === 2)
       return req.readableEnded || (req as Http2ServerRequest).stream.endAfterHeaders;
     const length = req.headers['content-length'];
     return req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0');
+  }
+
+  /** The body stream of `req` (the request itself for Node's own request objects). */
+  static bodyOf(req: DownstreamRequest): Readable | undefined {
+    return req instanceof H1Request ? req.body : req;
   }
 }

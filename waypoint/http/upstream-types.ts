@@ -21,6 +21,11 @@ export interface UpstreamResponse {
   readonly status: number;
   readonly headers: LooseHeaders;
   readonly body: Readable;
+  /**
+   * The whole body when it had arrived with the head (then `body` is not needed: reading it
+   * makes a stream of these bytes); undefined when the body streams.
+   */
+  readonly whole?: Buffer;
   /** The trailers, once `body` has ended; undefined when there were none. */
   trailers(): LooseHeaders | undefined;
 }

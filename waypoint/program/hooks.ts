@@ -44,7 +44,11 @@ function applicable(config: WaypointConfig, info: RequestInfo): readonly RateLim
   const limits = limitsOf(config, info.target.service);
   if (limits.routes.size === 0) return limits.service;
   // Which route matches does not depend on the weighted draw, so a fixed draw finds it.
-  const target = { ...info.target, sourceNamespace: info.sourceNamespace };
+  const target = {
+    service: info.target.service,
+    port: info.target.port,
+    sourceNamespace: info.sourceNamespace,
+  };
   const decision = config.engine.router.decide(target, info, ZERO);
   if (!('entry' in decision)) return limits.service;
   const byRoute = limits.routes.get(sourceId(decision.entry.route));

@@ -47,7 +47,7 @@ export function tracingHooks(tracing: Tracing): TraceHooks {
         method: info.method,
         path: info.path,
         destinationService: info.target.service,
-        ...(info.sourceIdentity === undefined ? {} : { sourcePrincipal: info.sourceIdentity }),
+        sourcePrincipal: info.sourceIdentity,
         serverAddress: info.authority,
         protocolVersion: info.grpc ? '2' : '1.1',
       });

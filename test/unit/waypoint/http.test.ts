@@ -8,7 +8,6 @@ import type { ServiceKey } from '../../../common/ir/source.ts';
 import { classifyPrefix, H2_PREFACE } from '../../../waypoint/http/detect.ts';
 import { EndpointPicker } from '../../../waypoint/http/endpoints.ts';
 import { applyHeaderEdits, endToEndHeaders } from '../../../waypoint/http/headers.ts';
-import { clientErrorStatus } from '../../../waypoint/http/servers.ts';
 import {
   EngineErrorCode,
   GrpcStatus,
@@ -52,12 +51,6 @@ describe('waypoint http: edge status', () => {
     assert.equal(parseGrpcStatus('abc'), undefined);
     assert.equal(parseGrpcStatus('99'), undefined);
     assert.equal(parseGrpcStatus(undefined), undefined);
-  });
-  it('answers llhttp parse errors with 400, 408 or 431 and drops resets', () => {
-    assert.equal(clientErrorStatus('HPE_HEADER_OVERFLOW'), 431);
-    assert.equal(clientErrorStatus('ERR_HTTP_REQUEST_TIMEOUT'), 408);
-    assert.equal(clientErrorStatus('HPE_UNEXPECTED_CONTENT_LENGTH'), 400);
-    assert.equal(clientErrorStatus('ECONNRESET'), undefined);
   });
 });
 

@@ -322,6 +322,14 @@ function exchange(
     const onHead = (h: ResponseHead, rest: Buffer): void => {
       head = h;
       const framing = h.framing;
+      if (framing.kind === 'length' && framing.bytes > 0 && rest.length >= framing.bytes) {
+        // The whole body came with the head (the common small response): no stream for it.
+        if (rest.length > framing.bytes) pending = rest.subarray(framing.bytes);
+        responseDone = true;
+        resolve(new WholeResponse(h.status, looseHeaders(h.rawHeaders), rest.subarray(0, framing.bytes)));
+        finish();
+        return;
+      }
       body = new Readable({
         read: () => {
           if (stream.isPaused()) stream.resume();
@@ -409,6 +417,32 @@ function exchange(
       fail(asError(err));
     }
   });
+}
+
+/** A response whose body arrived whole with its head. */
+class WholeResponse implements UpstreamResponse {
+  #body: Readable | undefined;
+
+  constructor(
+    readonly status: number,
+    readonly headers: LooseHeaders,
+    readonly whole: Buffer,
+  ) {}
+
+  /** A stream of the bytes, made only for a reader that wants one. */
+  get body(): Readable {
+    if (this.#body === undefined) {
+      const body = new Readable({ read: () => undefined });
+      body.push(this.whole);
+      body.push(null);
+      this.#body = body;
+    }
+    return this.#body;
+  }
+
+  trailers(): undefined {
+    return undefined;
+  }
 }
 
 /** Writes the request; `done` once it is all written, `fail` when the body stream breaks. */

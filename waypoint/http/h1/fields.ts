@@ -36,6 +36,7 @@ export interface ScannedHead<L> {
   readonly headBytes: number;
 }
 
+const HEAD_END = Buffer.from('\r\n\r\n');
 const CR = 0x0d;
 const LF = 0x0a;
 export const SP = 0x20;
@@ -56,10 +57,13 @@ export function headError(status: HeadError['status'], reason: string): HeadErro
   return { kind: 'error', status, reason };
 }
 
-/** True when `buf[from, to)` is a non-empty token. */
-export function isToken(buf: Buffer, from: number, to: number): boolean {
+/** True when `text[from, to)` is a non-empty token. */
+export function isTokenAt(text: string, from: number, to: number): boolean {
   if (to <= from) return false;
-  for (let i = from; i < to; i++) if (TCHAR[buf[i] ?? 0] !== 1) return false;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0xff || TCHAR[c] !== 1) return false;
+  }
   return true;
 }
 
@@ -74,16 +78,27 @@ export function isTokenText(text: string): boolean {
 }
 
 /** Index of the CRLF that ends the line starting at `from`, -1 when absent, -2 on a bare LF. */
-function lineEnd(buf: Buffer, from: number, limit: number): number {
-  const lf = buf.indexOf(LF, from);
-  if (lf === -1 || lf >= limit) return -1;
-  if (lf === from || buf[lf - 1] !== CR) return -2;
+function lineEnd(text: string, from: number): number {
+  const lf = text.indexOf('\n', from);
+  if (lf === -1) return -1;
+  if (lf === from || text.charCodeAt(lf - 1) !== CR) return -2;
   return lf - 1;
 }
+
+/**
+ * A map of field values by lowercase name without `Object.prototype` in its chain (a field named
+ * `constructor` or `__proto__` is a field), yet in V8's fast mode, unlike `Object.create(null)`.
+ */
+const FieldMap = function FieldMap(this: object) {} as unknown as new () => Record<string, string>;
+FieldMap.prototype = Object.create(null) as object;
 
 /** Splits a comma-separated list into lowercase, trimmed, non-empty tokens. */
 export function tokens(value: string | undefined): string[] {
   if (value === undefined) return [];
+  if (!value.includes(',')) {
+    const one = value.trim().toLowerCase();
+    return one === '' ? [] : [one];
+  }
   return value
     .split(',')
     .map((t) => t.trim().toLowerCase())
@@ -91,21 +106,25 @@ export function tokens(value: string | undefined): string[] {
 }
 
 /**
- * Scans the head at the start of `buf`: `startLine(buf, from, end)` parses the first line (bytes
- * `[from, end)`, CRLF excluded), then the field lines follow until the empty line.
+ * Scans the head at the start of `buf`: `startLine(text, end)` parses the first line (`text` is
+ * the head as latin1 from the start line on, `end` where its CRLF is), then the field lines
+ * follow until the empty line. The head is decoded once; lines and fields are cut from it.
  */
 export function scanHead<L>(
   buf: Buffer,
   limits: HeadLimits,
-  startLine: (buf: Buffer, from: number, end: number) => L | HeadError,
+  startLine: (text: string, end: number) => L | HeadError,
 ): ScannedHead<L> | HeadError | HeadIncomplete {
   // RFC 9112 §2.2: empty lines before the start line are ignored.
-  let pos = 0;
-  while (pos + 1 < buf.length && buf[pos] === CR && buf[pos + 1] === LF) pos += 2;
-  const start = pos;
+  let start = 0;
+  while (start + 1 < buf.length && buf[start] === CR && buf[start + 1] === LF) start += 2;
+  // Decoded up to the end of the head when it is in `buf` (not the body behind it), else all
+  // there is up to the limit (so a head ended by bare LFs is still seen, and refused).
   const limit = Math.min(buf.length, start + limits.maxHeadBytes);
+  const crlf2 = buf.indexOf(HEAD_END, start);
+  const text = buf.toString('latin1', start, crlf2 !== -1 && crlf2 + 4 <= limit ? crlf2 + 4 : limit);
   const lineEndOf = (from: number): number | HeadError | HeadIncomplete => {
-    const end = lineEnd(buf, from, limit);
+    const end = lineEnd(text, from);
     if (end === -2) return headError(400, 'line ending without CR (bare LF)');
     if (end === -1) {
       return buf.length - start >= limits.maxHeadBytes
@@ -115,16 +134,15 @@ export function scanHead<L>(
     return end;
   };
 
-  const first = lineEndOf(pos);
+  const first = lineEndOf(0);
   if (typeof first !== 'number') return first;
-  const line = startLine(buf, pos, first);
+  const line = startLine(text, first);
   if (typeof line === 'object' && line !== null && (line as { kind?: unknown }).kind === 'error')
     return line as HeadError;
-  pos = first + 2;
+  let pos = first + 2;
 
   const rawHeaders: string[] = [];
-  // No prototype: a field named `__proto__` must be a field, not a prototype change.
-  const headers = Object.create(null) as Record<string, string>;
+  const headers = new FieldMap();
   let fields = 0;
   for (;;) {
     const end = lineEndOf(pos);
@@ -134,32 +152,36 @@ export function scanHead<L>(
       break;
     }
     if (++fields > limits.maxFields) return headError(431, `more than ${limits.maxFields} header fields`);
-    const c0 = buf[pos];
+    const c0 = text.charCodeAt(pos);
     if (c0 === SP || c0 === HTAB) return headError(400, 'obsolete line folding in a header field');
-    const colon = buf.indexOf(0x3a, pos);
+    const colon = text.indexOf(':', pos);
     if (colon === -1 || colon > end) return headError(400, 'header field without a colon');
-    if (!isToken(buf, pos, colon)) return headError(400, 'invalid header field name');
+    if (!isTokenAt(text, pos, colon)) return headError(400, 'invalid header field name');
     let vs = colon + 1;
     let ve = end;
-    while (vs < ve && (buf[vs] === SP || buf[vs] === HTAB)) vs++;
-    while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HTAB)) ve--;
+    while (vs < ve && (text.charCodeAt(vs) === SP || text.charCodeAt(vs) === HTAB)) vs++;
+    while (ve > vs && (text.charCodeAt(ve - 1) === SP || text.charCodeAt(ve - 1) === HTAB)) ve--;
     for (let i = vs; i < ve; i++) {
-      const c = buf[i] ?? 0;
+      const c = text.charCodeAt(i);
       if ((c < SP && c !== HTAB) || c === 0x7f) return headError(400, 'control character in a header value');
     }
-    const name = buf.toString('latin1', pos, colon);
-    const value = buf.toString('latin1', vs, ve);
+    const name = text.slice(pos, colon);
+    const value = text.slice(vs, ve);
     rawHeaders.push(name, value);
     const key = name.toLowerCase();
     const had = headers[key];
     headers[key] = had === undefined ? value : had + (key === 'cookie' ? '; ' : ', ') + value;
     pos = end + 2;
   }
-  return { kind: 'scanned', line: line as L, headers, rawHeaders, headBytes: pos };
+  return { kind: 'scanned', line: line as L, headers, rawHeaders, headBytes: start + pos };
 }
+
+const DIGITS = /^\d+$/;
 
 /** Checks a Content-Length value (repeats must agree); the length, or a reason. */
 export function contentLengthOf(value: string): number | string {
+  // The common case, one plain number, without splitting.
+  if (value.length <= 15 && DIGITS.test(value)) return Number(value);
   const values = value.split(',').map((v) => v.trim());
   const first = values[0] ?? '';
   // 15 digits at most: below 2^53.

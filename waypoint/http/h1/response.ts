@@ -6,6 +6,7 @@ import {
   contentLengthOf,
   headError,
   scanHead,
+  SP,
   tokens,
   type HeadError,
   type HeadIncomplete,
@@ -42,11 +43,30 @@ interface StatusLine {
   readonly versionMinor: 0 | 1;
 }
 
-function parseStatusLine(buf: Buffer, from: number, end: number): StatusLine | HeadError {
-  const text = buf.toString('latin1', from, end);
-  const m = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [\t \x21-\x7e\x80-\xff]*)?$/.exec(text);
-  if (m === null) return headError(400, `malformed status line ${JSON.stringify(text.slice(0, 64))}`);
-  return { versionMinor: m[1] === '1' ? 1 : 0, status: Number(m[2]) };
+function parseStatusLine(text: string, end: number): StatusLine | HeadError {
+  // HTTP/1.x SP 3DIGIT [SP reason]; the reason may hold HTAB, SP, VCHAR and obs-text.
+  const c7 = text.charCodeAt(7);
+  const d0 = text.charCodeAt(9) - 0x30;
+  const d1 = text.charCodeAt(10) - 0x30;
+  const d2 = text.charCodeAt(11) - 0x30;
+  let ok =
+    end >= 12 &&
+    text.startsWith('HTTP/1.') &&
+    (c7 === 0x30 || c7 === 0x31) &&
+    text.charCodeAt(8) === SP &&
+    d0 >= 1 &&
+    d0 <= 9 &&
+    d1 >= 0 &&
+    d1 <= 9 &&
+    d2 >= 0 &&
+    d2 <= 9 &&
+    (end === 12 || text.charCodeAt(12) === SP);
+  for (let i = 13; ok && i < end; i++) {
+    const c = text.charCodeAt(i);
+    if ((c < SP && c !== 0x09) || c === 0x7f) ok = false;
+  }
+  if (!ok) return headError(400, `malformed status line ${JSON.stringify(text.slice(0, Math.min(end, 64)))}`);
+  return { versionMinor: c7 === 0x31 ? 1 : 0, status: d0 * 100 + d1 * 10 + d2 };
 }
 
 /** Parses the response head at the start of `buf`, for a request with `method`. */
