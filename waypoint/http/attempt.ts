@@ -5,6 +5,7 @@
 import { MeshError } from '../../common/errors.ts';
 import type { RetryPolicy } from '../../common/ir/routes.ts';
 import type { ServiceKey } from '../../common/ir/source.ts';
+import type { CancelSignal } from './cancel.ts';
 import { endpointKey } from './endpoints.ts';
 import { EngineErrorCode } from './status.ts';
 import type { UpstreamEndpoint } from './types.ts';
@@ -34,7 +35,7 @@ export function noEndpoints(service: ServiceKey, port: number): MeshError {
 /** The MeshError for a failed attempt: the abort reason, the error itself, or an upstream reset. */
 export function attemptError(
   err: unknown,
-  signal: AbortSignal,
+  signal: CancelSignal,
   service: ServiceKey,
   endpoint: UpstreamEndpoint,
 ): MeshError {
@@ -55,7 +56,7 @@ export function retryableStatus(retry: RetryPolicy, status: number): boolean {
 }
 
 /** Waits `ms`; rejects with the abort reason when `signal` aborts first. */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+export function sleep(ms: number, signal: CancelSignal): Promise<void> {
   if (ms <= 0) return signal.aborted ? Promise.reject(toError(signal.reason)) : Promise.resolve();
   return new Promise((resolve, reject) => {
     const onAbort = (): void => {

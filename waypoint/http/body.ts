@@ -7,6 +7,7 @@ import { PassThrough } from 'node:stream';
 import type { Readable } from 'node:stream';
 
 import { MeshError } from '../../common/errors.ts';
+import type { CancelSignal } from './cancel.ts';
 import { EngineErrorCode } from './status.ts';
 
 /** A body that can be sent again (`Buffer`) or only once (`Readable`). */
@@ -16,7 +17,7 @@ export type RequestBody = Buffer | Readable;
  * Reads `req` up to `limit` bytes: the whole body as a Buffer, or a stream when it is longer.
  * `signal` (the request deadline) rejects with its reason while the body is still arriving.
  */
-export function readReplayable(req: Readable, limit: number, signal: AbortSignal): Promise<RequestBody> {
+export function readReplayable(req: Readable, limit: number, signal: CancelSignal): Promise<RequestBody> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

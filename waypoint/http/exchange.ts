@@ -4,6 +4,7 @@
  * the upstream when the client disappears, and local replies in HTTP or gRPC form.
  */
 import { MeshError } from '../../common/errors.ts';
+import { Cancel } from './cancel.ts';
 import type { ServiceKey } from '../../common/ir/source.ts';
 import { addHeaders } from './headers.ts';
 import type { HeaderRecord } from './headers.ts';
@@ -49,7 +50,7 @@ export class Exchange {
   /** Headers every answer carries (e.g. `ratelimit-*`). */
   extraHeaders: Readonly<Record<string, string>> | undefined;
   /** Aborted when the client goes away before the response is complete. */
-  readonly clientGone = new AbortController();
+  readonly clientGone = new Cancel();
 
   constructor(
     readonly req: DownstreamRequest,

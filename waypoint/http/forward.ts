@@ -8,6 +8,7 @@ import type { HeaderEdits, RetryPolicy, Timeouts } from '../../common/ir/routes.
 import type { ServiceKey } from '../../common/ir/source.ts';
 import type { MirrorTarget, UpstreamRequest } from '../routing/types.ts';
 import { readReplayable } from './body.ts';
+import { Cancel } from './cancel.ts';
 import type { RequestBody } from './body.ts';
 import type { EndpointPicker } from './endpoints.ts';
 import type { Exchange } from './exchange.ts';
@@ -49,7 +50,7 @@ export async function forward(deps: ForwardDeps, ex: Exchange, plan: ForwardPlan
   ex.backend = plan.service;
   const overall = plan.timeouts.requestMs;
   let deadlineHit = false;
-  let current: AbortController | undefined;
+  let current: Cancel | undefined;
   const deadline =
     overall === undefined
       ? undefined
@@ -64,8 +65,8 @@ export async function forward(deps: ForwardDeps, ex: Exchange, plan: ForwardPlan
     if (stream === undefined) body = undefined;
     else if (wantsReplay) {
       // The request deadline also covers a slow upload being buffered for replay.
-      current = new AbortController();
-      body = await readReplayable(stream, deps.limits.replayBodyBytes, current.signal);
+      current = new Cancel();
+      body = await readReplayable(stream, deps.limits.replayBodyBytes, current);
     } else body = stream;
     const replayable = body === undefined || Buffer.isBuffer(body);
     for (const mirror of plan.mirrors) {
@@ -90,13 +91,11 @@ export async function forward(deps: ForwardDeps, ex: Exchange, plan: ForwardPlan
       // controller, listener or closure per attempt. A timeout or a retry needs a signal of
       // the attempt's own, which can fire without the client having gone.
       const ctl =
-        perTry === undefined && overall === undefined && maxAttempts === 1
-          ? undefined
-          : new AbortController();
+        perTry === undefined && overall === undefined && maxAttempts === 1 ? undefined : new Cancel();
       current = ctl;
-      const signal = ctl === undefined ? ex.clientGone.signal : ctl.signal;
-      const onClientGone = ctl === undefined ? undefined : (): void => ctl.abort(ex.clientGone.signal.reason);
-      if (onClientGone !== undefined) ex.clientGone.signal.addEventListener('abort', onClientGone);
+      const signal = ctl ?? ex.clientGone;
+      const onClientGone = ctl === undefined ? undefined : (): void => ctl.abort(ex.clientGone.reason);
+      if (onClientGone !== undefined) ex.clientGone.addEventListener('abort', onClientGone);
       const timer =
         perTry === undefined || ctl === undefined
           ? undefined
@@ -106,11 +105,11 @@ export async function forward(deps: ForwardDeps, ex: Exchange, plan: ForwardPlan
         if (released) return;
         released = true;
         if (timer !== undefined) clearTimeout(timer);
-        if (onClientGone !== undefined) ex.clientGone.signal.removeEventListener('abort', onClientGone);
+        if (onClientGone !== undefined) ex.clientGone.removeEventListener('abort', onClientGone);
         deps.picker.release(endpoint);
       };
       try {
-        if (ctl !== undefined && ex.clientGone.signal.aborted) ctl.abort(ex.clientGone.signal.reason);
+        if (ctl !== undefined && ex.clientGone.aborted) ctl.abort(ex.clientGone.reason);
         const response = await deps.upstreams.pool(endpoint, protocol).send(
           {
             method: ex.parsed.method,
@@ -130,7 +129,7 @@ export async function forward(deps: ForwardDeps, ex: Exchange, plan: ForwardPlan
           response.body.on('error', ignore);
           response.body.destroy();
           finish();
-          await sleep(plan.retry.backoffMs, ex.clientGone.signal);
+          await sleep(plan.retry.backoffMs, ex.clientGone);
           continue;
         }
         await relayResponse(ex, response, plan.responseEdits, signal);
@@ -145,11 +144,11 @@ export async function forward(deps: ForwardDeps, ex: Exchange, plan: ForwardPlan
           plan.retry !== undefined &&
           !ex.res.headersSent &&
           !deadlineHit &&
-          !ex.clientGone.signal.aborted &&
+          !ex.clientGone.aborted &&
           (mapped.code === EngineErrorCode.CONNECT_FAILED ||
             retryableStatus(plan.retry, edgeStatus(mapped).http));
         if (!retry) throw mapped;
-        await sleep(plan.retry?.backoffMs ?? 0, ex.clientGone.signal);
+        await sleep(plan.retry?.backoffMs ?? 0, ex.clientGone);
       }
     }
   } finally {

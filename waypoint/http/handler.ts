@@ -40,7 +40,7 @@ export async function handleRequest(
   try {
     await serve(deps, ex);
   } catch (err) {
-    if (!ex.clientGone.signal.aborted) {
+    if (!ex.clientGone.aborted) {
       if (!(err instanceof MeshError)) deps.logger.error('request failed', { error: errorMessage(err) });
       ex.replyError(err);
     } else {

@@ -5,6 +5,7 @@
  * Resolves when the downstream response finished; rejects when either side broke mid-way.
  */
 import type { HeaderEdits } from '../../common/ir/routes.ts';
+import type { CancelSignal } from './cancel.ts';
 import type { Exchange } from './exchange.ts';
 import { addHeaders, applyHeaderEdits, endToEndHeaders } from './headers.ts';
 import type { HeaderRecord } from './headers.ts';
@@ -16,7 +17,7 @@ export function relayResponse(
   ex: Exchange,
   response: UpstreamResponse,
   edits: readonly HeaderEdits[],
-  signal: AbortSignal,
+  signal: CancelSignal,
 ): Promise<void> {
   const headers = applyHeaderEdits(endToEndHeaders(response.headers), edits);
   addHeaders(headers, ex.extraHeaders);

@@ -8,6 +8,8 @@ import http2 from 'node:http2';
 import type { ClientHttp2Session, ClientHttp2Stream, IncomingHttpHeaders } from 'node:http2';
 
 import { MeshError } from '../../common/errors.ts';
+import { toAbortSignal } from './cancel.ts';
+import type { CancelSignal } from './cancel.ts';
 import { endpointKey } from './endpoints.ts';
 import { EngineErrorCode } from './status.ts';
 import type { UpstreamConnector, UpstreamEndpoint } from './types.ts';
@@ -26,7 +28,8 @@ export class H2Pool implements UpstreamPool {
     private readonly endpoint: UpstreamEndpoint,
   ) {}
 
-  async send(spec: UpstreamRequestSpec, signal: AbortSignal): Promise<UpstreamResponse> {
+  async send(spec: UpstreamRequestSpec, cancel: CancelSignal): Promise<UpstreamResponse> {
+    const signal = toAbortSignal(cancel);
     const session = await this.#open();
     signal.throwIfAborted();
     const headers: http2.OutgoingHttpHeaders = {

@@ -1,6 +1,7 @@
 /** The shape of one upstream exchange, shared by the HTTP/1.1 and HTTP/2 upstream pools. */
 import type { Readable } from 'node:stream';
 
+import type { CancelSignal } from './cancel.ts';
 import type { HeaderRecord } from './headers.ts';
 
 /** Loose header map as both HTTP stacks return them. */
@@ -32,6 +33,6 @@ export interface UpstreamResponse {
 
 /** One HTTP stack's pool towards one endpoint. */
 export interface UpstreamPool {
-  send(spec: UpstreamRequestSpec, signal: AbortSignal): Promise<UpstreamResponse>;
+  send(spec: UpstreamRequestSpec, signal: CancelSignal): Promise<UpstreamResponse>;
   close(): Promise<void>;
 }

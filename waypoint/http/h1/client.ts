@@ -12,6 +12,8 @@ import type { Duplex } from 'node:stream';
 import { Readable } from 'node:stream';
 
 import { MeshError } from '../../../common/errors.ts';
+import { toAbortSignal } from '../cancel.ts';
+import type { CancelSignal } from '../cancel.ts';
 import { EngineErrorCode } from '../status.ts';
 import type { LooseHeaders, UpstreamPool, UpstreamRequestSpec, UpstreamResponse } from '../upstream-types.ts';
 import { ChunkedDecoder, ChunkedError, chunkHeader, lastChunk } from './chunked.ts';
@@ -151,7 +153,7 @@ export class RawH1Pool implements UpstreamPool {
     return this.#all.size;
   }
 
-  async send(spec: UpstreamRequestSpec, signal: AbortSignal): Promise<UpstreamResponse> {
+  async send(spec: UpstreamRequestSpec, signal: CancelSignal): Promise<UpstreamResponse> {
     signal.throwIfAborted();
     const replayable = spec.body === undefined || Buffer.isBuffer(spec.body);
     let reused = this.#take();
@@ -192,9 +194,9 @@ export class RawH1Pool implements UpstreamPool {
     return undefined;
   }
 
-  async #connect(signal: AbortSignal): Promise<Connection> {
+  async #connect(signal: CancelSignal): Promise<Connection> {
     const timeout = AbortSignal.timeout(this.options.connectTimeoutMs);
-    const stream = await this.open(AbortSignal.any([signal, timeout]));
+    const stream = await this.open(AbortSignal.any([toAbortSignal(signal), timeout]));
     const conn = new Connection(stream, (c) => this.#gone(c));
     this.#all.add(conn);
     return conn;
@@ -237,7 +239,7 @@ function asError(reason: unknown): Error {
 function exchange(
   conn: Connection,
   spec: UpstreamRequestSpec,
-  signal: AbortSignal,
+  signal: CancelSignal,
   release: (keep: boolean) => void,
 ): Promise<UpstreamResponse> {
   const stream = conn.stream;
