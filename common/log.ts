@@ -38,26 +38,40 @@ function parseLevel(value: string | undefined): LogLevel {
   return value === 'debug' || value === 'info' || value === 'warn' || value === 'error' ? value : 'info';
 }
 
+let isoMs = -1;
+let isoText = '';
+/** The current time as ISO 8601, formatted once per millisecond (a line per request adds up). */
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== isoMs) {
+    isoMs = ms;
+    isoText = new Date(ms).toISOString();
+  }
+  return isoText;
+}
+
 /** Creates a logger; the level defaults to `WAYMESH_LOG_LEVEL` or `info`. */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? parseLevel(process.env['WAYMESH_LOG_LEVEL']);
   const sink = options.sink ?? { write: (line: string) => process.stderr.write(line + '\n') };
-  const now = options.now ?? (() => new Date());
+  const now = options.now;
   const bound = options.fields ?? {};
   // The bound fields are serialized once per logger, not once per line (the waypoint logs a
   // line per request). A line whose fields collide with them (or with time/level/msg) takes the
   // merging path, so later keys still win exactly as `{...bound, ...fields}` would.
   const boundJson = JSON.stringify(bound).slice(1, -1);
-  const reserved = new Set(['time', 'level', 'msg', ...Object.keys(bound)]);
+  // Checked by asking `fields` for each reserved name (a few lookups on one shape) rather than
+  // walking every field of the line.
+  const reserved = ['time', 'level', 'msg', ...Object.keys(bound)];
   const boundCollides = 'time' in bound || 'level' in bound || 'msg' in bound;
   const collides = (fields: LogFields): boolean => {
     if (boundCollides) return true;
-    for (const key in fields) if (reserved.has(key)) return true;
+    for (const key of reserved) if (key in fields) return true;
     return false;
   };
   const emit = (lvl: LogLevel, msg: string, fields?: LogFields): void => {
     if (ORDER[lvl] < ORDER[level]) return;
-    const time = now().toISOString();
+    const time = now === undefined ? isoNow() : now().toISOString();
     if (fields !== undefined && collides(fields)) {
       sink.write(JSON.stringify({ time, level: lvl, msg, ...bound, ...fields }));
       return;

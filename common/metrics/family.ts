@@ -33,6 +33,12 @@ export abstract class Family<C> {
   readonly labelNames: readonly string[];
   abstract readonly type: MetricType;
   readonly #children = new Map<string, { labels: SeriesLabels; child: C }>();
+  /**
+   * The same children by label value, one Map level per label: the hot path (a request's
+   * labels) walks Maps of strings it already holds, with no key string built and hashed per
+   * call. Dropped whole on any removal and refilled by lookups.
+   */
+  #trie = new Map<string, unknown>();
 
   constructor(name: string, help: string, labelNames: readonly string[], reserved: readonly string[] = []) {
     checkMetricName(name);
@@ -50,9 +56,14 @@ export abstract class Family<C> {
 
   /** The child for these label values, in `labelNames` order; cached. */
   labels(...values: string[]): C {
+    const fast = this.#trieGet(values);
+    if (fast !== undefined) return fast;
     const key = cacheKey(values);
     const found = this.#children.get(key);
-    if (found !== undefined) return found.child;
+    if (found !== undefined) {
+      this.#trieSet(values, found.child);
+      return found.child;
+    }
     if (values.length !== this.labelNames.length) {
       throw new MeshError(
         'METRIC_LABELS_MISMATCH',
@@ -66,6 +77,7 @@ export abstract class Family<C> {
     });
     const child = this.create(labels);
     this.#children.set(key, { labels, child });
+    this.#trieSet(values, child);
     return child;
   }
 
@@ -77,6 +89,7 @@ export abstract class Family<C> {
   /** Drops the child for these labels (a pod that left); true when it existed. */
   remove(labels: LabelSet | readonly string[]): boolean {
     const values = Array.isArray(labels) ? (labels as readonly string[]) : this.#valuesOf(labels as LabelSet);
+    this.#trie = new Map();
     return this.#children.delete(cacheKey(values));
   }
 
@@ -89,6 +102,7 @@ export abstract class Family<C> {
       return [i, value] as const;
     });
     let dropped = 0;
+    this.#trie = new Map();
     for (const [key, entry] of this.#children) {
       if (checks.every(([i, value]) => entry.labels.values[i] === value)) {
         this.#children.delete(key);
@@ -101,6 +115,7 @@ export abstract class Family<C> {
   /** Drops every child. */
   clear(): void {
     this.#children.clear();
+    this.#trie = new Map();
   }
 
   /** Number of children (series, or histograms). */
@@ -112,6 +127,34 @@ export abstract class Family<C> {
   render(out: string[]): void {
     out.push(`# HELP ${this.name} ${escapeHelp(this.help)}`, `# TYPE ${this.name} ${this.type}`);
     for (const { labels, child } of this.#children.values()) this.renderChild(child, labels, out);
+  }
+
+  #trieGet(values: readonly string[]): C | undefined {
+    if (values.length !== this.labelNames.length || values.length === 0) return undefined;
+    let node = this.#trie;
+    const last = values.length - 1;
+    for (let i = 0; i < last; i++) {
+      const next = node.get(values[i] as string) as Map<string, unknown> | undefined;
+      if (next === undefined) return undefined;
+      node = next;
+    }
+    return node.get(values[last] as string) as C | undefined;
+  }
+
+  #trieSet(values: readonly string[], child: C): void {
+    if (values.length === 0) return;
+    let node = this.#trie;
+    const last = values.length - 1;
+    for (let i = 0; i < last; i++) {
+      const key = values[i] as string;
+      let next = node.get(key) as Map<string, unknown> | undefined;
+      if (next === undefined) {
+        next = new Map();
+        node.set(key, next);
+      }
+      node = next;
+    }
+    node.set(values[last] as string, child);
   }
 
   #valuesOf(labels: LabelSet): string[] {

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { MeshError } from '../../../common/errors.ts';
 import type { MeshService } from '../../../common/ir/mesh.ts';
 import type { ServiceKey } from '../../../common/ir/source.ts';
+import { Cancel, toAbortSignal } from '../../../waypoint/http/cancel.ts';
 import { classifyPrefix, H2_PREFACE } from '../../../waypoint/http/detect.ts';
 import { EndpointPicker } from '../../../waypoint/http/endpoints.ts';
 import { applyHeaderEdits, endToEndHeaders } from '../../../waypoint/http/headers.ts';
@@ -131,5 +132,40 @@ describe('waypoint http: endpoint picker', () => {
     const picker = new EndpointPicker(() => 0);
     assert.equal(picker.pick(services, 'ns/none', 80), undefined);
     assert.equal(picker.pick(services, key, 81), undefined);
+  });
+});
+
+describe('waypoint http: cancel signal', () => {
+  it('calls each listener once with the first reason, and none after removal or once aborted', () => {
+    const c = new Cancel();
+    const calls: string[] = [];
+    const a = (): void => void calls.push(`a:${String(c.reason)}`);
+    const b = (): void => void calls.push('b');
+    c.addEventListener('abort', a);
+    c.addEventListener('abort', b);
+    c.removeEventListener('abort', b);
+    assert.doesNotThrow(() => c.throwIfAborted());
+    c.abort('first');
+    c.abort('second');
+    assert.deepEqual(calls, ['a:first']);
+    assert.equal(c.aborted, true);
+    assert.throws(
+      () => c.throwIfAborted(),
+      (e: unknown) => e === 'first',
+    );
+    c.addEventListener('abort', b);
+    assert.deepEqual(calls, ['a:first']);
+  });
+
+  it('gives a real AbortSignal that follows it, aborted already when it is', () => {
+    const c = new Cancel();
+    const s = toAbortSignal(c);
+    assert.equal(s.aborted, false);
+    c.abort(new Error('gone'));
+    assert.equal(s.aborted, true);
+    assert.equal((s.reason as Error).message, 'gone');
+    assert.equal(toAbortSignal(c).aborted, true);
+    const native = new AbortController().signal;
+    assert.equal(toAbortSignal(native), native);
   });
 });
