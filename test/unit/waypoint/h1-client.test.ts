@@ -47,7 +47,7 @@ class Backend {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  pool(): RawH1Pool {
+  pool(keepAliveMs = 5000): RawH1Pool {
     return new RawH1Pool(
       (signal) =>
         new Promise((resolve, reject) => {
@@ -56,7 +56,7 @@ class Backend {
           s.once('connect', () => resolve(s));
           s.once('error', reject);
         }),
-      { connectTimeoutMs: 2000, keepAliveMs: 5000 },
+      { connectTimeoutMs: 2000, keepAliveMs },
     );
   }
 }
@@ -113,6 +113,19 @@ describe('waypoint h1 upstream pool (raw streams)', () => {
       'POST /a?b=1 HTTP/1.1\r\nhost: web:80\r\nx-a: 1\r\nx-a: 2\r\ncontent-length: 5\r\n\r\nhello',
     );
     assert.equal(backend?.requests[1], 'GET /a?b=1 HTTP/1.1\r\nhost: web:80\r\nx-a: 1\r\n\r\n');
+  });
+
+  it('closes a connection left unused for the keep-alive time, and only then', async () => {
+    backend = new Backend((_r, s) => s.write(OK));
+    await backend.start();
+    pool = backend.pool(150);
+    await text(await pool.send(spec(), new AbortController().signal));
+    assert.equal(pool.size, 1);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    await text(await pool.send(spec(), new AbortController().signal));
+    assert.equal(backend.connections, 1, 'reused before the keep-alive time ran out');
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    assert.equal(pool.size, 0);
   });
 
   it('streams a request body of unknown length with the chunked coding', async () => {

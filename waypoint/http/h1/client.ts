@@ -80,6 +80,11 @@ function looseHeaders(raw: readonly string[]): LooseHeaders {
   return out;
 }
 
+/** The fields of a response head: its joined map when no name repeats, else arrays per name. */
+function responseHeaders(h: ResponseHead): LooseHeaders {
+  return h.repeated ? looseHeaders(h.rawHeaders) : h.headers;
+}
+
 /** Trailer field lines (`name: value\r\n` …) as headers; malformed lines are dropped. */
 function trailerHeaders(section: Buffer): LooseHeaders | undefined {
   if (section.length === 0) return undefined;
@@ -94,30 +99,45 @@ function trailerHeaders(section: Buffer): LooseHeaders | undefined {
   return raw.length === 0 ? undefined : looseHeaders(raw);
 }
 
+/** What the exchange in progress on a connection is told of its stream. */
+interface ExchangeEvents {
+  data(chunk: Buffer): void;
+  end(): void;
+  close(): void;
+}
+
 /** One connection and the exchange it carries. */
 class Connection {
   /** Requests sent on it so far. */
   uses = 0;
-  private idleTimer: NodeJS.Timeout | undefined;
+  /** When it was parked (Date.now()); 0 while in use. */
+  parkedAt = 0;
+  /** The exchange in progress; the stream's listeners are set once and dispatch to it. */
+  current: ExchangeEvents | undefined;
 
   constructor(
     readonly stream: Duplex,
-    private readonly onGone: (c: Connection) => void,
+    onGone: (c: Connection) => void,
   ) {
     stream.on('error', () => undefined);
-    stream.once('close', () => onGone(this));
+    stream.on('data', (chunk: Buffer) => this.current?.data(chunk));
+    stream.on('end', () => this.current?.end());
+    stream.once('close', () => {
+      this.current?.close();
+      onGone(this);
+    });
+    // Not flowing until an exchange wants bytes: what the server sends unasked stays buffered.
+    stream.pause();
   }
 
   /** Parks the connection; it closes itself after `ms` unused. */
-  park(ms: number): void {
-    this.idleTimer = setTimeout(() => this.stream.destroy(), ms);
-    this.idleTimer.unref();
+  park(): void {
+    this.parkedAt = Date.now();
   }
 
   /** Takes it out of the pool. */
   unpark(): void {
-    clearTimeout(this.idleTimer);
-    this.idleTimer = undefined;
+    this.parkedAt = 0;
   }
 
   /** Open both ways, with no byte the server sent unasked while parked. */
@@ -142,6 +162,7 @@ export class RawH1Pool implements UpstreamPool {
   readonly #idle: Connection[] = [];
   readonly #all = new Set<Connection>();
   #closed = false;
+  #sweep: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly open: (signal: AbortSignal) => Promise<Duplex>,
@@ -179,6 +200,8 @@ export class RawH1Pool implements UpstreamPool {
 
   async close(): Promise<void> {
     this.#closed = true;
+    clearInterval(this.#sweep);
+    this.#sweep = undefined;
     for (const c of this.#all) c.stream.destroy();
     this.#all.clear();
     this.#idle.length = 0;
@@ -209,8 +232,27 @@ export class RawH1Pool implements UpstreamPool {
     }
     // Paused while parked: a byte the server sends unasked stays buffered and makes it unusable.
     conn.stream.pause();
-    conn.park(this.options.keepAliveMs);
+    conn.park();
     this.#idle.push(conn);
+    this.#sweepSoon();
+  }
+
+  /**
+   * Closes connections parked longer than the keep-alive time: one timer per pool while any
+   * connection is parked, instead of a timer armed and cleared per request.
+   */
+  #sweepSoon(): void {
+    if (this.#sweep !== undefined) return;
+    const every = Math.max(10, Math.floor(this.options.keepAliveMs / 2));
+    this.#sweep = setInterval(() => {
+      const cutoff = Date.now() - this.options.keepAliveMs;
+      for (const c of [...this.#idle]) if (c.parkedAt !== 0 && c.parkedAt <= cutoff) c.stream.destroy();
+      if (this.#idle.length === 0 || this.#closed) {
+        clearInterval(this.#sweep);
+        this.#sweep = undefined;
+      }
+    }, every);
+    this.#sweep.unref();
   }
 
   #gone(conn: Connection): void {
@@ -257,9 +299,7 @@ function exchange(
     let settled = false;
 
     const cleanup = (): void => {
-      stream.off('data', onData);
-      stream.off('end', onEnd);
-      stream.off('close', onClose);
+      conn.current = undefined;
       signal.removeEventListener('abort', onAbort);
     };
     const fail = (err: Error): void => {
@@ -328,7 +368,7 @@ function exchange(
         // The whole body came with the head (the common small response): no stream for it.
         if (rest.length > framing.bytes) pending = rest.subarray(framing.bytes);
         responseDone = true;
-        resolve(new WholeResponse(h.status, looseHeaders(h.rawHeaders), rest.subarray(0, framing.bytes)));
+        resolve(new WholeResponse(h.status, responseHeaders(h), rest.subarray(0, framing.bytes)));
         finish();
         return;
       }
@@ -346,7 +386,7 @@ function exchange(
       if (framing.kind === 'length') remaining = framing.bytes;
       resolve({
         status: h.status,
-        headers: looseHeaders(h.rawHeaders),
+        headers: responseHeaders(h),
         body,
         trailers: () => trailers,
       });
@@ -399,9 +439,7 @@ function exchange(
     };
     const onAbort = (): void => fail(asError(signal.reason));
 
-    stream.on('data', onData);
-    stream.once('end', onEnd);
-    stream.once('close', onClose);
+    conn.current = { data: onData, end: onEnd, close: onClose };
     signal.addEventListener('abort', onAbort, { once: true });
     if (stream.isPaused()) stream.resume();
 

@@ -34,6 +34,8 @@ export interface ScannedHead<L> {
   readonly rawHeaders: string[];
   /** Bytes of the buffer the head took, leading empty lines included. */
   readonly headBytes: number;
+  /** True when a field name came more than once (then `headers` holds joined values). */
+  readonly repeated: boolean;
 }
 
 const HEAD_END = Buffer.from('\r\n\r\n');
@@ -144,6 +146,7 @@ export function scanHead<L>(
   const rawHeaders: string[] = [];
   const headers = new FieldMap();
   let fields = 0;
+  let repeated = false;
   for (;;) {
     const end = lineEndOf(pos);
     if (typeof end !== 'number') return end;
@@ -170,10 +173,14 @@ export function scanHead<L>(
     rawHeaders.push(name, value);
     const key = name.toLowerCase();
     const had = headers[key];
-    headers[key] = had === undefined ? value : had + (key === 'cookie' ? '; ' : ', ') + value;
+    if (had === undefined) headers[key] = value;
+    else {
+      repeated = true;
+      headers[key] = had + (key === 'cookie' ? '; ' : ', ') + value;
+    }
     pos = end + 2;
   }
-  return { kind: 'scanned', line: line as L, headers, rawHeaders, headBytes: start + pos };
+  return { kind: 'scanned', line: line as L, headers, rawHeaders, headBytes: start + pos, repeated };
 }
 
 const DIGITS = /^\d+$/;

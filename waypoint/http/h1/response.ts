@@ -28,6 +28,8 @@ export interface ResponseHead {
   /** Field values by lowercase name; repeats joined with `, `. */
   readonly headers: Readonly<Record<string, string>>;
   readonly rawHeaders: readonly string[];
+  /** True when a field name came more than once. */
+  readonly repeated: boolean;
   readonly framing: BodyFraming;
   /** True when the connection may carry another request once this response is read. */
   readonly keepAlive: boolean;
@@ -106,6 +108,7 @@ export function parseResponseHead(buf: Buffer, limits: HeadLimits, method: strin
       versionMinor: line.versionMinor,
       headers,
       rawHeaders: scanned.rawHeaders,
+      repeated: scanned.repeated,
       framing,
       keepAlive,
       headBytes: scanned.headBytes,

@@ -53,6 +53,8 @@ export type H1Handler<T> = (req: H1Request, res: H1Response, tag: T) => void;
 /** Called for each refused request head, with its status. */
 export type RefusalCounter = (status: number) => void;
 
+/** Up to this many bytes, the pieces of one write are copied together rather than corked. */
+const COALESCE_BYTES = 16 * 1024;
 const CHUNKED_LIMITS = { maxExtensionBytes: 1024, maxTrailerBytes: 16 * 1024 } as const;
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 
@@ -146,6 +148,15 @@ class Connection<T> implements ResponseSink {
 
   writev(parts: readonly (string | Buffer)[], cb?: () => void): boolean {
     const s = this.stream;
+    let total = 0;
+    for (const p of parts) total += p.length;
+    if (total <= COALESCE_BYTES) {
+      // A small response (head and body) is copied into one buffer: one write, no cork.
+      const out = Buffer.allocUnsafe(total);
+      let at = 0;
+      for (const p of parts) at += typeof p === 'string' ? out.write(p, at, 'latin1') : p.copy(out, at);
+      return s.write(out, cb);
+    }
     s.cork();
     const last = parts.length - 1;
     let ok = true;
