@@ -62,8 +62,9 @@ async function serve(deps: HandlerDeps, ex: Exchange): Promise<void> {
     ex.policy = authz.policy;
     throw new MeshError(EngineErrorCode.DENIED, `denied by ${authz.policy || 'policy'}: ${authz.reason}`);
   }
-  if (hooks.rateLimit !== undefined) {
-    const limit = await hooks.rateLimit(parsed);
+  const limiting = hooks.rateLimit?.(parsed);
+  if (limiting !== undefined) {
+    const limit = await limiting;
     ex.extraHeaders = limit.headers;
     if (!limit.allowed) {
       ex.outcome = 'rate-limited';

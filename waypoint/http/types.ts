@@ -113,8 +113,11 @@ export interface RequestDone {
 export interface EngineHooks {
   /** L7 authorization, called before routing; denied → 403 / PERMISSION_DENIED. */
   authorize?(info: RequestInfo): AuthzDecision;
-  /** Rate limiting, called after authorization; refused → 429 / RESOURCE_EXHAUSTED. */
-  rateLimit?(info: RequestInfo): Promise<RateLimitDecision>;
+  /**
+   * Rate limiting, called after authorization; refused → 429 / RESOURCE_EXHAUSTED. Returns
+   * undefined when no limit applies to the request (no promise to wait for).
+   */
+  rateLimit?(info: RequestInfo): Promise<RateLimitDecision> | undefined;
   /** Tracing: a request starts (server span). */
   onStart?(info: RequestInfo): void;
   /** Tracing: an upstream attempt starts; the returned headers are added to that attempt. */

@@ -30,7 +30,6 @@ export interface HookDeps {
   readonly accessLog: Logger;
 }
 
-const ALLOWED: RateLimitDecision = Object.freeze({ allowed: true, policy: '', headers: {} });
 const ZERO = (): number => 0;
 
 /** The policy id (`ratelimitpolicy/<ns>/<name>`) of a limit id (`…/limit/<i>`). */
@@ -73,19 +72,17 @@ export function createHooks(deps: HookDeps): EngineHooks {
     });
     return { allowed: d.allowed, policy: d.policy ?? '', reason: d.reason };
   };
-  const rateLimit = async (info: RequestInfo): Promise<RateLimitDecision> => {
-    if (limiter === undefined) return ALLOWED;
+  const rateLimit = (info: RequestInfo): Promise<RateLimitDecision> | undefined => {
+    if (limiter === undefined) return undefined;
     const limits = applicable(deps.config(), info);
-    if (limits.length === 0) return ALLOWED;
-    const d = await limiter.check(limits, {
-      source: info.sourceIdentity,
-      header: (name) => info.header(name),
-    });
-    return {
-      allowed: d.allowed,
-      policy: d.limitId === undefined ? '' : policyOf(d.limitId),
-      headers: Object.fromEntries(rateLimitHeaders(d)),
-    };
+    if (limits.length === 0) return undefined;
+    return limiter
+      .check(limits, { source: info.sourceIdentity, header: (name) => info.header(name) })
+      .then((d) => ({
+        allowed: d.allowed,
+        policy: d.limitId === undefined ? '' : policyOf(d.limitId),
+        headers: Object.fromEntries(rateLimitHeaders(d)),
+      }));
   };
   const onRequestDone = (done: RequestDone): void => {
     metrics.requestDone(done);

@@ -10,6 +10,7 @@ import type { UpstreamRequestSpec, UpstreamResponse } from '../../../waypoint/ht
 class Backend {
   readonly requests: string[] = [];
   connections = 0;
+  private raw: ((d: Buffer) => void) | undefined;
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
   port = 0;
@@ -21,6 +22,7 @@ class Backend {
       socket.on('close', () => this.sockets.delete(socket));
       let text = '';
       socket.on('data', (d: Buffer) => {
+        this.raw?.(d);
         text += d.toString('latin1');
         const end = text.indexOf('\r\n\r\n');
         if (end < 0) return;
@@ -35,6 +37,11 @@ class Backend {
         answer(request, socket, this.requests.length - 1);
       });
     });
+  }
+
+  /** Also hands every received chunk, as bytes, to `f`. */
+  onRaw(f: (d: Buffer) => void): void {
+    this.raw = f;
   }
 
   async start(): Promise<void> {
@@ -194,7 +201,23 @@ describe('waypoint h1 upstream pool (raw streams)', () => {
       p.send(spec({ pathAndQuery: '/a b' }), new AbortController().signal),
       /cannot carry/,
     );
+    await assert.rejects(
+      p.send(spec({ headers: { 'x-a': 'price \u20ac' } }), new AbortController().signal),
+      /beyond latin1/,
+    );
     assert.deepEqual(backend?.requests, []);
+  });
+
+  it('sends field values byte for byte as received (obs-text stays one byte)', async () => {
+    const p = await serve((_r, s) => s.write(OK));
+    const got: Buffer[] = [];
+    backend?.onRaw((d) => got.push(d));
+    await text(await p.send(spec({ headers: { 'x-a': 'caf\u00e9' } }), new AbortController().signal));
+    const raw = Buffer.concat(got);
+    assert.ok(
+      raw.includes(Buffer.from([0x78, 0x2d, 0x61, 0x3a, 0x20, 0x63, 0x61, 0x66, 0xe9, 0x0d, 0x0a])),
+      raw.toString('latin1'),
+    );
   });
 
   it('fails a malformed response with a MeshError and drops the connection', async () => {

@@ -31,9 +31,12 @@ export const RESPONSE_LIMITS = {
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 /** Methods for which an absent body is sent as `content-length: 0` (as undici and curl do). */
 const BODY_EXPECTED: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH']);
-/** A value that would let a header split the message. */
+/**
+ * A value that would let a header split the message, or that has a character beyond one byte
+ * (the head is written as latin1, byte for byte as the fields were received).
+ */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
-const UNSAFE_VALUE = /[\0-\x08\x0a-\x1f\x7f]/;
+const UNSAFE_VALUE = /[\0-\x08\x0a-\x1f\x7f\u0100-\uffff]/;
 
 function invalid(message: string): MeshError {
   return new MeshError(EngineErrorCode.UPSTREAM_RESET, message);
@@ -55,11 +58,11 @@ export function requestHead(spec: UpstreamRequestSpec, framing: string): string 
     if (!isTokenText(name)) throw invalid(`header name ${JSON.stringify(name)} is not a token`);
     if (Array.isArray(value)) {
       for (const v of value) {
-        if (UNSAFE_VALUE.test(v)) throw invalid(`header ${name} has a control character`);
+        if (UNSAFE_VALUE.test(v)) throw invalid(`header ${name} has a control character or one beyond latin1`);
         head += `${name}: ${v}\r\n`;
       }
     } else {
-      if (UNSAFE_VALUE.test(value)) throw invalid(`header ${name} has a control character`);
+      if (UNSAFE_VALUE.test(value)) throw invalid(`header ${name} has a control character or one beyond latin1`);
       head += `${name}: ${value}\r\n`;
     }
   }
@@ -498,10 +501,10 @@ function writeRequest(
     const framing =
       body === undefined && !BODY_EXPECTED.has(spec.method) ? '' : `content-length: ${length}\r\n`;
     const head = requestHead(spec, framing);
-    if (body === undefined || length === 0) stream.write(head);
+    if (body === undefined || length === 0) stream.write(head, 'latin1');
     else {
       stream.cork();
-      stream.write(head);
+      stream.write(head, 'latin1');
       stream.write(body);
       stream.uncork();
     }
@@ -513,6 +516,7 @@ function writeRequest(
   const chunked = length === undefined;
   stream.write(
     requestHead(spec, chunked ? 'transfer-encoding: chunked\r\n' : `content-length: ${length}\r\n`),
+    'latin1',
   );
   const onData = (chunk: Buffer): void => {
     if (chunk.length === 0) return;

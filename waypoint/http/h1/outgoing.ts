@@ -36,7 +36,7 @@ export interface ResponseContext {
 }
 
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
-const UNSAFE_VALUE = /[\0-\x08\x0a-\x1f\x7f]/;
+const UNSAFE_VALUE = /[\0-\x08\x0a-\x1f\x7f\u0100-\uffff]/;
 /** Framing is the response's own business: these names are written by it (the length once). */
 const FRAMING: ReadonlySet<string> = new Set([
   'connection',
@@ -70,7 +70,7 @@ function httpDate(): string {
 /** A header field line, refusing what could split or corrupt the message. */
 function fieldLine(name: string, value: string): string {
   if (!isTokenText(name)) throw new TypeError(`response header name ${JSON.stringify(name)} is not a token`);
-  if (UNSAFE_VALUE.test(value)) throw new TypeError(`response header ${name} has a control character`);
+  if (UNSAFE_VALUE.test(value)) throw new TypeError(`response header ${name} has a control character or one beyond latin1`);
   return `${name}: ${value}\r\n`;
 }
 
