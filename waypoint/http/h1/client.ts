@@ -58,11 +58,13 @@ export function requestHead(spec: UpstreamRequestSpec, framing: string): string 
     if (!isTokenText(name)) throw invalid(`header name ${JSON.stringify(name)} is not a token`);
     if (Array.isArray(value)) {
       for (const v of value) {
-        if (UNSAFE_VALUE.test(v)) throw invalid(`header ${name} has a control character or one beyond latin1`);
+        if (UNSAFE_VALUE.test(v))
+          throw invalid(`header ${name} has a control character or one beyond latin1`);
         head += `${name}: ${v}\r\n`;
       }
     } else {
-      if (UNSAFE_VALUE.test(value)) throw invalid(`header ${name} has a control character or one beyond latin1`);
+      if (UNSAFE_VALUE.test(value))
+        throw invalid(`header ${name} has a control character or one beyond latin1`);
       head += `${name}: ${value}\r\n`;
     }
   }

@@ -70,7 +70,8 @@ function httpDate(): string {
 /** A header field line, refusing what could split or corrupt the message. */
 function fieldLine(name: string, value: string): string {
   if (!isTokenText(name)) throw new TypeError(`response header name ${JSON.stringify(name)} is not a token`);
-  if (UNSAFE_VALUE.test(value)) throw new TypeError(`response header ${name} has a control character or one beyond latin1`);
+  if (UNSAFE_VALUE.test(value))
+    throw new TypeError(`response header ${name} has a control character or one beyond latin1`);
   return `${name}: ${value}\r\n`;
 }
 
