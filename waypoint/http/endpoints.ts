@@ -11,6 +11,8 @@ import type { UpstreamEndpoint } from './types.ts';
 /** Tracks outstanding requests per endpoint and picks the least loaded one. */
 export class EndpointPicker {
   readonly #outstanding = new Map<string, number>();
+  /** The UpstreamEndpoint of a config endpoint for a Service port, made once per snapshot object. */
+  readonly #made = new WeakMap<object, Map<number, UpstreamEndpoint>>();
 
   constructor(private readonly random: Random) {}
 
@@ -31,17 +33,25 @@ export class EndpointPicker {
     for (const ep of svc.endpoints) {
       const targetPort = ep.ports[port];
       if (!ep.ready || targetPort === undefined) continue;
-      const load = this.#outstanding.get(endpointKey({ ip: ep.ip, port: targetPort })) ?? 0;
+      let byPort = this.#made.get(ep);
+      if (byPort === undefined) {
+        byPort = new Map();
+        this.#made.set(ep, byPort);
+      }
+      let candidate = byPort.get(port);
+      if (candidate === undefined || candidate.service !== service || candidate.port !== targetPort) {
+        candidate = { ip: ep.ip, port: targetPort, workloadUid: ep.workloadUid, service, servicePort: port };
+        byPort.set(port, candidate);
+      }
+      const load = this.#outstanding.get(endpointKey(candidate)) ?? 0;
       if (load < bestLoad) {
         bestLoad = load;
         ties = 1;
-        best = { ip: ep.ip, port: targetPort, workloadUid: ep.workloadUid, service, servicePort: port };
+        best = candidate;
       } else if (load === bestLoad) {
         // Reservoir sampling keeps each tied endpoint equally likely without a second pass.
         ties++;
-        if (this.random() * ties < 1) {
-          best = { ip: ep.ip, port: targetPort, workloadUid: ep.workloadUid, service, servicePort: port };
-        }
+        if (this.random() * ties < 1) best = candidate;
       }
     }
     if (best !== undefined) {
@@ -65,7 +75,17 @@ export class EndpointPicker {
   }
 }
 
-/** `ip:port` of an endpoint (IPv6 bracketed), the key of pools and counters. */
+const KEYS = new WeakMap<object, string>();
+
+/**
+ * `ip:port` of an endpoint (IPv6 bracketed), the key of pools and counters; made once per
+ * endpoint object (they are immutable), so the hot path looks up the same string each time.
+ */
 export function endpointKey(endpoint: { readonly ip: string; readonly port: number }): string {
-  return endpoint.ip.includes(':') ? `[${endpoint.ip}]:${endpoint.port}` : `${endpoint.ip}:${endpoint.port}`;
+  let key = KEYS.get(endpoint);
+  if (key === undefined) {
+    key = endpoint.ip.includes(':') ? `[${endpoint.ip}]:${endpoint.port}` : `${endpoint.ip}:${endpoint.port}`;
+    KEYS.set(endpoint, key);
+  }
+  return key;
 }

@@ -83,7 +83,8 @@ export async function forward(deps: ForwardDeps, ex: Exchange, plan: ForwardPlan
       ex.attempts = attempt;
       ex.endpoint = endpoint;
       const info: AttemptInfo = { attempt, backend: plan.service, endpoint };
-      const headers: HeaderRecord = { ...base };
+      // Each attempt gets its own copy (tracing adds per-attempt headers); a single try uses base.
+      const headers: HeaderRecord = maxAttempts === 1 ? base : { ...base };
       const traced = deps.hooks.onAttempt?.(ex.parsed, info);
       if (traced !== undefined) Object.assign(headers, traced);
       const perTry = plan.timeouts.backendRequestMs;

@@ -29,30 +29,33 @@ export function upstreamProtocol(
 
 /** All upstream pools of one engine. */
 export class Upstreams {
-  readonly #pools = new Map<string, UpstreamPool>();
+  /** By protocol, then endpoint key (no key string built per request). */
+  readonly #pools = { h1: new Map<string, UpstreamPool>(), h2: new Map<string, UpstreamPool>() };
 
   constructor(private readonly connector: UpstreamConnector) {}
 
   /** The pool towards `endpoint` for `protocol`, created on first use. */
   pool(endpoint: UpstreamEndpoint, protocol: UpstreamProtocol): UpstreamPool {
-    const key = `${protocol}|${endpointKey(endpoint)}`;
-    let pool = this.#pools.get(key);
+    const pools = this.#pools[protocol];
+    const key = endpointKey(endpoint);
+    let pool = pools.get(key);
     if (pool === undefined) {
       pool = protocol === 'h2' ? new H2Pool(this.connector, endpoint) : h1Pool(this.connector, endpoint);
-      this.#pools.set(key, pool);
+      pools.set(key, pool);
     }
     return pool;
   }
 
   /** Number of pools (for stats). */
   get size(): number {
-    return this.#pools.size;
+    return this.#pools.h1.size + this.#pools.h2.size;
   }
 
   /** Closes every pool (in-flight exchanges are cut). */
   async close(): Promise<void> {
-    const pools = [...this.#pools.values()];
-    this.#pools.clear();
+    const pools = [...this.#pools.h1.values(), ...this.#pools.h2.values()];
+    this.#pools.h1.clear();
+    this.#pools.h2.clear();
     await Promise.allSettled(pools.map((p) => p.close()));
   }
 }

@@ -12,6 +12,7 @@ import type {
   RequestDone,
   RequestInfo,
 } from '../http/index.ts';
+import { endpointKey } from '../http/endpoints.ts';
 import { rateLimitHeaders, type RateLimiter } from '../ratelimit/index.ts';
 import { sourceId } from '../../common/ir/source.ts';
 import type { WaypointMetrics } from '../metrics.ts';
@@ -98,7 +99,7 @@ export function createHooks(deps: HookDeps): EngineHooks {
       sourcePrincipal: done.source,
       destinationService: done.service,
       backend: done.backend,
-      endpoint: ep === undefined ? undefined : `${ep.ip}:${ep.port}`,
+      endpoint: ep === undefined ? undefined : endpointKey(ep),
       attempts: done.attempts,
       durationMs: Math.round(done.durationMs * 10) / 10,
       errorCode: done.errorCode,

@@ -179,27 +179,26 @@ export class RawH1Pool implements UpstreamPool {
     return this.#all.size;
   }
 
-  async send(spec: UpstreamRequestSpec, signal: CancelSignal): Promise<UpstreamResponse> {
-    signal.throwIfAborted();
-    const replayable = spec.body === undefined || Buffer.isBuffer(spec.body);
-    let reused = this.#take();
-    for (;;) {
-      const conn = reused ?? (await this.#connect(signal));
-      try {
-        return await exchange(conn, spec, signal, (keep) => this.#release(conn, keep));
-      } catch (err) {
-        // The keep-alive race: a parked connection the server had just closed.
-        if (
-          err instanceof StaleConnection &&
-          reused !== undefined &&
-          replayable &&
-          IDEMPOTENT.has(spec.method)
-        ) {
-          reused = undefined;
-          continue;
-        }
-        throw err instanceof StaleConnection ? err.cause : err;
-      }
+  send(spec: UpstreamRequestSpec, signal: CancelSignal): Promise<UpstreamResponse> {
+    if (signal.aborted) return Promise.reject(asError(signal.reason));
+    const reused = this.#take();
+    if (reused === undefined) return this.#sendOnNew(spec, signal);
+    // No async frame on the common path: a kept-alive connection, a promise and one handler.
+    return exchange(reused, spec, signal, (keep) => this.#release(reused, keep)).catch((err: unknown) => {
+      // The keep-alive race: a parked connection the server had just closed.
+      const replayable = spec.body === undefined || Buffer.isBuffer(spec.body);
+      if (err instanceof StaleConnection && replayable && IDEMPOTENT.has(spec.method))
+        return this.#sendOnNew(spec, signal);
+      throw err instanceof StaleConnection ? err.cause : err;
+    });
+  }
+
+  async #sendOnNew(spec: UpstreamRequestSpec, signal: CancelSignal): Promise<UpstreamResponse> {
+    const conn = await this.#connect(signal);
+    try {
+      return await exchange(conn, spec, signal, (keep) => this.#release(conn, keep));
+    } catch (err) {
+      throw err instanceof StaleConnection ? err.cause : err;
     }
   }
 
