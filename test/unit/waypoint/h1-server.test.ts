@@ -198,6 +198,27 @@ describe('waypoint h1 server', function () {
     await c.until((s) => s.endsWith('POST /up 2'));
   });
 
+  it('cuts the body for its reader when the answer came first, then serves the next request', async () => {
+    let bodyError: Promise<string> | undefined;
+    h = await new Harness((req, res) => {
+      const body = req.body;
+      if (body === undefined) {
+        echoHead(req, res, 'tag');
+        return;
+      }
+      bodyError = new Promise((resolve) => body.on('error', (e: Error) => resolve(e.message)));
+      body.on('data', () => undefined);
+      res.writeHead(413, { 'content-length': '0' });
+      res.end();
+    }).start();
+    const t = open();
+    t.socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc');
+    await t.until((s) => s.includes('HTTP/1.1 413 '));
+    assert.match((await bodyError) ?? '', /answered before its body ended/);
+    t.socket.write('defghijGET /after HTTP/1.1\r\nHost: x\r\n\r\n');
+    await t.until((s) => s.endsWith('GET /after 0'));
+  });
+
   it('refuses CONNECT, odd targets and bad framing before the handler, and counts them', async () => {
     let calls = 0;
     h = await new Harness((req, res) => {

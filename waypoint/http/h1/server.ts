@@ -177,10 +177,14 @@ class Connection<T> implements ResponseSink {
       return;
     }
     if (this.phase === Phase.Body) {
-      // Answered before the body ended (an early 4xx): the rest is read and dropped, then the
-      // next request follows (#bodyBytes moves on).
-      this.#discard = true;
+      // Answered before the body ended (an early 4xx): whoever still reads the body (the
+      // upstream request) sees it cut, and the rest is read and dropped, then the next request
+      // follows (#bodyBytes moves on).
       this.#expectContinue = false;
+      const body = this.#body;
+      if (body !== undefined && !this.#discard)
+        abortBody(body, 'the request was answered before its body ended');
+      this.#discard = true;
       this.#wantBody();
       return;
     }
@@ -305,15 +309,21 @@ class Connection<T> implements ResponseSink {
       this.#expectContinue = head.expectContinue && head.versionMinor === 1;
       this.#decoder = head.chunked ? new ChunkedDecoder(CHUNKED_LIMITS) : undefined;
       this.#remaining = head.contentLength ?? 0;
-      body = new Readable({
-        read: () => this.#wantBody(),
+      const stream: Readable = new Readable({
+        read: () => {
+          if (this.#body === stream) this.#wantBody();
+        },
         destroy: (err, cb) => {
-          // The reader gave up: the rest of the body is read and dropped to keep the framing.
-          this.#discard = true;
-          this.#wantBody();
+          // The reader gave up before the end: the rest is read and dropped to keep the framing.
+          // (A body destroyed after its end, or after the connection moved on, changes nothing.)
+          if (this.#body === stream && this.phase === Phase.Body) {
+            this.#discard = true;
+            this.#wantBody();
+          }
           cb(err);
         },
       });
+      body = stream;
       this.phase = Phase.Body;
       this.since = Date.now();
     } else this.phase = Phase.Answer;
