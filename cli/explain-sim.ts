@@ -6,7 +6,12 @@
 import { MeshError } from '../common/errors.ts';
 import type { MeshService, Workload } from '../common/ir/index.ts';
 import { NAMES, type World } from '../controller/translate/world.ts';
-import { planOutbound, type EndpointPicker, type OutboundPlan } from '../node-agent/state/index.ts';
+import {
+  planOutbound,
+  type EndpointPicker,
+  type OutboundPlan,
+  type WaypointPlan,
+} from '../node-agent/state/index.ts';
 import {
   buildContext,
   endpointViews,
@@ -115,6 +120,13 @@ function routesNotEnforced(
     steps.push({ step: 'route', object: r.object, text: `not enforced: ${why ?? r.message}` });
 }
 
+function waypointHop(plan: WaypointPlan): string {
+  const at = `${plan.via.ip}:${plan.via.port}`;
+  return plan.replica === undefined
+    ? `its Service address ${at} (no ready replica is listed)`
+    : `a ready replica, e.g. ${plan.replica.namespace}/${plan.replica.name} at ${at}; another is tried if it fails`;
+}
+
 function afterPlan(
   ctx: SimContext,
   req: ExplainRequest,
@@ -129,7 +141,7 @@ function afterPlan(
     steps.push({
       step: 'node-agent',
       object: `Gateway/${plan.waypoint.gateway.namespace}/${plan.waypoint.gateway.name}`,
-      text: `${plan.service.key} uses this waypoint: HBONE tunnel to ${plan.via.ip}:${plan.via.port} (:authority ${plan.authority}), expecting ${plan.expectedIdentity}`,
+      text: `${plan.service.key} uses this waypoint: HBONE tunnel to ${waypointHop(plan)} (:authority ${plan.authority}), expecting ${plan.expectedIdentity}`,
     });
     return explainWaypoint(ctx, req, src, plan, steps);
   }

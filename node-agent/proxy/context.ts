@@ -8,6 +8,7 @@ import type { CapturePod } from '../capture/listeners.ts';
 import type { IdentityManager } from '../identity/index.ts';
 import type { EndpointPicker, NodeState } from '../state/index.ts';
 import type { FlowContext, FlowSet } from './flow.ts';
+import type { EndpointHealth } from './health.ts';
 
 /** Shared by every pod of the agent. */
 export interface AgentContext extends FlowContext {
@@ -17,7 +18,12 @@ export interface AgentContext extends FlowContext {
   readonly hbone: HboneClient;
   /** Limit for TCP connects, HBONE tunnel set-up and waiting for a certificate. */
   readonly connectTimeoutMs: number;
+  /** Power of two choices by open tunnels (the base of every outbound pick). */
   readonly picker: EndpointPicker;
+  /** Endpoints skipped after failed connects; outbound picks go through `healthyPicker`. */
+  readonly health: EndpointHealth;
+  /** `picker` skipping unhealthy endpoints: the first pick of every outbound connection. */
+  readonly healthyPicker: EndpointPicker;
 }
 
 /** One captured pod being served. */

@@ -34,6 +34,8 @@ export interface AccessLogEntry {
   readonly durationMs: number;
   readonly result: FlowResult;
   readonly reason?: string;
+  /** Endpoints whose tunnel failed before one opened (absent when the first try worked). */
+  readonly retries?: number;
 }
 
 /** Where access-log entries go. */
@@ -61,6 +63,8 @@ export class Flow {
   readonly started = Date.now();
   labels: TcpLabels;
   transport = 'plaintext';
+  /** Tunnel set-ups that failed and were retried on another endpoint. */
+  retries = 0;
   #series: TcpSeries | undefined;
   #sides: Duplex[] = [];
   #finished = false;
@@ -93,11 +97,21 @@ export class Flow {
     pipeTunnel(client, upstream, (stats: PipeStats) => this.#piped(stats));
   }
 
-  /** Counts this flow as outstanding towards workload `uid` until it finishes. */
+  /** Counts this flow as outstanding towards workload `uid` (instead of an earlier one) until it finishes. */
   track(uid: string): void {
+    this.#untrack();
     this.#target = uid;
     const m = this.ctx.outstanding;
     m.set(uid, (m.get(uid) ?? 0) + 1);
+  }
+
+  #untrack(): void {
+    const uid = this.#target;
+    if (uid === undefined) return;
+    this.#target = undefined;
+    const left = (this.ctx.outstanding.get(uid) ?? 1) - 1;
+    if (left <= 0) this.ctx.outstanding.delete(uid);
+    else this.ctx.outstanding.set(uid, left);
   }
 
   /** Ends a flow that never got piped (refused, denied, failed to connect). */
@@ -132,12 +146,7 @@ export class Flow {
     this.#finished = true;
     this.#sides = [];
     this.flows.delete(this);
-    const uid = this.#target;
-    if (uid !== undefined) {
-      const left = (this.ctx.outstanding.get(uid) ?? 1) - 1;
-      if (left <= 0) this.ctx.outstanding.delete(uid);
-      else this.ctx.outstanding.set(uid, left);
-    }
+    this.#untrack();
     const sink = this.ctx.accessLog;
     if (sink === undefined) return;
     const l = this.labels;
@@ -157,6 +166,7 @@ export class Flow {
       durationMs: Date.now() - this.started,
       result,
       ...(reason === undefined ? {} : { reason }),
+      ...(this.retries === 0 ? {} : { retries: this.retries }),
     };
     try {
       sink(entry);

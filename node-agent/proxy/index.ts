@@ -11,6 +11,7 @@ import type { IdentityManager } from '../identity/index.ts';
 import { p2cPicker, type NodeState } from '../state/index.ts';
 import type { AgentContext } from './context.ts';
 import type { AccessLogSink } from './flow.ts';
+import { EndpointHealth, healthyPicker } from './health.ts';
 import { TcpMetrics } from './metrics.ts';
 import { servePod, type PodProxy } from './pod.ts';
 
@@ -55,12 +56,16 @@ export function createProxyHandler(deps: ProxyDeps): ProxyHandler {
   const hbone = deps.hbone ?? new HboneClient({ connectTimeoutMs, logger: log });
   const outstanding = new Map<string, number>();
   const accessLogger = log.child({ component: 'access-log' });
+  const picker = p2cPicker(deps.random ?? Math.random, (uid) => outstanding.get(uid) ?? 0);
+  const health = new EndpointHealth();
   const agent: AgentContext = {
     state: deps.state,
     identities: deps.identities,
     hbone,
     connectTimeoutMs,
-    picker: p2cPicker(deps.random ?? Math.random, (uid) => outstanding.get(uid) ?? 0),
+    picker,
+    health,
+    healthyPicker: healthyPicker(picker, health),
     metrics: new TcpMetrics(deps.registry),
     log,
     outstanding,

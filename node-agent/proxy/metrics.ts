@@ -45,6 +45,7 @@ export class TcpMetrics {
   readonly #sent: Counter;
   readonly #received: Counter;
   readonly #denied: Counter;
+  readonly #retries: Counter;
 
   /** Registers the families in `registry` (once per agent: names are unique per registry). */
   constructor(registry: Registry) {
@@ -73,6 +74,11 @@ export class TcpMetrics {
       'Inbound connections refused by mTLS mode or L4 authorization',
       ['source_principal', 'destination_workload', 'policy'],
     );
+    this.#retries = registry.counter(
+      'waymesh_tcp_connect_retries_total',
+      'Outbound tunnels that failed to open and were retried on another endpoint',
+      ['destination_service', 'failed_workload', 'code'],
+    );
   }
 
   /** The counters of a connection with `labels`. */
@@ -91,6 +97,11 @@ export class TcpMetrics {
       sent: this.#sent.labels(...values),
       received: this.#received.labels(...values),
     };
+  }
+
+  /** Counts one retry after the tunnel to `failedWorkload` failed with MeshError `code`. */
+  retried(destinationService: string, failedWorkload: string, code: string): void {
+    this.#retries.labels(destinationService, failedWorkload, code).inc();
   }
 
   /** Counts one refused inbound connection; `policy` is the deciding policy id, or a reason class. */

@@ -21,6 +21,7 @@ import {
 import { addressOf, Flow } from './flow.ts';
 import { UNKNOWN, workloadLabel } from './metrics.ts';
 import { ignoreError, type PodContext } from './context.ts';
+import { healthyPicker } from './health.ts';
 import { clientMaterial } from './tls.ts';
 
 const STREAM_CANCEL = 8; // NGHTTP2_CANCEL
@@ -65,7 +66,7 @@ async function route(ctx: PodContext, socket: Socket, dst: Address, flow: Flow):
     await passthrough(ctx, socket, dst, flow);
     return;
   }
-  const plan = planOutbound(state, source, dst, ctx.agent.picker);
+  const plan = planOutbound(state, source, dst, ctx.agent.healthyPicker);
   label(flow, state, source, source, dst, plan);
   switch (plan.kind) {
     case 'refuse':
@@ -75,7 +76,87 @@ async function route(ctx: PodContext, socket: Socket, dst: Address, flow: Flow):
       await passthrough(ctx, socket, plan.target, flow);
       return;
     default:
+      await tunnelWithRetries(ctx, socket, dst, plan, source, flow);
+  }
+}
+
+/** Tries per connection: the first endpoint and up to two others. */
+const MAX_ATTEMPTS = 3;
+
+/**
+ * Failures before the tunnel opened, which say nothing against another endpoint of the same
+ * Service: the TCP/TLS connect, a session or stream gone before the answer, an address now held
+ * by another pod, or the peer's agent unable to reach its pod (503). No byte of the client has
+ * been sent anywhere yet, so a retry is safe. Policy refusals (401/403) and timeouts of the
+ * target (504) are final. `eject`: the endpoint itself looks down, so others are preferred for
+ * a while.
+ */
+function classify(err: unknown): { code: string; eject: boolean } | undefined {
+  if (err instanceof HboneRefusedError)
+    return err.status === 503 ? { code: 'HBONE_REFUSED_503', eject: false } : undefined;
+  if (!(err instanceof MeshError)) return undefined;
+  switch (err.code) {
+    case 'HBONE_CONNECT_FAILED':
+    case 'HBONE_CONNECT_TIMEOUT':
+      return { code: err.code, eject: true };
+    case 'HBONE_STREAM_FAILED':
+    case 'PROXY_PEER_MISMATCH':
+      return { code: err.code, eject: false };
+    default:
+      return undefined;
+  }
+}
+
+/** The workload a plan's tunnel goes to, when it was chosen (a Service endpoint or waypoint replica). */
+function chosen(plan: WorkloadPlan | WaypointPlan): Workload | undefined {
+  return plan.kind === 'workload' ? plan.workload : plan.replica;
+}
+
+/**
+ * Opens the planned tunnel; when it fails before opening (see {@link classify}), plans again
+ * without the endpoints already tried and tries the next one, up to {@link MAX_ATTEMPTS}. A
+ * destination with no alternative (a pod IP, a waypoint known only by its Service address)
+ * fails with the first error.
+ */
+async function tunnelWithRetries(
+  ctx: PodContext,
+  socket: Socket,
+  dst: Address,
+  first: WorkloadPlan | WaypointPlan,
+  source: Workload,
+  flow: Flow,
+): Promise<void> {
+  const agent = ctx.agent;
+  let plan = first;
+  let tried: Set<string> | undefined;
+  for (let attempt = 1; ; attempt++) {
+    const target = chosen(plan);
+    try {
       await tunnel(ctx, socket, plan, source.identity, flow);
+      if (target !== undefined) agent.health.succeeded(target.uid);
+      return;
+    } catch (err) {
+      const failure = classify(err);
+      if (target === undefined || failure === undefined || attempt >= MAX_ATTEMPTS || flow.gone) throw err;
+      if (failure.eject) agent.health.failed(target.uid);
+      tried ??= new Set();
+      tried.add(target.uid);
+      const state = agent.state();
+      const next = planOutbound(state, source, dst, healthyPicker(agent.picker, agent.health, tried));
+      if (next.kind !== 'workload' && next.kind !== 'waypoint') throw err;
+      const again = chosen(next);
+      if (again === undefined || tried.has(again.uid)) throw err;
+      agent.metrics.retried(flow.labels.destinationService, workloadLabel(target), failure.code);
+      agent.log.info('outbound tunnel failed, trying another endpoint', {
+        pod: ctx.name,
+        failed: workloadLabel(target),
+        next: workloadLabel(again),
+        error: errorMessage(err),
+      });
+      flow.retries++;
+      label(flow, state, source, source, dst, next);
+      plan = next;
+    }
   }
 }
 
@@ -120,7 +201,8 @@ async function tunnel(
 ): Promise<void> {
   const agent = ctx.agent;
   flow.transport = plan.kind === 'waypoint' ? 'waypoint' : 'hbone';
-  if (plan.kind === 'workload') flow.track(plan.workload.uid);
+  const target = chosen(plan);
+  if (target !== undefined) flow.track(target.uid);
   const identity =
     agent.identities.get(sourceIdentity) ??
     (await agent.identities.wait(sourceIdentity, agent.connectTimeoutMs));

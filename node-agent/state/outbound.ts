@@ -14,7 +14,12 @@ export interface WaypointPlan {
   readonly kind: 'waypoint';
   readonly service: MeshService;
   readonly waypoint: WaypointBinding;
-  /** A waypoint address on 15008. */
+  /**
+   * The chosen replica: a ready endpoint of the waypoint's own Service. Undefined when the
+   * snapshot lists none, and the tunnel then goes to the waypoint's Service address.
+   */
+  readonly replica: Workload | undefined;
+  /** The replica's address on 15008, else the waypoint Service address on 15008. */
   readonly via: Address;
   /** `<service VIP>:<port>`. */
   readonly authority: string;
@@ -68,24 +73,42 @@ function describe(t: VipTarget): string {
   return `service ${t.service.key} (${t.authority})`;
 }
 
-function planVip(t: VipTarget, pick: EndpointPicker): OutboundPlan {
-  const waypoint = t.service.waypoint;
-  if (waypoint !== undefined) {
-    if (t.waypointVia === undefined) {
-      return {
-        kind: 'refuse',
-        reason: `${describe(t)} uses waypoint ${waypoint.gateway.namespace}/${waypoint.gateway.name}, which has no address yet`,
-      };
-    }
-    return {
-      kind: 'waypoint',
-      service: t.service,
-      waypoint,
-      via: t.waypointVia,
-      authority: t.authority,
-      expectedIdentity: waypoint.identity,
-    };
+/**
+ * The waypoint of `t`: one of its ready replicas (the endpoints of the waypoint's Service on
+ * 15008), chosen by `pick` like any endpoint, so the agent balances them and can try another
+ * when one fails (ztunnel does the same). Only when the snapshot lists no replica does the
+ * tunnel go to the waypoint's Service address and leave the choice to the cluster's proxy.
+ */
+function planWaypoint(
+  state: NodeState,
+  t: VipTarget,
+  waypoint: WaypointBinding,
+  pick: EndpointPicker,
+): OutboundPlan {
+  const name = `${waypoint.gateway.namespace}/${waypoint.gateway.name}`;
+  const address = t.waypointVia;
+  if (address === undefined) {
+    return { kind: 'refuse', reason: `${describe(t)} uses waypoint ${name}, which has no address yet` };
   }
+  const replicas = state.vips.get(address.ip)?.ports.get(HBONE_PORT)?.ready ?? [];
+  const replica = replicas.length === 0 ? undefined : pick.pick(replicas);
+  if (replicas.length > 0 && replica === undefined) {
+    return { kind: 'refuse', reason: `${describe(t)}: no replica of waypoint ${name} is left to try` };
+  }
+  return {
+    kind: 'waypoint',
+    service: t.service,
+    waypoint,
+    replica: replica?.workload,
+    via: replica?.hbone ?? address,
+    authority: t.authority,
+    expectedIdentity: waypoint.identity,
+  };
+}
+
+function planVip(state: NodeState, t: VipTarget, pick: EndpointPicker): OutboundPlan {
+  const waypoint = t.service.waypoint;
+  if (waypoint !== undefined) return planWaypoint(state, t, waypoint, pick);
   const ep = t.ready.length === 0 ? undefined : pick.pick(t.ready);
   if (ep === undefined) return { kind: 'refuse', reason: `${describe(t)} has no ready endpoint` };
   if (!ep.workload.captured) {
@@ -104,8 +127,9 @@ function planVip(t: VipTarget, pick: EndpointPicker): OutboundPlan {
 /**
  * Plans the next hop for `source` dialing `dst` (its `SO_ORIGINAL_DST`):
  * - a waypoint address → passthrough (waypoints are not captured and are reached by HBONE);
- * - a Service VIP → its waypoint, else a ready endpoint chosen by `pick`; refuse when the port
- *   is not a TCP port of the Service or no endpoint is ready;
+ * - a Service VIP → a replica of its waypoint, else a ready endpoint, chosen by `pick`; refuse
+ *   when the port is not a TCP port of the Service, no endpoint is ready, or `pick` declines
+ *   every candidate (it may skip those a connection already tried);
  * - a captured pod IP → that pod; an uncaptured one or any other address → passthrough.
  */
 export function planOutbound(
@@ -119,7 +143,7 @@ export function planOutbound(
   const vip = state.vips.get(dst.ip);
   if (vip !== undefined) {
     const target = vip.ports.get(dst.port);
-    if (target !== undefined) return planVip(target, pick);
+    if (target !== undefined) return planVip(state, target, pick);
     return { kind: 'refuse', reason: `service ${vip.service.key} has no TCP port ${dst.port} on ${dst.ip}` };
   }
   const workload = state.workloadsByIp.get(dst.ip);

@@ -5,7 +5,10 @@
  */
 import type { ResolvedEndpoint } from './types.ts';
 
-/** Chooses one endpoint among the ready ones (never called with an empty list). */
+/**
+ * Chooses one endpoint among the ready ones (never called with an empty list); undefined when
+ * it declines them all (a connection retrying skips the endpoints it already tried).
+ */
 export interface EndpointPicker {
   pick(ready: readonly ResolvedEndpoint[]): ResolvedEndpoint | undefined;
 }

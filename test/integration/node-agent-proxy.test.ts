@@ -38,6 +38,8 @@ import { assertRoot, useNetnsLab, type TestNetns } from '../helpers/netns.ts';
 const TD = 'cluster.local';
 const APP_PORT = 8080;
 const VIP = vipAddress(10);
+/** `shop/pair`: api and a ghost endpoint whose node agent does not answer (nothing on its 15008). */
+const PAIR_VIP = vipAddress(11);
 const NODES = ['node-1', 'node-2'] as const;
 /** notBefore is backdated 300 s: a 303 s TTL puts the half life 1.5 s after issuance. */
 const ROTATING_TTL_S = 303;
@@ -147,6 +149,8 @@ describe('node-agent proxy in real namespaces (two agents, HBONE across nodes)',
   const echoes: EchoServer[] = [];
   let topo: MeshTopology;
   let workloads: Workload[];
+  /** In the snapshots as captured on node-2, but never captured: its 15008 refuses connections. */
+  let ghost: Workload;
   let pods: Map<string, CapturePod>;
   const host = (name: string): TopologyHost => topo.host(name);
 
@@ -156,14 +160,17 @@ describe('node-agent proxy in real namespaces (two agents, HBONE across nodes)',
 
   function snapshot(node: string): NodeSnapshot {
     const by = (n: string): Workload => workloads.find((w) => w.name === n) as Workload;
+    const pair = service('pair', [PAIR_VIP], by('api'));
+    const ghostEndpoint = { workloadUid: ghost.uid, ip: host('ghost').ip, node: 'node-2', ready: true };
     return {
       kind: 'node',
       version: `v-${node}`,
       trustDomain: TD,
       node,
-      workloads,
+      workloads: [...workloads, ghost],
       services: [
         service('api', [VIP], by('api')),
+        { ...pair, endpoints: [{ ...ghostEndpoint, ports: { 80: APP_PORT } }, ...pair.endpoints] },
         service('vault', [], by('vault')),
         service('blocked', [], by('blocked')),
       ],
@@ -185,7 +192,9 @@ describe('node-agent proxy in real namespaces (two agents, HBONE across nodes)',
       { name: 'strict', node: 'node-2' },
       { name: 'external' },
       { name: 'outsider' },
+      { name: 'ghost', node: 'node-2' },
     ]);
+    ghost = workload(host('ghost'));
     workloads = ['client', 'intruder', 'api', 'vault', 'blocked', 'strict'].map((n) =>
       workload(host(n), n === 'strict' ? { mtls: 'STRICT' } : {}),
     );
@@ -255,6 +264,31 @@ describe('node-agent proxy in real namespaces (two agents, HBONE across nodes)',
     assert.match(
       metrics,
       /waymesh_tcp_connections_opened_total\{direction="inbound",source_principal="spiffe:\/\/cluster\.local\/ns\/shop\/sa\/client",destination_principal="spiffe:\/\/cluster\.local\/ns\/shop\/sa\/api",source_workload="shop\/client",destination_workload="shop\/api",destination_service="unknown"\} [1-9]/,
+    );
+  });
+
+  it('retries a connection whose tunnel failed to open on another endpoint, and counts it', async () => {
+    const log = agent('node-1').log;
+    // The picker draws at random; the ghost, once it failed, is skipped for 2 s, so the first
+    // connection that draws it is the one retried.
+    let retried: AccessLogEntry | undefined;
+    for (let i = 0; i < 20 && retried === undefined; i++) {
+      const from = log.length;
+      const reply = (await exchange(await dial(host('client').ns, PAIR_VIP, 80), `try ${i}`)).toString();
+      assert.match(reply, new RegExp(`^peer ${host('api').ip.replaceAll('.', '\\.')}:\\d+\\ntry ${i}$`));
+      const entry = await until('the outbound entry', () =>
+        log.slice(from).find((e) => e.direction === 'outbound' && e.destinationService === 'shop/pair'),
+      );
+      assert.equal(entry.result, 'ok');
+      assert.equal(entry.destinationWorkload, 'shop/api');
+      if (entry.retries !== undefined) retried = entry;
+    }
+    assert.ok(retried !== undefined, 'one of 20 connections drew the ghost first');
+    assert.equal(retried.retries, 1);
+    assert.equal(retried.destinationPrincipal, idOf('api'));
+    assert.match(
+      agent('node-1').registry.render(),
+      /waymesh_tcp_connect_retries_total\{destination_service="shop\/pair",failed_workload="shop\/ghost",code="HBONE_CONNECT_FAILED"\} 1\n/,
     );
   });
 

@@ -135,6 +135,12 @@ const SERVICES: MeshService[] = [
     [{ workloadUid: 'gone', ip: '10.2.9.9', node: 'x', ready: true, ports: { 80: 80 } }],
   ),
   service('shop', 'nowp', ['10.96.0.70'], [tcp(80)], [], { ...WAYPOINT, addresses: [] }),
+  // A waypoint whose own Service is not in the snapshot: its replicas are unknown.
+  service('shop', 'far', ['10.96.0.80'], [tcp(80)], [], {
+    gateway: { namespace: 'shop', name: 'far-waypoint' },
+    addresses: ['10.96.0.98'],
+    identity: `${TD}/ns/shop/sa/far-waypoint`,
+  }),
 ];
 
 const POLICIES: AuthorizationPolicy[] = [
@@ -271,15 +277,33 @@ describe('node-agent/state', () => {
     }
     const cases: Case[] = [
       {
-        name: 'VIP with a waypoint → the waypoint, routed by VIP:port',
+        name: 'VIP with a waypoint → a waypoint replica, routed by VIP:port',
         dst: ['10.96.0.20', 80],
         want: {
           kind: 'waypoint',
           service: 'shop/cart',
-          via: '10.96.0.99:15008',
+          replica: 'waypoint',
+          via: '10.2.0.30:15008',
           authority: '10.96.0.20:80',
           expectedIdentity: WAYPOINT.identity,
         },
+      },
+      {
+        name: 'waypoint whose replicas are not listed → its Service address',
+        dst: ['10.96.0.80', 80],
+        want: { kind: 'waypoint', replica: undefined, via: '10.96.0.98:15008', authority: '10.96.0.80:80' },
+      },
+      {
+        name: 'every waypoint replica declined by the picker → refuse',
+        dst: ['10.96.0.20', 80],
+        pickIndex: 5,
+        want: { kind: 'refuse' },
+      },
+      {
+        name: 'every endpoint declined by the picker → refuse',
+        dst: ['10.96.0.10', 80],
+        pickIndex: 5,
+        want: { kind: 'refuse' },
       },
       {
         name: 'VIP without a waypoint → a ready endpoint',
@@ -364,6 +388,7 @@ describe('node-agent/state', () => {
           return {
             kind: p.kind,
             service: p.service.key,
+            replica: p.replica?.name,
             via: `${p.via.ip}:${p.via.port}`,
             authority: p.authority,
             expectedIdentity: p.expectedIdentity,
