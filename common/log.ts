@@ -17,12 +17,29 @@ export interface LogSink {
 /** Fields attached to a line; values must be JSON-serialisable. */
 export type LogFields = Readonly<Record<string, unknown>>;
 
+/**
+ * Fields already serialized as the members of a JSON object (`"a":1,"b":"x"`, no braces), for a
+ * line written per request (the waypoint's access log): building the text directly costs less
+ * than half of a `JSON.stringify` of a fresh object. Strings go through {@link jsonString}; the
+ * caller must not use `time`, `level`, `msg` or a key the logger binds.
+ */
+export class JsonMembers {
+  constructor(readonly json: string) {}
+}
+
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/** `s` as a JSON string literal: printable ASCII without `"` or `\` (the usual case) is only quoted. */
+export function jsonString(s: string): string {
+  return PLAIN.test(s) ? `"${s}"` : JSON.stringify(s);
+}
+
 /** A structured logger with bound fields. */
 export interface Logger {
-  debug(msg: string, fields?: LogFields): void;
-  info(msg: string, fields?: LogFields): void;
-  warn(msg: string, fields?: LogFields): void;
-  error(msg: string, fields?: LogFields): void;
+  debug(msg: string, fields?: LogFields | JsonMembers): void;
+  info(msg: string, fields?: LogFields | JsonMembers): void;
+  warn(msg: string, fields?: LogFields | JsonMembers): void;
+  error(msg: string, fields?: LogFields | JsonMembers): void;
   child(fields: LogFields): Logger;
 }
 
@@ -69,9 +86,16 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     for (const key of reserved) if (key in fields) return true;
     return false;
   };
-  const emit = (lvl: LogLevel, msg: string, fields?: LogFields): void => {
+  const emit = (lvl: LogLevel, msg: string, fields?: LogFields | JsonMembers): void => {
     if (ORDER[lvl] < ORDER[level]) return;
     const time = now === undefined ? isoNow() : now().toISOString();
+    if (fields instanceof JsonMembers) {
+      let line = `{"time":"${time}","level":"${lvl}","msg":${jsonString(msg)}`;
+      if (boundJson !== '') line += ',' + boundJson;
+      if (fields.json !== '') line += ',' + fields.json;
+      sink.write(line + '}');
+      return;
+    }
     if (fields !== undefined && collides(fields)) {
       sink.write(JSON.stringify({ time, level: lvl, msg, ...bound, ...fields }));
       return;

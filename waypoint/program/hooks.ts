@@ -12,12 +12,12 @@ import type {
   RequestDone,
   RequestInfo,
 } from '../http/index.ts';
-import { endpointKey } from '../http/endpoints.ts';
 import { rateLimitHeaders, type RateLimiter } from '../ratelimit/index.ts';
 import { sourceId } from '../../common/ir/source.ts';
 import type { WaypointMetrics } from '../metrics.ts';
 import { limitsOf, type GatewayRef, type WaypointConfig } from './config.ts';
 import { tracingHooks, type TraceHooks } from './trace-hooks.ts';
+import { accessMembers } from './access-log.ts';
 import type { Tracing } from '../telemetry/tracing.ts';
 
 /** What the hooks need. */
@@ -87,24 +87,7 @@ export function createHooks(deps: HookDeps): EngineHooks {
   };
   const onRequestDone = (done: RequestDone): void => {
     metrics.requestDone(done);
-    const ep = done.endpoint;
-    accessLog.info('request', {
-      method: done.method,
-      path: done.path,
-      status: done.status,
-      grpcStatus: done.grpcStatus,
-      route: done.route,
-      rule: done.rule,
-      outcome: done.outcome,
-      sourcePrincipal: done.source,
-      destinationService: done.service,
-      backend: done.backend,
-      endpoint: ep === undefined ? undefined : endpointKey(ep),
-      attempts: done.attempts,
-      durationMs: Math.round(done.durationMs * 10) / 10,
-      errorCode: done.errorCode,
-      policy: done.policy,
-    });
+    accessLog.info('request', accessMembers(done));
   };
   return { authorize, rateLimit, ...trace, onRequestDone };
 }

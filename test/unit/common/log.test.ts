@@ -5,7 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'mocha';
 
-import { createBatchingSink, createLogger, type BatchingSinkOptions } from '../../../common/log.ts';
+import {
+  createBatchingSink,
+  createLogger,
+  JsonMembers,
+  jsonString,
+  type BatchingSinkOptions,
+} from '../../../common/log.ts';
 
 const NOW = new Date('2026-01-02T03:04:05.678Z');
 
@@ -98,6 +104,45 @@ describe('common/log', () => {
         gateway: 'ns/gw',
         status: 200,
       });
+    });
+
+    it('writes pre-serialized members as they are, after the bound fields, honouring the level', () => {
+      const lines: string[] = [];
+      const log = createLogger({ level: 'info', sink: { write: (l) => lines.push(l) }, now: () => NOW });
+      const child = log.child({ component: 'access' });
+      child.debug('hidden', new JsonMembers('"a":1'));
+      child.info('q"uote', new JsonMembers(`"path":${jsonString('/a"b\\c\u0001é')},"n":2`));
+      child.info('none', new JsonMembers(''));
+      assert.equal(lines.length, 2);
+      assert.equal(
+        lines[0],
+        `{"time":"${NOW.toISOString()}","level":"info","msg":"q\\"uote","component":"access","path":"/a\\"b\\\\c\\u0001é","n":2}`,
+      );
+      assert.deepEqual(JSON.parse(lines[0] ?? ''), {
+        time: NOW.toISOString(),
+        level: 'info',
+        msg: 'q"uote',
+        component: 'access',
+        path: '/a"b\\c\u0001é',
+        n: 2,
+      });
+      assert.equal((JSON.parse(lines[1] ?? '') as { msg: string }).msg, 'none');
+    });
+
+    it('jsonString quotes plain ASCII as is and escapes everything else as JSON.stringify does', () => {
+      for (const s of [
+        '',
+        '/api/v1?x=1&y=%20',
+        'a"b',
+        'back\\slash',
+        'tab\there',
+        '\u007f',
+        'é',
+        '\u2028',
+        '😀',
+      ]) {
+        assert.equal(jsonString(s), JSON.stringify(s), s);
+      }
     });
   });
 
