@@ -4,8 +4,6 @@
  * `program/options.ts` and docs/node-agent.md. Starts on import; SIGTERM (or SIGINT) drains
  * tunnels for up to 10 s and exits, leaving the capture rules for the next agent to adopt.
  */
-import { setFlagsFromString } from 'node:v8';
-
 import { KubeConfig } from '@kubernetes/client-node';
 
 // Specific modules rather than certs/index.ts, which also loads the CA's server side.
@@ -30,18 +28,10 @@ import {
 } from './program/config-source.ts';
 import { parseAgentSettings, type AgentSettings } from './program/options.ts';
 import { createProxyHandler } from './proxy/index.ts';
+import { applyAgentV8Flags } from './v8-flags.ts';
 
 /** How long SIGTERM lets open tunnels finish. */
 const DRAIN_DEADLINE_MS = 10_000;
-
-/**
- * Keeps V8's young generation at its initial size (1 MiB semi-spaces). Left to grow, the burst of
- * certificate work when many pods are captured at once doubles it up to 16 MiB semi-spaces (32 MiB
- * of RSS) that V8 then keeps while the agent idles (issue 5 §6: RSS ≤ 80 MB with 100 pods). The
- * data path allocates little per chunk, so the extra scavenges did not lower the l4 bench's
- * saturation. A runtime flag because `--max-semi-space-size` is only read from the command line.
- */
-const YOUNG_GENERATION_FLAG = '--semi-space-growth-factor=1';
 
 /** Builds the agent and its collaborators from `settings`. */
 function buildAgent(settings: AgentSettings, log: Logger): NodeAgent {
@@ -105,7 +95,7 @@ function buildAgent(settings: AgentSettings, log: Logger): NodeAgent {
 }
 
 async function main(): Promise<void> {
-  setFlagsFromString(YOUNG_GENERATION_FLAG);
+  applyAgentV8Flags();
   const log = createLogger({ fields: { program: 'waymesh-node-agent' } });
   try {
     loadNativeAddon();

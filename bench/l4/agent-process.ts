@@ -9,7 +9,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
 
 // Specific modules, not certs/index.ts (nor ./agents.ts, which imports it): the index also loads
 // the CA's gRPC service (grpc-js, protobufjs), ~12 MB of RSS this process has no use for.
@@ -22,6 +21,7 @@ import { CaptureManager } from '../../node-agent/capture/manager.ts';
 import { IdentityManager } from '../../node-agent/identity/index.ts';
 import { loadNativeAddon } from '../../node-agent/native/index.ts';
 import { createProxyHandler } from '../../node-agent/proxy/index.ts';
+import { applyAgentV8Flags } from '../../node-agent/v8-flags.ts';
 import { buildNodeState } from '../../node-agent/state/index.ts';
 import type { AgentPod } from './agents.ts';
 
@@ -31,8 +31,8 @@ const CAPTURE_CONCURRENCY = 8;
 const IDENTITY_TIMEOUT_MS = 30_000;
 
 async function main(dir: string): Promise<void> {
-  // As node-agent/main.ts: keep V8's young generation at its initial size (see there).
-  setFlagsFromString('--semi-space-growth-factor=1');
+  // As node-agent/main.ts (see node-agent/v8-flags.ts).
+  applyAgentV8Flags();
   loadNativeAddon();
   const snapshot = JSON.parse(readFileSync(join(dir, AGENT_FILES.snapshot), 'utf8')) as NodeSnapshot;
   const pods = JSON.parse(readFileSync(join(dir, AGENT_FILES.pods), 'utf8')) as AgentPod[];
