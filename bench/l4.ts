@@ -14,7 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { inMemoryRootCa } from '../certs/index.ts';
 import { loadNativeAddon } from '../node-agent/native/index.ts';
 import { NetnsLab, assertRoot } from '../test/helpers/netns.ts';
-import { runBulk, runFixedRate, runWrk } from './l4/loads.ts';
+import { measureBulk, medianSample, pairedRatio, type BulkSample } from './l4/bulk.ts';
+import { runFixedRate, runWrk } from './l4/loads.ts';
 import { agentRssWithPods } from './l4/many-pods.ts';
 import { buildPaths, type BenchPath } from './l4/paths.ts';
 import { ProcessGroup, sampleDuring } from './l4/procs.ts';
@@ -28,13 +29,12 @@ const WARMUP_SECONDS = 1;
 const FIXED_RATE = 1000;
 const FIXED_MS = 5000;
 const MANY_PODS = 100;
-const BULK_RUNS = 3;
+const BULK_ROUNDS = 5;
 
 /** The figures of one path. */
 interface PathFigures {
   readonly saturation: BenchRow;
   readonly fixed: BenchRow;
-  readonly bulk: BenchRow;
 }
 
 async function measurePath(lab: NetnsLab, path: BenchPath): Promise<PathFigures> {
@@ -43,15 +43,6 @@ async function measurePath(lab: NetnsLab, path: BenchPath): Promise<PathFigures>
   const sat = await sampleDuring(pids, () => runWrk(lab, target, WRK_SECONDS));
   await runFixedRate(target, FIXED_RATE, WARMUP_SECONDS * 1000);
   const fixed = await sampleDuring(pids, () => runFixedRate(target, FIXED_RATE, FIXED_MS));
-  // One 200 MiB download lasts ~0.3 s at these rates, so a cold one mostly measures TCP buffer
-  // autotuning and JIT warm-up (the first download ran at half the speed of the next ones, on
-  // every path): one warm-up download, then the median of BULK_RUNS.
-  await runBulk(lab, target);
-  const bulks: { result: number; usage: { cores: number; peakRssMb: number } }[] = [];
-  for (let i = 0; i < BULK_RUNS; i++) bulks.push(await sampleDuring(pids, () => runBulk(lab, target)));
-  bulks.sort((a, b) => a.result - b.result);
-  const bulk = bulks[Math.floor(BULK_RUNS / 2)];
-  if (bulk === undefined) throw new Error('no bulk download was measured');
   const cost = (u: { cores: number; peakRssMb: number }): Pick<BenchRow, 'cpu_cores' | 'rss_mb'> => ({
     cpu_cores: round(u.cores, 2),
     rss_mb: round(u.peakRssMb, 1),
@@ -71,13 +62,19 @@ async function measurePath(lab: NetnsLab, path: BenchPath): Promise<PathFigures>
       p99_ms: round(fixed.result.p99Ms),
       ...cost(fixed.usage),
     },
-    bulk: {
-      path: `${path.label}: bulk 200 MiB, 1 conn, median of ${BULK_RUNS} (MB/s)`,
-      rps: round(bulk.result, 1),
-      p50_ms: 0,
-      p99_ms: 0,
-      ...cost(bulk.usage),
-    },
+  };
+}
+
+/** A path's bulk row: its median download. */
+function bulkRow(label: string, samples: readonly BulkSample[]): BenchRow {
+  const m = medianSample(samples);
+  return {
+    path: `${label}: bulk 200 MiB, 1 conn, median of ${samples.length} (MB/s)`,
+    rps: round(m.mbPerSec, 1),
+    p50_ms: 0,
+    p99_ms: 0,
+    cpu_cores: round(m.usage.cores, 2),
+    rss_mb: round(m.usage.peakRssMb, 1),
   };
 }
 
@@ -118,9 +115,15 @@ export const l4Bench: Bench = {
       const direct = await measurePath(lab, paths.direct);
       const stunnel = await measurePath(lab, paths.stunnel);
       const agents = await measurePath(lab, paths.agents);
+      const bulk = await measureBulk(lab, [paths.direct, paths.stunnel, paths.agents], BULK_ROUNDS);
+      const bulkOf = (p: BenchPath): readonly BulkSample[] => bulk.get(p.label) ?? [];
+      const bulkRatio = pairedRatio(bulkOf(paths.agents), bulkOf(paths.stunnel));
       await procs.stopAll();
       const many = await agentRssWithPods(lab, procs, ca, dir, MANY_PODS);
-      const rows: BenchRow[] = [direct, stunnel, agents].flatMap((f) => [f.saturation, f.fixed, f.bulk]);
+      const rows: BenchRow[] = [
+        ...[direct, stunnel, agents].flatMap((f) => [f.saturation, f.fixed]),
+        ...[paths.direct, paths.stunnel, paths.agents].map((p) => bulkRow(p.label, bulkOf(p))),
+      ];
       rows.push({
         path: `node agent: ${MANY_PODS} captured pods, idle`,
         rps: 0,
@@ -132,9 +135,12 @@ export const l4Bench: Bench = {
       const ratios = {
         l4_vs_stunnel_rps: round(agents.saturation.rps / stunnel.saturation.rps),
         l4_added_p99_ms_at_1k: round(agents.fixed.p99_ms - direct.fixed.p99_ms),
-        l4_vs_stunnel_bulk: round(agents.bulk.rps / stunnel.bulk.rps),
+        l4_vs_stunnel_bulk: round(bulkRatio.median),
         agent_rss_mb_100_pods: round(many.rssMb, 1),
       };
+      console.log(
+        `bulk agents/stunnel per round (median is the ratio): ${bulkRatio.perRound.map((r) => round(r)).join(', ')}`,
+      );
       printTargets(ratios);
       return { rows, ratios };
     } finally {

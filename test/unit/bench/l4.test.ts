@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 
+import { medianSample, pairedRatio, type BulkSample } from '../../../bench/l4/bulk.ts';
 import { parseResponseHead } from '../../../bench/l4/openloop.ts';
 import {
   cpuTicksOfStat,
@@ -152,6 +153,31 @@ describe('bench/l4 pure parts', () => {
       assert.match(conf, /^client = no$/m);
       assert.match(conf, /^requireCert = yes$/m);
       assert.doesNotMatch(conf, /^client = yes$/m);
+    });
+  });
+
+  describe('bulk rounds', () => {
+    const sample = (mbPerSec: number): BulkSample => ({
+      mbPerSec,
+      usage: { cores: mbPerSec / 1000, peakRssMb: 1 },
+    });
+
+    it('takes the median download of a path, with that download’s usage', () => {
+      const m = medianSample([500, 300, 700, 400, 600].map(sample));
+      assert.equal(m.mbPerSec, 500);
+      assert.equal(m.usage.cores, 0.5);
+      assert.equal(medianSample([2, 1].map(sample)).mbPerSec, 2);
+      assert.throws(() => medianSample([]));
+    });
+
+    it('pairs the downloads of one round and takes the median ratio, not the ratio of medians', () => {
+      // A slow minute (round 2) slows both paths; pairing keeps it out of the ratio.
+      const agents = [400, 200, 420, 380, 410].map(sample);
+      const stunnel = [500, 250, 700, 480, 500].map(sample);
+      const r = pairedRatio(agents, stunnel);
+      assert.deepEqual(r.perRound, [0.8, 0.8, 0.6, 380 / 480, 0.82]);
+      assert.equal(r.median, 0.8);
+      assert.throws(() => pairedRatio([], []));
     });
   });
 });
