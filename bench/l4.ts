@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { inMemoryRootCa } from '../certs/index.ts';
 import { loadNativeAddon } from '../node-agent/native/index.ts';
 import { NetnsLab, assertRoot } from '../test/helpers/netns.ts';
-import { measureBulk, medianSample, pairedRatio, type BulkSample } from './l4/bulk.ts';
+import { measureBulk, medianSample, type BulkSample } from './l4/bulk.ts';
 import { runFixedRate, runWrk } from './l4/loads.ts';
 import { agentRssWithPods } from './l4/many-pods.ts';
 import { buildPaths, type BenchPath } from './l4/paths.ts';
@@ -22,7 +22,7 @@ import { ProcessGroup, sampleDuring } from './l4/procs.ts';
 import { round } from './l4/stats.ts';
 import { TRUST_DOMAIN } from './l4/topology.ts';
 import { ensureBuilt } from './build.ts';
-import type { Bench, BenchRow } from './lib.ts';
+import { pairedRatio, type Bench, type BenchRow } from './lib.ts';
 
 const WRK_SECONDS = 5;
 const WARMUP_SECONDS = 1;
@@ -117,7 +117,8 @@ export const l4Bench: Bench = {
       const agents = await measurePath(lab, paths.agents);
       const bulk = await measureBulk(lab, [paths.direct, paths.stunnel, paths.agents], BULK_ROUNDS);
       const bulkOf = (p: BenchPath): readonly BulkSample[] => bulk.get(p.label) ?? [];
-      const bulkRatio = pairedRatio(bulkOf(paths.agents), bulkOf(paths.stunnel));
+      const mbs = (p: BenchPath): number[] => bulkOf(p).map((b) => b.mbPerSec);
+      const bulkRatio = pairedRatio(mbs(paths.agents), mbs(paths.stunnel));
       await procs.stopAll();
       const many = await agentRssWithPods(lab, procs, ca, dir, MANY_PODS);
       const rows: BenchRow[] = [

@@ -98,3 +98,19 @@ export function report(name: string, result: Pick<BenchResult, 'rows' | 'ratios'
   writeFileSync(new URL(`${name}.json`, dir), JSON.stringify(full, null, 2) + '\n');
   return full;
 }
+
+/**
+ * Per-round ratios `of[i] / to[i]` of two paths measured in the same rounds, and their median
+ * (the upper one of an even count): each ratio compares two measurements made seconds apart, so
+ * the machine's drift from minute to minute stays out of it.
+ */
+export function pairedRatio(
+  of: readonly number[],
+  to: readonly number[],
+): { readonly median: number; readonly perRound: readonly number[] } {
+  const perRound = of.map((v, i) => v / (to[i] ?? NaN));
+  const sorted = [...perRound].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)];
+  if (median === undefined) throw new Error('no round was measured');
+  return { median, perRound };
+}

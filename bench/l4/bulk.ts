@@ -49,15 +49,3 @@ export function medianSample(samples: readonly BulkSample[]): BulkSample {
   if (m === undefined) throw new Error('no bulk download was measured');
   return m;
 }
-
-/** The per-round ratios `of / to` and their median (the upper one of an even count). */
-export function pairedRatio(
-  of: readonly BulkSample[],
-  to: readonly BulkSample[],
-): { readonly median: number; readonly perRound: readonly number[] } {
-  const perRound = of.map((s, i) => s.mbPerSec / (to[i]?.mbPerSec ?? NaN));
-  const sorted = [...perRound].sort((a, b) => a - b);
-  const median = sorted[Math.floor(sorted.length / 2)];
-  if (median === undefined) throw new Error('no bulk round was measured');
-  return { median, perRound };
-}

@@ -28,6 +28,7 @@ export const PORTS = {
 
 /** The path of the waypoint's L7 engine alone (plaintext in and out, like nginx). */
 export const ENGINE_PATH = 'waypoint L7 engine (plaintext)';
+export const NGINX_PATH = 'nginx proxy';
 
 /** The Service VIP the waypoint serves (never assigned to a link). */
 export const VIP = '10.250.200.10';
@@ -217,7 +218,7 @@ export async function startAll(
       url: `http://${proxy.ip}:${PORTS.engine}${BENCH_PATH}`,
       pids: [pidOf(engine.pid, 'the L7 engine')],
     },
-    { name: 'nginx proxy', url: `http://${proxy.ip}:${PORTS.nginx}${BENCH_PATH}`, pids: [proxyPid] },
+    { name: NGINX_PATH, url: `http://${proxy.ip}:${PORTS.nginx}${BENCH_PATH}`, pids: [proxyPid] },
   ];
   for (const p of paths) {
     const body = await net.waitForHttp(client.ns, p.url);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 
-import { medianSample, pairedRatio, type BulkSample } from '../../../bench/l4/bulk.ts';
+import { medianSample, type BulkSample } from '../../../bench/l4/bulk.ts';
+import { pairedRatio } from '../../../bench/lib.ts';
 import { parseResponseHead } from '../../../bench/l4/openloop.ts';
 import {
   cpuTicksOfStat,
@@ -172,8 +173,8 @@ describe('bench/l4 pure parts', () => {
 
     it('pairs the downloads of one round and takes the median ratio, not the ratio of medians', () => {
       // A slow minute (round 2) slows both paths; pairing keeps it out of the ratio.
-      const agents = [400, 200, 420, 380, 410].map(sample);
-      const stunnel = [500, 250, 700, 480, 500].map(sample);
+      const agents = [400, 200, 420, 380, 410];
+      const stunnel = [500, 250, 700, 480, 500];
       const r = pairedRatio(agents, stunnel);
       assert.deepEqual(r.perRound, [0.8, 0.8, 0.6, 380 / 480, 0.82]);
       assert.equal(r.median, 0.8);
