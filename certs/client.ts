@@ -58,6 +58,10 @@ export class CaClient {
     // sending an IP address as SNI, which RFC 6066 forbids.
     this.#client = new CertificateServiceClient(opts.address, creds, {
       'grpc.ssl_target_name_override': 'waymesh-ca',
+      // grpc-js would back off up to 120 s between connects while the controller is down, failing
+      // every request in between at once; a new pod's certificate should wait at most ~5 s more.
+      'grpc.initial_reconnect_backoff_ms': 1_000,
+      'grpc.max_reconnect_backoff_ms': 5_000,
     }) as unknown as CertificateServiceStub;
   }
 

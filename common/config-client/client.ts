@@ -4,6 +4,10 @@
  * `onSnapshot` throws (the proxy keeps its last good snapshot), and reconnects with capped
  * exponential backoff whenever the stream ends; after a reconnect the server sends the current
  * snapshot again, so the proxy resumes where the controller is.
+ *
+ * The backoff ceiling is what a proxy's config can lag behind a controller that comes back after
+ * an outage, so it is short (5 s): a refused connect costs the controller nothing, and jitter
+ * spreads a fleet's attempts.
  */
 import * as grpc from '@grpc/grpc-js';
 import { errorMessage, MeshError } from '../errors.ts';
@@ -32,7 +36,7 @@ export interface ConfigClientOptions {
   readonly logger?: Logger;
   /** First reconnect delay (default 1 s); doubles per failed attempt up to `maxBackoffMs`. */
   readonly initialBackoffMs?: number;
-  /** Reconnect delay cap (default and at most 30 s). */
+  /** Reconnect delay cap (default 5 s, at most 30 s). */
   readonly maxBackoffMs?: number;
   /** Source of jitter in [0, 1) (default Math.random); delays vary by ±20 %. */
   readonly random?: () => number;
@@ -51,7 +55,9 @@ export interface ConfigClientState {
 
 /** Largest NACK error text sent to the controller. */
 const MAX_ERROR_CHARS = 1024;
-/** The backoff ceiling the design fixes. */
+/** Default reconnect delay cap: how far behind a returning controller a proxy may stay. */
+const DEFAULT_BACKOFF_CAP_MS = 5_000;
+/** Largest cap a caller may set. */
 const BACKOFF_CAP_MS = 30_000;
 
 type Stream = grpc.ClientDuplexStream<ConfigRequest, ConfigResponse>;
@@ -86,6 +92,8 @@ export class ConfigClient {
   readonly #opts: ConfigClientOptions;
   readonly #log: Logger;
   readonly #client: ConfigServiceStub;
+  readonly #initialMs: number;
+  readonly #capMs: number;
   #stream: Stream | undefined;
   #timer: NodeJS.Timeout | undefined;
   #running = false;
@@ -104,8 +112,14 @@ export class ConfigClient {
       component: 'config-client',
       proxy: proxyKey(opts.proxy),
     });
+    this.#capMs = Math.min(BACKOFF_CAP_MS, opts.maxBackoffMs ?? DEFAULT_BACKOFF_CAP_MS);
+    this.#initialMs = Math.min(this.#capMs, Math.max(1, opts.initialBackoffMs ?? 1_000));
     this.#client = new ConfigServiceClient(opts.address, opts.credentials, {
       'grpc.max_receive_message_length': 256 * 1024 * 1024,
+      // The channel's own connect backoff (grpc-js default: up to 120 s) would otherwise hold a
+      // stream opened by a reconnect below in TRANSIENT_FAILURE long after the controller is back.
+      'grpc.initial_reconnect_backoff_ms': this.#initialMs,
+      'grpc.max_reconnect_backoff_ms': this.#capMs,
       'grpc.keepalive_time_ms': 30_000,
       'grpc.keepalive_timeout_ms': 10_000,
       ...opts.channelOptions,
@@ -214,9 +228,8 @@ export class ConfigClient {
   #retry(reason: string): void {
     if (!this.#running || this.#timer !== undefined) return;
     this.#lastError = reason;
-    const initial = Math.max(1, this.#opts.initialBackoffMs ?? 1_000);
-    const cap = Math.min(BACKOFF_CAP_MS, this.#opts.maxBackoffMs ?? BACKOFF_CAP_MS);
-    const base = Math.min(cap, initial * 2 ** Math.min(this.#attempt, 30));
+    const cap = this.#capMs;
+    const base = Math.min(cap, this.#initialMs * 2 ** Math.min(this.#attempt, 30));
     const jitter = 0.8 + 0.4 * (this.#opts.random ?? Math.random)();
     const delay = Math.min(cap, Math.round(base * jitter));
     this.#attempt++;

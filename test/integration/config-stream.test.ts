@@ -228,14 +228,22 @@ describe('config stream (controller/xds ↔ common/config-client)', function () 
     assert.equal(warn?.['proxy'], 'node/node-a');
   });
 
-  it('reconnects after a controller restart and gets the current version', async () => {
+  /** A node-a client that applied its first snapshot, then the server stopped. */
+  const firstSnapshotThenStop = async (): Promise<{
+    client: ConfigClient;
+    applied: ProxySnapshot[];
+    port: number;
+  }> => {
     server.publish(snapshots(1));
-    const { client, applied } = track(
-      recordingClient(server.port, { kind: 'node', name: 'node-a' }, 'tok-a'),
-    );
-    await waitFor('first snapshot', () => applied.length === 1);
+    const c = track(recordingClient(server.port, { kind: 'node', name: 'node-a' }, 'tok-a'));
+    await waitFor('first snapshot', () => c.applied.length === 1);
     const port = server.port;
     await server.stop({ deadlineMs: 1_000 });
+    return { ...c, port };
+  };
+
+  it('reconnects after a controller restart and gets the current version', async () => {
+    const { client, applied, port } = await firstSnapshotThenStop();
     await waitFor('client notices', () => !client.state().connected);
     server = await start(`127.0.0.1:${port}`);
     const v3 = snapshots(3);
@@ -244,6 +252,20 @@ describe('config stream (controller/xds ↔ common/config-client)', function () 
     assert.equal(applied[1]?.version, versionOf(v3, 'node-a'));
     await waitFor('ack on the new server', () => server.status()[0]?.lastAcked === versionOf(v3, 'node-a'));
     assert.ok(client.state().reconnects >= 1);
+  });
+
+  it('resumes within its backoff cap of a controller that was down for many attempts', async () => {
+    const { client, applied, port } = await firstSnapshotThenStop();
+    // Long enough for grpc-js's own connect backoff (1 s growing ×1.6, up to 120 s by default)
+    // to reach several seconds, had the client not capped it with its own (200 ms here).
+    await new Promise((r) => setTimeout(r, 6_000));
+    assert.ok(client.state().reconnects >= 10, `reconnect attempts while down: ${client.state().reconnects}`);
+    server = await start(`127.0.0.1:${port}`);
+    const back = Date.now();
+    server.publish(snapshots(3));
+    await waitFor('resumed', () => applied.length === 2, 10_000);
+    const ms = Date.now() - back;
+    assert.ok(ms < 1_500, `resumed ${ms} ms after the controller returned (cap 200 ms)`);
   });
 
   it('does not re-apply the version it already has after a reconnect, but ACKs it', async () => {

@@ -15,6 +15,7 @@ import { apply, curl, eventually, getJson, settledRoute } from '../../helpers/jo
 import { useLab } from '../../helpers/lab.ts';
 import {
   apiForwarderPids,
+  configConverged,
   failures,
   forceDelete,
   holdEstablished,
@@ -63,6 +64,7 @@ describe('resilience: controller and API server restarts (e2e, kubectl)', functi
     await setUpResilienceLab(lab);
     apply(lab, route('echo', 'v1'));
     await eventually('route v1 in force', async () => ((await gen()) === 'v1' ? true : undefined), 30_000);
+    await configConverged(lab, 'shop/client-1', await podFacts(lab, 'shop', WAYPOINT_PODS));
   });
 
   it('keeps connections and config while both controllers are down, and applies changes made meanwhile', async () => {
@@ -104,7 +106,11 @@ describe('resilience: controller and API server restarts (e2e, kubectl)', functi
       await eventually('route v2 after the controller returned', async () =>
         (await gen()) === 'v2' ? true : undefined,
       );
+      const seenMs = Date.now() - backAt;
+      // Seen once means one waypoint replica has it; the change is applied when every one does.
+      await configConverged(lab, 'shop/client-1', waypointsBefore);
       const appliedMs = Date.now() - backAt;
+      for (let i = 0; i < 6; i++) assert.equal(await gen(), 'v2', `request ${i} after convergence`);
       await sleep(1000);
       const r = holdReport(hold);
       assert.equal(r.failure, undefined, `the held connection failed: ${r.failure ?? ''}`);
@@ -121,7 +127,7 @@ describe('resilience: controller and API server restarts (e2e, kubectl)', functi
         'the returning controller re-created no waypoint pod',
       );
       console.log(
-        `      controller down ${backAt - downAt} ms; change applied ${appliedMs} ms after rollout`,
+        `      controller down ${backAt - downAt} ms; change seen ${seenMs} ms and on every waypoint ${appliedMs} ms after rollout`,
       );
     } finally {
       await Promise.all([hold.stop(), stream.stop()]);
@@ -146,8 +152,15 @@ describe('resilience: controller and API server restarts (e2e, kubectl)', functi
       async () => ((await gen('/b')) === 'b' ? true : undefined),
       30_000,
     );
-    console.log(`      new route in traffic ${Date.now() - t0} ms after the cut`);
-    assert.equal(await gen('/'), 'v2', 'the other route is unchanged');
+    const seenMs = Date.now() - t0;
+    await configConverged(lab, 'shop/client-1', await podFacts(lab, 'shop', WAYPOINT_PODS));
+    console.log(
+      `      new route seen ${seenMs} ms and on every waypoint ${Date.now() - t0} ms after the cut`,
+    );
+    for (let i = 0; i < 4; i++) {
+      assert.equal(await gen('/b'), 'b', `request ${i} to the new route`);
+      assert.equal(await gen('/'), 'v2', `request ${i}: the other route is unchanged`);
+    }
     const same = (before: readonly PodFacts[], after: readonly PodFacts[]): void => {
       assert.deepEqual(uids(after), uids(before));
       assert.deepEqual(
@@ -205,6 +218,10 @@ describe('resilience: controller and API server restarts (e2e, kubectl)', functi
       async () => ((await gen('/c')) === 'c' ? true : undefined),
       60_000,
     );
-    assert.equal(await gen('/'), 'v2');
+    await configConverged(lab, 'shop/client-1', await podFacts(lab, 'shop', WAYPOINT_PODS));
+    for (let i = 0; i < 4; i++) {
+      assert.equal(await gen('/c'), 'c', `request ${i} to the new route`);
+      assert.equal(await gen('/'), 'v2', `request ${i}: the other route is unchanged`);
+    }
   });
 });
