@@ -212,6 +212,37 @@ export async function scrape(lab: TestLab, pod: string, ips: readonly string[]):
   return lab.exec(pod, 'sh', '-c', script, 'scrape', ...ips);
 }
 
+const VERSION_INFO = /^waymesh_config_version_info\{version="([^"]*)"\} 1$/m;
+
+/** The waypoint replicas' label (the Gateway's name). */
+export const WAYPOINT_PODS = 'gateway.networking.k8s.io/gateway-name=waypoint';
+
+/**
+ * Waits until every proxy at `ips` has applied the same config version (its
+ * `waymesh_config_version_info` on 15020, scraped from inside `from`) and returns it. A change
+ * seen once through the mesh may have reached only the replica that answered; this is when all
+ * have it. `ips` defaults to the replicas of waypoint `waypoint` in `shop`.
+ */
+export async function configConverged(
+  lab: TestLab,
+  from: string,
+  ips?: readonly string[],
+  timeoutMs = 30_000,
+): Promise<string> {
+  const targets = ips ?? (await podIps(lab, 'shop', WAYPOINT_PODS));
+  return eventually(
+    `one config version on ${targets.join(', ')}`,
+    async () => {
+      const versions: string[] = [];
+      // One scrape per proxy: concatenated output would not say whose version is whose.
+      for (const ip of targets) versions.push(VERSION_INFO.exec(await scrape(lab, from, [ip]))?.[1] ?? '');
+      const first = versions[0] ?? '';
+      return first !== '' && versions.every((v) => v === first) ? first : undefined;
+    },
+    timeoutMs,
+  );
+}
+
 const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? ([0-9.eE+-]+|NaN|\+Inf)$/;
 const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
 

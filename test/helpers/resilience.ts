@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { apply, createWaypoint, eventually, getJson, installMesh, scrape } from './journey.ts';
+import { apply, createWaypoint, eventually, getJson, installMesh } from './journey.ts';
 import { WAYMESH, type TestLab } from './lab.ts';
 
 const CLIENT_MAIN = join(import.meta.dirname, '..', '..', 'apps', 'client', 'main.ts');
@@ -134,44 +134,6 @@ export async function podFacts(lab: TestLab, ns: string, selector: string): Prom
       };
     })
     .sort((a, b) => a.name.localeCompare(b.name));
-}
-
-const VERSION_INFO = /^waymesh_config_version_info\{version="([^"]*)"\} 1$/m;
-
-/**
- * The applied config version of each pod in `pods` (its `waymesh_config_version_info` on 15020,
- * scraped from inside `from`), in the same order; '' for a pod that has none yet.
- */
-export async function configVersions(
-  lab: TestLab,
-  from: string,
-  pods: readonly PodFacts[],
-): Promise<string[]> {
-  const out: string[] = [];
-  // One scrape per pod: the concatenated text of several would not say whose version is whose.
-  for (const p of pods) out.push(VERSION_INFO.exec(await scrape(lab, from, [p.ip]))?.[1] ?? '');
-  return out;
-}
-
-/**
- * Waits until every pod in `pods` has applied the same config version and returns it. A change
- * seen once through the mesh may have reached only one replica; this is when all have it.
- */
-export async function configConverged(
-  lab: TestLab,
-  from: string,
-  pods: readonly PodFacts[],
-  timeoutMs = 30_000,
-): Promise<string> {
-  return eventually(
-    `one config version on ${pods.map((p) => p.name).join(', ')}`,
-    async () => {
-      const versions = await configVersions(lab, from, pods);
-      const first = versions[0] ?? '';
-      return first !== '' && versions.every((v) => v === first) ? first : undefined;
-    },
-    timeoutMs,
-  );
 }
 
 /** Kills pods at once: `kubectl delete pod … --grace-period=0 --force`. */

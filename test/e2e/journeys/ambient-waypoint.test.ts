@@ -22,6 +22,7 @@ import {
   routeConditions,
   scrape,
   settledRoute,
+  WAYPOINT_PODS,
 } from '../../helpers/journey.ts';
 import { useLab } from '../../helpers/lab.ts';
 
@@ -151,7 +152,7 @@ describe('journeys 1–2: ambient namespace and waypoint (e2e, kubectl)', functi
       (await routeConditions(lab, 'httproute', 'shop', 'echo'))['waymesh.io/Enforced'],
       'True/WaypointBound',
     );
-    const ips = await podIps(lab, 'shop', 'gateway.networking.k8s.io/gateway-name=waypoint');
+    const ips = await podIps(lab, 'shop', WAYPOINT_PODS);
     assert.equal(ips.length, 2, 'two waypoint replicas (install default)');
     const served = metricSum(await scrape(lab, 'shop/client', ips), 'waymesh_requests_total', {
       destination_service: 'shop/echo',

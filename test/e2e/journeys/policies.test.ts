@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'mocha';
 import {
   apply,
+  configConverged,
   createWaypoint,
   curl,
   deployJourneyApp,
@@ -130,6 +131,8 @@ describe('journey 4: authorization and rate limits (e2e, kubectl)', function () 
     );
     assert.equal(first.status, 200);
     assert.equal(first.headers['ratelimit-remaining'], String(LIMIT - 1));
+    // Every request below must meet a replica that enforces the policy.
+    await configConverged(lab, 'shop/client');
     const codes: number[] = [];
     let last = first;
     for (let i = 1; i <= LIMIT; i++) {

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'mocha';
 import {
   apply,
+  configConverged,
   createWaypoint,
   curl,
   deployJourneyApp,
@@ -23,6 +24,7 @@ import {
   runClient,
   scrape,
   settledRoute,
+  WAYPOINT_PODS,
 } from '../../helpers/journey.ts';
 import { useLab } from '../../helpers/lab.ts';
 
@@ -51,6 +53,8 @@ describe('journey 3: routes on Services (e2e, kubectl)', function () {
   const inTime = async (what: string, ms: Promise<number>): Promise<void> => {
     const took = await ms;
     assert.ok(took < WITHIN_MS, `${what} took ${took} ms after kubectl apply`);
+    // The poller saw one replica apply it; what follows must not meet one that has not yet.
+    await configConverged(lab, 'shop/client');
   };
   const ok = async (kind: 'httproute' | 'grpcroute', name: string, ns = 'shop'): Promise<void> => {
     const c = await settledRoute(lab, kind, ns, name, 'waymesh.io/Enforced');
@@ -222,7 +226,7 @@ ${'    filters:\n' + mark('flaky')}    backendRefs: [{ name: echo-v2, port: 80 }
       'retry rule',
       msUntilSeen(lab, 'shop/client', () => apply(lab, yaml), '^x-rule: flaky', 'http://echo-v2/flaky'),
     );
-    const ips = await podIps(lab, 'shop', 'gateway.networking.k8s.io/gateway-name=waypoint');
+    const ips = await podIps(lab, 'shop', WAYPOINT_PODS);
     const retries = async (): Promise<number> =>
       metricSum(await scrape(lab, 'shop/client', ips), 'waymesh_retries_total', {
         route: 'httproute/shop/flaky',

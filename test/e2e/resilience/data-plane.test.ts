@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { before, describe, it } from 'mocha';
-import { eventually } from '../../helpers/journey.ts';
+import { eventually, WAYPOINT_PODS } from '../../helpers/journey.ts';
 import { useLab } from '../../helpers/lab.ts';
 import {
   background,
@@ -26,7 +26,6 @@ import {
 } from '../../helpers/resilience.ts';
 
 const AGENT = 'app.kubernetes.io/name=waymesh-node-agent';
-const WAYPOINT_PODS = 'gateway.networking.k8s.io/gateway-name=waypoint';
 
 // A fresh connection every ~50 ms: `start end http_code` (host clock; 000 = transport failure).
 const CONNECT_POLLER = `while :; do

@@ -15,12 +15,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { before, describe, it } from 'mocha';
 import {
   apply,
+  configConverged,
   curl,
   eventually,
   getJson,
   policyAccepted,
   routeConditions,
   settledRoute,
+  WAYPOINT_PODS,
 } from '../../helpers/journey.ts';
 import { useLab } from '../../helpers/lab.ts';
 import {
@@ -199,6 +201,7 @@ spec:
     await eventually('the broken route answers 500', async () =>
       (await curl(lab, 'shop/client-1', 'http://echo/broken')).status === 500 ? true : undefined,
     );
+    await configConverged(lab, 'shop/client-1');
     const ok = await curl(lab, 'shop/client-1', 'http://echo/');
     assert.equal(ok.status, 200);
     assert.equal(ok.headers['x-gen'], 'ok', 'the other route still works');
@@ -258,7 +261,7 @@ spec:
   });
 
   it('refuses garbage on a waypoint’s 15008 and the controller’s 15012 without affecting other clients', async () => {
-    const waypoints = await podFacts(lab, 'shop', 'gateway.networking.k8s.io/gateway-name=waypoint');
+    const waypoints = await podFacts(lab, 'shop', WAYPOINT_PODS);
     const controllers = await podFacts(lab, 'waymesh-system', 'app.kubernetes.io/name=waymesh-controller');
     const targets = [...waypoints.map((w) => `${w.ip}:15008`), ...controllers.map((c) => `${c.ip}:15012`)];
     assert.equal(targets.length, 4);
@@ -286,7 +289,7 @@ spec:
     }
     const restarts = (pods: readonly { restarts: number }[]): number[] => pods.map((p) => p.restarts);
     assert.deepEqual(
-      restarts(await podFacts(lab, 'shop', 'gateway.networking.k8s.io/gateway-name=waypoint')),
+      restarts(await podFacts(lab, 'shop', WAYPOINT_PODS)),
       restarts(waypoints),
       'no waypoint restarted',
     );
