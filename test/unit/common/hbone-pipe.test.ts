@@ -1,10 +1,13 @@
 // pipeTunnel over real loopback sockets: both directions with half-close, one completion call,
-// resets propagated, and back-pressure instead of buffering.
+// resets propagated, and back-pressure instead of buffering. Then, over in-memory streams, how
+// one direction writes: a small tail after a large chunk leaves with the next chunk in one
+// writev, and the source is paused only above PAUSE_ABOVE_BYTES unsent.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import * as net from 'node:net';
+import { Duplex } from 'node:stream';
 import { afterEach, describe, it } from 'mocha';
-import { pipeTunnel, type PipeStats } from '../../../common/hbone/pipe.ts';
+import { PAUSE_ABOVE_BYTES, pipeTunnel, type PipeStats } from '../../../common/hbone/pipe.ts';
 
 /** X ⇄ [a  pipeTunnel  b] ⇄ Y, all on 127.0.0.1 with half-open sockets. */
 interface Rig {
@@ -123,5 +126,104 @@ describe('common/hbone/pipe', () => {
     const stats = await r.done;
     assert.equal(stats.error, undefined);
     assert.equal(stats.bytesAtoB, received);
+  });
+});
+
+/** A source to push into and a destination that records how it is written to. */
+class Recorder extends Duplex {
+  readonly writes: number[][] = [];
+  /** When set, writes are never completed (a stalled peer). */
+  stalled = false;
+  readonly #pending: (() => void)[] = [];
+
+  override _read(): void {}
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.writes.push([chunk.length]);
+    this.#complete(cb);
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
+    this.writes.push(chunks.map((c) => c.chunk.length));
+    this.#complete(cb);
+  }
+
+  /** Completes the writes held while stalled. */
+  release(): void {
+    this.stalled = false;
+    for (const cb of this.#pending.splice(0)) cb();
+  }
+
+  #complete(cb: () => void): void {
+    if (this.stalled) this.#pending.push(cb);
+    else cb();
+  }
+}
+
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+describe('common/hbone/pipe: how one direction writes', () => {
+  /** A direction src → dest, flowing (a Readable starts flowing on the next tick). */
+  const pair = async (): Promise<{ src: Recorder; dest: Recorder }> => {
+    const src = new Recorder();
+    const dest = new Recorder();
+    pipeTunnel(src, dest, () => undefined);
+    await turn();
+    return { src, dest };
+  };
+
+  it('writes a large chunk at once', async () => {
+    const { src, dest } = await pair();
+    src.push(Buffer.alloc(16_384));
+    assert.deepEqual(dest.writes, [[16_384]]);
+  });
+
+  it('sends a small tail after a large chunk with the next chunk, in one writev', async () => {
+    const { src, dest } = await pair();
+    src.push(Buffer.alloc(16_384));
+    src.push(Buffer.alloc(9));
+    assert.deepEqual(dest.writes, [[16_384]], 'the tail is held');
+    src.push(Buffer.alloc(16_366));
+    assert.deepEqual(dest.writes, [[16_384], [9, 16_366]]);
+  });
+
+  it('sends a held tail by the end of the event-loop turn when nothing follows', async () => {
+    const { src, dest } = await pair();
+    src.push(Buffer.alloc(16_384));
+    src.push(Buffer.alloc(36));
+    await turn();
+    assert.deepEqual(dest.writes, [[16_384], [36]]);
+  });
+
+  it('never holds a small chunk that does not follow a large one', async () => {
+    const { src, dest } = await pair();
+    src.push(Buffer.alloc(80));
+    src.push(Buffer.alloc(1_200));
+    src.push(Buffer.alloc(40));
+    assert.deepEqual(dest.writes, [[80], [1_200], [40]]);
+  });
+
+  it('flushes a held tail before ending the destination', async () => {
+    const { src, dest } = await pair();
+    src.push(Buffer.alloc(16_384));
+    src.push(Buffer.alloc(18));
+    src.push(null);
+    await once(dest, 'finish');
+    assert.deepEqual(dest.writes, [[16_384], [18]]);
+  });
+
+  it(`pauses the source only above ${PAUSE_ABOVE_BYTES / 1024} KiB unsent, and resumes it on drain`, async () => {
+    const { src, dest } = await pair();
+    dest.stalled = true;
+    const chunk = Buffer.alloc(64 * 1024);
+    for (let sent = 0; sent + chunk.length <= PAUSE_ABOVE_BYTES; sent += chunk.length) {
+      src.push(chunk);
+      assert.equal(src.isPaused(), false, `paused at ${sent + chunk.length} bytes unsent`);
+    }
+    src.push(chunk);
+    assert.equal(src.isPaused(), true, 'paused above the bound');
+    dest.release();
+    await turn();
+    assert.equal(src.isPaused(), false, 'resumed after drain');
   });
 });
