@@ -6,11 +6,22 @@ import { MeshError } from '../../common/errors.ts';
 
 /**
  * When request `index` (0-based) is meant to leave, in ms after the start, at `ratePerSec`
- * requests per second. Latency is measured from this time, not from the actual write, so a
- * stalled path is charged for the requests it delayed (no coordinated omission).
+ * requests per second. A request the path held back is charged from this time (see
+ * {@link latencyStartMs}).
  */
 export function intendedSendMs(index: number, ratePerSec: number): number {
   return (index * 1000) / ratePerSec;
+}
+
+/**
+ * Where a request's latency starts: its intended time if every connection was busy at some point
+ * after it (the path held it back: charged, so no coordinated omission), else its actual send
+ * time (the delay was the generator's own timer, which the path under test should not be charged
+ * for). `busyUntilMs` is when the last stretch with every connection busy ended (-Infinity for
+ * none), all in ms on one clock.
+ */
+export function latencyStartMs(intendedMs: number, sentMs: number, busyUntilMs: number): number {
+  return intendedMs < busyUntilMs ? intendedMs : sentMs;
 }
 
 /** How many requests are due at `elapsedMs` after the start (those with intended time ≤ elapsed). */

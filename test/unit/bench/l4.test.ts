@@ -7,6 +7,7 @@ import {
   cpuTicksOfStat,
   dueCount,
   intendedSendMs,
+  latencyStartMs,
   parseWrk,
   percentile,
   rssMbOfStatus,
@@ -31,6 +32,15 @@ Transfer/sec:     58.02MB
 
 describe('bench/l4 pure parts', () => {
   describe('open-loop schedule', () => {
+    it('times a request from its intended time only when every connection was busy after it', () => {
+      // Sent late by the generator's timer (no busy stretch since): from the actual send.
+      assert.equal(latencyStartMs(10, 10.8, -Infinity), 10.8);
+      assert.equal(latencyStartMs(10, 10.8, 9.5), 10.8);
+      // Held back: every connection was busy until 14, after it was due at 10.
+      assert.equal(latencyStartMs(10, 14.2, 14), 10);
+      assert.equal(latencyStartMs(10, 10, 10), 10);
+    });
+
     it('spaces requests 1/rate apart from the start', () => {
       assert.equal(intendedSendMs(0, 1000), 0);
       assert.equal(intendedSendMs(1, 1000), 1);
