@@ -1,8 +1,8 @@
 /**
  * The open-loop load schedule (pure): request `i` is due at `i / rate` seconds after the start,
- * whatever happened to earlier requests, and its latency counts from that intended send time, so
- * a stalled proxy shows up as queueing delay instead of a slower send rate (no coordinated
- * omission).
+ * whatever happened to earlier requests. A request a stalled proxy held back counts from that
+ * intended send time, so the stall shows up as queueing delay instead of a slower send rate (no
+ * coordinated omission); see `latencyStartMs` in `../l4/stats.ts`.
  */
 
 /** Milliseconds after the start at which request `index` should be sent. */
