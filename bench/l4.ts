@@ -15,14 +15,15 @@ import { inMemoryRootCa } from '../certs/index.ts';
 import { loadNativeAddon } from '../node-agent/native/index.ts';
 import { NetnsLab, assertRoot } from '../test/helpers/netns.ts';
 import { measureBulk, medianSample, type BulkSample } from './l4/bulk.ts';
-import { runFixedRate, runWrk } from './l4/loads.ts';
+import { measureFixed, medianFixed, type FixedSample } from './l4/fixed.ts';
+import { runWrk } from './l4/loads.ts';
 import { agentRssWithPods } from './l4/many-pods.ts';
 import { buildPaths, type BenchPath } from './l4/paths.ts';
 import { ProcessGroup, sampleDuring } from './l4/procs.ts';
 import { round } from './l4/stats.ts';
 import { TRUST_DOMAIN } from './l4/topology.ts';
 import { ensureBuilt } from './build.ts';
-import { pairedRatio, type Bench, type BenchRow } from './lib.ts';
+import { pairedDifference, pairedRatio, type Bench, type BenchRow } from './lib.ts';
 
 const WRK_SECONDS = 5;
 const WARMUP_SECONDS = 1;
@@ -30,39 +31,35 @@ const FIXED_RATE = 1000;
 const FIXED_MS = 5000;
 const MANY_PODS = 100;
 const BULK_ROUNDS = 5;
+const FIXED_ROUNDS = 3;
 
-/** The figures of one path. */
-interface PathFigures {
-  readonly saturation: BenchRow;
-  readonly fixed: BenchRow;
+function cost(u: { cores: number; peakRssMb: number }): Pick<BenchRow, 'cpu_cores' | 'rss_mb'> {
+  return { cpu_cores: round(u.cores, 2), rss_mb: round(u.peakRssMb, 1) };
 }
 
-async function measurePath(lab: NetnsLab, path: BenchPath): Promise<PathFigures> {
-  const { target, pids } = path;
-  await runWrk(lab, target, WARMUP_SECONDS);
-  const sat = await sampleDuring(pids, () => runWrk(lab, target, WRK_SECONDS));
-  await runFixedRate(target, FIXED_RATE, WARMUP_SECONDS * 1000);
-  const fixed = await sampleDuring(pids, () => runFixedRate(target, FIXED_RATE, FIXED_MS));
-  const cost = (u: { cores: number; peakRssMb: number }): Pick<BenchRow, 'cpu_cores' | 'rss_mb'> => ({
-    cpu_cores: round(u.cores, 2),
-    rss_mb: round(u.peakRssMb, 1),
-  });
-  return {
-    saturation: {
-      path: `${path.label}: saturation (wrk -t1 -c32 ${WRK_SECONDS}s)`,
-      rps: round(sat.result.requestsPerSec, 1),
-      p50_ms: round(sat.result.p50Ms),
-      p99_ms: round(sat.result.p99Ms),
-      ...cost(sat.usage),
-    },
-    fixed: {
-      path: `${path.label}: ${FIXED_RATE} req/s open loop`,
-      rps: round(fixed.result.achievedRps, 1),
-      p50_ms: round(fixed.result.p50Ms),
-      p99_ms: round(fixed.result.p99Ms),
-      ...cost(fixed.usage),
-    },
-  };
+/** A latency row from a run's requests/s, percentiles and its processes' usage. */
+function latencyRow(
+  path: string,
+  rps: number,
+  run: { p50Ms: number; p99Ms: number },
+  usage: { cores: number; peakRssMb: number },
+): BenchRow {
+  return { path, rps: round(rps, 1), p50_ms: round(run.p50Ms), p99_ms: round(run.p99Ms), ...cost(usage) };
+}
+
+/** A path's saturation row: `wrk` after a warm-up. */
+async function saturation(lab: NetnsLab, path: BenchPath): Promise<BenchRow> {
+  await runWrk(lab, path.target, WARMUP_SECONDS);
+  const sat = await sampleDuring(path.pids, () => runWrk(lab, path.target, WRK_SECONDS));
+  const label = `${path.label}: saturation (wrk -t1 -c32 ${WRK_SECONDS}s)`;
+  return latencyRow(label, sat.result.requestsPerSec, sat.result, sat.usage);
+}
+
+/** A path's fixed-rate row: its run with the median p99. */
+function fixedRow(label: string, samples: readonly FixedSample[]): BenchRow {
+  const m = medianFixed(samples);
+  const path = `${label}: ${FIXED_RATE} req/s open loop, median p99 of ${samples.length}`;
+  return latencyRow(path, m.result.achievedRps, m.result, m.usage);
 }
 
 /** A path's bulk row: its median download. */
@@ -73,8 +70,7 @@ function bulkRow(label: string, samples: readonly BulkSample[]): BenchRow {
     rps: round(m.mbPerSec, 1),
     p50_ms: 0,
     p99_ms: 0,
-    cpu_cores: round(m.usage.cores, 2),
-    rss_mb: round(m.usage.peakRssMb, 1),
+    ...cost(m.usage),
   };
 }
 
@@ -112,19 +108,23 @@ export const l4Bench: Bench = {
     try {
       const ca = inMemoryRootCa(TRUST_DOMAIN);
       const paths = await buildPaths(lab, procs, ca, dir, profDir);
-      const direct = await measurePath(lab, paths.direct);
-      const stunnel = await measurePath(lab, paths.stunnel);
-      const agents = await measurePath(lab, paths.agents);
-      const bulk = await measureBulk(lab, [paths.direct, paths.stunnel, paths.agents], BULK_ROUNDS);
+      const all = [paths.direct, paths.stunnel, paths.agents];
+      const sat = new Map<BenchPath, BenchRow>();
+      for (const p of all) sat.set(p, await saturation(lab, p));
+      const fixed = await measureFixed(all, FIXED_ROUNDS, FIXED_RATE, FIXED_MS, WARMUP_SECONDS * 1000);
+      const p99s = (p: BenchPath): number[] => (fixed.get(p.label) ?? []).map((f) => f.result.p99Ms);
+      const addedP99 = pairedDifference(p99s(paths.agents), p99s(paths.direct));
+      const bulk = await measureBulk(lab, all, BULK_ROUNDS);
       const bulkOf = (p: BenchPath): readonly BulkSample[] => bulk.get(p.label) ?? [];
       const mbs = (p: BenchPath): number[] => bulkOf(p).map((b) => b.mbPerSec);
       const bulkRatio = pairedRatio(mbs(paths.agents), mbs(paths.stunnel));
       await procs.stopAll();
       const many = await agentRssWithPods(lab, procs, ca, dir, MANY_PODS);
       const rows: BenchRow[] = [
-        ...[direct, stunnel, agents].flatMap((f) => [f.saturation, f.fixed]),
-        ...[paths.direct, paths.stunnel, paths.agents].map((p) => bulkRow(p.label, bulkOf(p))),
-      ];
+        ...all.flatMap((p) => [sat.get(p), fixedRow(p.label, fixed.get(p.label) ?? [])]),
+        ...all.map((p) => bulkRow(p.label, bulkOf(p))),
+      ].filter((r): r is BenchRow => r !== undefined);
+      const rpsOf = (p: BenchPath): number => sat.get(p)?.rps ?? NaN;
       rows.push({
         path: `node agent: ${MANY_PODS} captured pods, idle`,
         rps: 0,
@@ -134,11 +134,14 @@ export const l4Bench: Bench = {
         rss_mb: round(many.rssMb, 1),
       });
       const ratios = {
-        l4_vs_stunnel_rps: round(agents.saturation.rps / stunnel.saturation.rps),
-        l4_added_p99_ms_at_1k: round(agents.fixed.p99_ms - direct.fixed.p99_ms),
+        l4_vs_stunnel_rps: round(rpsOf(paths.agents) / rpsOf(paths.stunnel)),
+        l4_added_p99_ms_at_1k: round(addedP99.median),
         l4_vs_stunnel_bulk: round(bulkRatio.median),
         agent_rss_mb_100_pods: round(many.rssMb, 1),
       };
+      console.log(
+        `p99 agents − direct at ${FIXED_RATE} req/s per round (median is the ratio): ${addedP99.perRound.map((r) => round(r)).join(', ')}`,
+      );
       console.log(
         `bulk agents/stunnel per round (median is the ratio): ${bulkRatio.perRound.map((r) => round(r)).join(', ')}`,
       );

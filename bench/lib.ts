@@ -99,18 +99,30 @@ export function report(name: string, result: Pick<BenchResult, 'rows' | 'ratios'
   return full;
 }
 
+/** Per-round figures of two paths measured in the same rounds, and their median. */
+export interface Paired {
+  readonly median: number;
+  readonly perRound: readonly number[];
+}
+
+function paired(of: readonly number[], to: readonly number[], f: (a: number, b: number) => number): Paired {
+  const perRound = of.map((v, i) => f(v, to[i] ?? NaN));
+  const sorted = [...perRound].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)];
+  if (median === undefined) throw new Error('no round was measured');
+  return { median, perRound };
+}
+
 /**
  * Per-round ratios `of[i] / to[i]` of two paths measured in the same rounds, and their median
  * (the upper one of an even count): each ratio compares two measurements made seconds apart, so
  * the machine's drift from minute to minute stays out of it.
  */
-export function pairedRatio(
-  of: readonly number[],
-  to: readonly number[],
-): { readonly median: number; readonly perRound: readonly number[] } {
-  const perRound = of.map((v, i) => v / (to[i] ?? NaN));
-  const sorted = [...perRound].sort((a, b) => a - b);
-  const median = sorted[Math.floor(sorted.length / 2)];
-  if (median === undefined) throw new Error('no round was measured');
-  return { median, perRound };
+export function pairedRatio(of: readonly number[], to: readonly number[]): Paired {
+  return paired(of, to, (a, b) => a / b);
+}
+
+/** Per-round differences `of[i] − to[i]` and their median, as {@link pairedRatio}. */
+export function pairedDifference(of: readonly number[], to: readonly number[]): Paired {
+  return paired(of, to, (a, b) => a - b);
 }

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 
 import { medianSample, type BulkSample } from '../../../bench/l4/bulk.ts';
-import { pairedRatio } from '../../../bench/lib.ts';
+import { medianFixed, type FixedSample } from '../../../bench/l4/fixed.ts';
+import { pairedDifference, pairedRatio } from '../../../bench/lib.ts';
 import { parseResponseHead } from '../../../bench/l4/openloop.ts';
 import {
   cpuTicksOfStat,
@@ -189,6 +190,30 @@ describe('bench/l4 pure parts', () => {
       assert.deepEqual(r.perRound, [0.8, 0.8, 0.6, 380 / 480, 0.82]);
       assert.equal(r.median, 0.8);
       assert.throws(() => pairedRatio([], []));
+    });
+  });
+
+  describe('fixed-rate rounds', () => {
+    const run = (p99Ms: number): FixedSample => ({
+      result: { sent: 1, completed: 1, errors: 0, achievedRps: 1000, p50Ms: p99Ms / 4, p99Ms },
+      usage: { cores: p99Ms, peakRssMb: 1 },
+    });
+
+    it('takes the run with the median p99, with that run’s other figures', () => {
+      const m = medianFixed([0.7, 0.3, 0.4].map(run));
+      assert.equal(m.result.p99Ms, 0.4);
+      assert.equal(m.usage.cores, 0.4);
+      assert.throws(() => medianFixed([]));
+    });
+
+    it('takes the median of the per-round p99 differences', () => {
+      // Round 1 is slow for both paths; the difference stays small.
+      const r = pairedDifference([1.2, 0.45, 0.5], [0.9, 0.3, 0.3]);
+      assert.deepEqual(
+        r.perRound.map((d) => Number(d.toFixed(3))),
+        [0.3, 0.15, 0.2],
+      );
+      assert.equal(Number(r.median.toFixed(3)), 0.2);
     });
   });
 });
