@@ -6,6 +6,7 @@
  * each valid CONNECT stream is handed to `onTunnel`.
  */
 import * as http2 from 'node:http2';
+import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { errorMessage, MeshError } from '../errors.ts';
 import { silentLogger, type Logger } from '../log.ts';
@@ -103,6 +104,14 @@ export function createHboneServer(opts: HboneServerOptions): HboneServer {
     idleTimeoutMs: opts.sessionIdleTimeoutMs ?? 60_000,
   });
 
+  // Every accepted TCP connection until it closes, handshake or not: close() cuts what the
+  // drain did not (a handshake in progress is no session yet, and would hold server.close()
+  // until the handshake timeout).
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
   server.on('session', (session) => keeper.adopt(session));
   server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
     keeper.reject('tls');
@@ -179,6 +188,7 @@ export function createHboneServer(opts: HboneServerOptions): HboneServer {
         else server.close(() => resolve());
       });
       await keeper.drain(closeOpts.deadlineMs ?? 5_000);
+      for (const socket of sockets) socket.destroy();
       await closed;
     },
     stats: () => keeper.counters(),

@@ -446,6 +446,25 @@ describe('common/hbone client and server (loopback, real certificates)', functio
     assert.equal(draining.stats().sessions, 0);
   });
 
+  it('does not wait on close for a client stuck in its TLS handshake', async () => {
+    const server = createHboneServer({
+      tls: material(serverIdentity),
+      verifyPeer: () => CLIENT_ID,
+      onTunnel: forward,
+    });
+    const port = await server.listen({ host: LOOP, port: 0 });
+    // A TCP client that never sends a ClientHello: the handshake timeout is 10 s.
+    const stuck = net.connect({ host: LOOP, port });
+    stuck.on('error', () => undefined);
+    await once(stuck, 'connect');
+    await sleep(50);
+    const started = Date.now();
+    await server.close({ deadlineMs: 200 });
+    const took = Date.now() - started;
+    assert.ok(took < 2_000, `close took ${took} ms with a stalled handshake (deadline 200 ms)`);
+    await once(stuck, 'close');
+  });
+
   it('releases an idle session after idleTimeoutMs, and a new identity gets its own session', async () => {
     const client = newClient({ idleTimeoutMs: 150 });
     const t = await openEcho(client);
