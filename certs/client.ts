@@ -4,6 +4,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { MeshError } from '../common/errors.ts';
+import { reconnectChannelOptions } from '../common/reconnect.ts';
 import type { TrustBundle } from './bundle.ts';
 import {
   CertificateServiceClient,
@@ -58,10 +59,9 @@ export class CaClient {
     // sending an IP address as SNI, which RFC 6066 forbids.
     this.#client = new CertificateServiceClient(opts.address, creds, {
       'grpc.ssl_target_name_override': 'waymesh-ca',
-      // grpc-js would back off up to 120 s between connects while the controller is down, failing
-      // every request in between at once; a new pod's certificate should wait at most ~5 s more.
-      'grpc.initial_reconnect_backoff_ms': 1_000,
-      'grpc.max_reconnect_backoff_ms': 5_000,
+      // Calls fail at once while the channel backs off: a new pod's certificate request must not
+      // wait out grpc-js's default of up to 120 s after the controller is back.
+      ...reconnectChannelOptions(),
     }) as unknown as CertificateServiceStub;
   }
 

@@ -4,14 +4,12 @@
  * `onSnapshot` throws (the proxy keeps its last good snapshot), and reconnects with capped
  * exponential backoff whenever the stream ends; after a reconnect the server sends the current
  * snapshot again, so the proxy resumes where the controller is.
- *
- * The backoff ceiling is what a proxy's config can lag behind a controller that comes back after
- * an outage, so it is short (5 s): a refused connect costs the controller nothing, and jitter
- * spreads a fleet's attempts.
+ * The backoff (`../reconnect.ts`) is short, with jitter to spread a fleet's attempts.
  */
 import * as grpc from '@grpc/grpc-js';
 import { errorMessage, MeshError } from '../errors.ts';
 import { silentLogger, type Logger } from '../log.ts';
+import { RECONNECT_CAP_MS, RECONNECT_INITIAL_MS, reconnectChannelOptions } from '../reconnect.ts';
 import type { ProxySnapshot } from '../ir/index.ts';
 import {
   ConfigServiceClient,
@@ -55,8 +53,6 @@ export interface ConfigClientState {
 
 /** Largest NACK error text sent to the controller. */
 const MAX_ERROR_CHARS = 1024;
-/** Default reconnect delay cap: how far behind a returning controller a proxy may stay. */
-const DEFAULT_BACKOFF_CAP_MS = 5_000;
 /** Largest cap a caller may set. */
 const BACKOFF_CAP_MS = 30_000;
 
@@ -112,14 +108,11 @@ export class ConfigClient {
       component: 'config-client',
       proxy: proxyKey(opts.proxy),
     });
-    this.#capMs = Math.min(BACKOFF_CAP_MS, opts.maxBackoffMs ?? DEFAULT_BACKOFF_CAP_MS);
-    this.#initialMs = Math.min(this.#capMs, Math.max(1, opts.initialBackoffMs ?? 1_000));
+    this.#capMs = Math.min(BACKOFF_CAP_MS, opts.maxBackoffMs ?? RECONNECT_CAP_MS);
+    this.#initialMs = Math.min(this.#capMs, Math.max(1, opts.initialBackoffMs ?? RECONNECT_INITIAL_MS));
     this.#client = new ConfigServiceClient(opts.address, opts.credentials, {
       'grpc.max_receive_message_length': 256 * 1024 * 1024,
-      // The channel's own connect backoff (grpc-js default: up to 120 s) would otherwise hold a
-      // stream opened by a reconnect below in TRANSIENT_FAILURE long after the controller is back.
-      'grpc.initial_reconnect_backoff_ms': this.#initialMs,
-      'grpc.max_reconnect_backoff_ms': this.#capMs,
+      ...reconnectChannelOptions(this.#initialMs, this.#capMs),
       'grpc.keepalive_time_ms': 30_000,
       'grpc.keepalive_timeout_ms': 10_000,
       ...opts.channelOptions,
@@ -228,10 +221,9 @@ export class ConfigClient {
   #retry(reason: string): void {
     if (!this.#running || this.#timer !== undefined) return;
     this.#lastError = reason;
-    const cap = this.#capMs;
-    const base = Math.min(cap, this.#initialMs * 2 ** Math.min(this.#attempt, 30));
+    const base = Math.min(this.#capMs, this.#initialMs * 2 ** Math.min(this.#attempt, 30));
     const jitter = 0.8 + 0.4 * (this.#opts.random ?? Math.random)();
-    const delay = Math.min(cap, Math.round(base * jitter));
+    const delay = Math.min(this.#capMs, Math.round(base * jitter));
     this.#attempt++;
     this.#reconnects++;
     this.#log.warn('config stream down; reconnecting', { reason, inMs: delay, attempt: this.#attempt });
