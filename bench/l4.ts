@@ -109,8 +109,8 @@ export const l4Bench: Bench = {
       const ca = inMemoryRootCa(TRUST_DOMAIN);
       const paths = await buildPaths(lab, procs, ca, dir, profDir);
       const all = [paths.direct, paths.stunnel, paths.agents];
-      const sat = new Map<BenchPath, BenchRow>();
-      for (const p of all) sat.set(p, await saturation(lab, p));
+      const sat: { path: BenchPath; row: BenchRow }[] = [];
+      for (const path of all) sat.push({ path, row: await saturation(lab, path) });
       const fixed = await measureFixed(all, FIXED_ROUNDS, FIXED_RATE, FIXED_MS, WARMUP_SECONDS * 1000);
       const p99s = (p: BenchPath): number[] => (fixed.get(p.label) ?? []).map((f) => f.result.p99Ms);
       const addedP99 = pairedDifference(p99s(paths.agents), p99s(paths.direct));
@@ -121,10 +121,10 @@ export const l4Bench: Bench = {
       await procs.stopAll();
       const many = await agentRssWithPods(lab, procs, ca, dir, MANY_PODS);
       const rows: BenchRow[] = [
-        ...all.flatMap((p) => [sat.get(p), fixedRow(p.label, fixed.get(p.label) ?? [])]),
+        ...sat.flatMap(({ path, row }) => [row, fixedRow(path.label, fixed.get(path.label) ?? [])]),
         ...all.map((p) => bulkRow(p.label, bulkOf(p))),
-      ].filter((r): r is BenchRow => r !== undefined);
-      const rpsOf = (p: BenchPath): number => sat.get(p)?.rps ?? NaN;
+      ];
+      const rpsOf = (p: BenchPath): number => sat.find((s) => s.path === p)?.row.rps ?? NaN;
       rows.push({
         path: `node agent: ${MANY_PODS} captured pods, idle`,
         rps: 0,

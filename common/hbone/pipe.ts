@@ -60,17 +60,14 @@ class Direction {
     const n = chunk.length;
     this.bytes += n;
     const dest = this.dest;
-    if (n < TAIL_BYTES && this.#afterBulk) {
-      if (!this.#held) {
-        this.#held = true;
-        dest.cork();
-        setImmediate(this.#flush);
-      }
-      dest.write(chunk);
-    } else {
-      dest.write(chunk);
-      if (this.#held) this.#flush();
+    const tail = n < TAIL_BYTES && this.#afterBulk;
+    if (tail && !this.#held) {
+      this.#held = true;
+      dest.cork();
+      setImmediate(this.#flush);
     }
+    dest.write(chunk);
+    if (!tail) this.#flush();
     this.#afterBulk = n >= BULK_CHUNK_BYTES;
     if (!this.#paused && dest.writableLength > PAUSE_ABOVE_BYTES) {
       this.#paused = true;
