@@ -212,7 +212,12 @@ export async function scrape(lab: TestLab, pod: string, ips: readonly string[]):
   return lab.exec(pod, 'sh', '-c', script, 'scrape', ...ips);
 }
 
-const VERSION_INFO = /^waymesh_config_version_info\{version="([^"]*)"\} 1$/m;
+const VERSION_INFO = /^waymesh_config_version_info\{version="([^"]*)"\} 1$/;
+// One line per address, in order: its applied-version sample, or `-` (no answer, no version).
+const VERSIONS =
+  'for ip; do v=$(curl -sf "http://$ip:15020/metrics" | ' +
+  'grep -E \'^waymesh_config_version_info[{]version="[^"]*"[}] 1$\' | head -n 1); ' +
+  'echo "${v:--}"; done';
 
 /** The waypoint replicas' label (the Gateway's name). */
 export const WAYPOINT_PODS = 'gateway.networking.k8s.io/gateway-name=waypoint';
@@ -233,9 +238,9 @@ export async function configConverged(
   return eventually(
     `one config version on ${targets.join(', ')}`,
     async () => {
-      const versions: string[] = [];
-      // One scrape per proxy: concatenated output would not say whose version is whose.
-      for (const ip of targets) versions.push(VERSION_INFO.exec(await scrape(lab, from, [ip]))?.[1] ?? '');
+      // One exec for all proxies: each `lab exec` starts a Node process.
+      const lines = (await lab.exec(from, 'sh', '-c', VERSIONS, 'versions', ...targets)).trim().split('\n');
+      const versions = targets.map((_, i) => VERSION_INFO.exec(lines[i] ?? '')?.[1] ?? '');
       const first = versions[0] ?? '';
       return first !== '' && versions.every((v) => v === first) ? first : undefined;
     },
