@@ -31,6 +31,8 @@ export function relayResponse(
     // Settled once: by the final write's callback, the client leaving, a broken upstream body
     // or the signal; the close and abort listeners stay until then.
     let settled = false;
+    // Set once the body streams: stops reading it and frees the upstream.
+    let dropBody: (() => void) | undefined = undefined;
     const settle = (err?: Error): void => {
       if (settled) return;
       settled = true;
@@ -38,14 +40,6 @@ export function relayResponse(
       signal.removeEventListener('abort', onAbort);
       if (err === undefined) resolve();
       else reject(err);
-    };
-    const stopBody = (): void => {
-      if (whole !== undefined) return;
-      const body = response.body;
-      body.off('data', onData);
-      body.off('end', onEnd);
-      body.off('error', onError);
-      res.off('drain', onDrain);
     };
     const finish = (last: Buffer | undefined): void => {
       const trailers = response.trailers() ?? trailersOnly;
@@ -56,16 +50,46 @@ export function relayResponse(
       if (last === undefined) res.end(() => settle());
       else res.end(last, () => settle());
     };
+    const onClose = (): void => {
+      // The client went away before the end: stop reading upstream, which frees it.
+      dropBody?.();
+      settle(signal.aborted ? asError(signal.reason) : new Error('the client closed the response early'));
+    };
+    const onAbort = (): void => {
+      dropBody?.();
+      res.destroy();
+      settle(asError(signal.reason));
+    };
+    res.once('close', onClose);
+    signal.addEventListener('abort', onAbort, { once: true });
+    if (whole !== undefined) {
+      // The body came whole with the head (the common small response): one write, and none of
+      // the pump's listeners.
+      finish(whole.length === 0 ? undefined : whole);
+      return;
+    }
+    const body = response.body;
+    // A trailers-only HTTP/2 answer may have ended (and emitted 'end') before we got here.
+    if (body.readableEnded) {
+      finish(undefined);
+      return;
+    }
+    const stopBody = (): void => {
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onError);
+      res.off('drain', onDrain);
+    };
     let waiting = false;
     const onDrain = (): void => {
       waiting = false;
-      response.body.resume();
+      body.resume();
     };
     // A pump rather than pipe(): the same back-pressure, without pipe's listeners on both sides.
     const onData = (chunk: Buffer): void => {
       if (!res.write(chunk) && !waiting) {
         waiting = true;
-        response.body.pause();
+        body.pause();
         res.once('drain', onDrain);
       }
     };
@@ -78,30 +102,10 @@ export function relayResponse(
       res.destroy();
       settle(err);
     };
-    const onClose = (): void => {
-      // The client went away before the end: stop reading upstream, which frees it.
+    dropBody = (): void => {
       stopBody();
-      if (whole === undefined) response.body.destroy();
-      settle(signal.aborted ? asError(signal.reason) : new Error('the client closed the response early'));
+      body.destroy();
     };
-    const onAbort = (): void => {
-      stopBody();
-      if (whole === undefined) response.body.destroy();
-      res.destroy();
-      settle(asError(signal.reason));
-    };
-    res.once('close', onClose);
-    signal.addEventListener('abort', onAbort, { once: true });
-    if (whole !== undefined) {
-      finish(whole.length === 0 ? undefined : whole);
-      return;
-    }
-    const body = response.body;
-    // A trailers-only HTTP/2 answer may have ended (and emitted 'end') before we got here.
-    if (body.readableEnded) {
-      finish(undefined);
-      return;
-    }
     body.once('end', onEnd);
     body.once('error', onError);
     body.on('data', onData);

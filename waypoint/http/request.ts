@@ -11,6 +11,15 @@ import type { RouteRequest } from '../routing/types.ts';
 import { H1Request } from './h1/server.ts';
 import type { RequestInfo, TunnelContext } from './types.ts';
 
+/** `method` in uppercase; the same string when it has no lowercase letter (no copy per request). */
+function upperMethod(method: string): string {
+  for (let i = 0; i < method.length; i++) {
+    const c = method.charCodeAt(i);
+    if (c >= 0x61 && c <= 0x7a) return method.toUpperCase();
+  }
+  return method;
+}
+
 /** A downstream request from either server (HTTP/1.1 or h2c; Node's `http` in tests of parts). */
 export type DownstreamRequest = H1Request | Http2ServerRequest | IncomingMessage;
 
@@ -31,7 +40,7 @@ export class ParsedRequest implements RouteRequest, RequestInfo {
   constructor(req: DownstreamRequest, tunnel: TunnelContext) {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
-    this.method = (req.method ?? 'GET').toUpperCase();
+    this.method = upperMethod(req.method ?? 'GET');
     this.pathAndQuery = url;
     this.path = q === -1 ? url : url.slice(0, q);
     this.query = q === -1 ? '' : url.slice(q + 1);

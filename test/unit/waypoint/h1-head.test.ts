@@ -40,6 +40,40 @@ describe('waypoint h1 request head parser', () => {
     assert.equal(h.chunked, false);
   });
 
+  it('keys every spelling of a field name by its lowercase form, common names or not', () => {
+    const h = head(
+      'GET / HTTP/1.1\r\nHOST: web\r\nuser-agent: a\r\nUser-Agent: b\r\nuSeR-aGeNt: c\r\n' +
+        'X-Request-ID: r\r\nETag: e\r\nX-Custom-Thing: x\r\nContent-Lengthy: 1\r\n\r\n',
+    );
+    assert.deepEqual(Object.entries(h.headers), [
+      ['host', 'web'],
+      ['user-agent', 'a, b, c'],
+      ['x-request-id', 'r'],
+      ['etag', 'e'],
+      ['x-custom-thing', 'x'],
+      ['content-lengthy', '1'],
+    ]);
+    // A name of a common name's length and first letter that is another name.
+    assert.equal(head('GET / HTTP/1.1\r\nHost: a\r\nContent-Lengtx: 5\r\n\r\n').contentLength, undefined);
+  });
+
+  it('takes the method as sent: known methods, others, and case (methods are case-sensitive)', () => {
+    assert.equal(head('GET / HTTP/1.1\r\nHost: a\r\n\r\n').method, 'GET');
+    assert.equal(head('PURGE / HTTP/1.1\r\nHost: a\r\n\r\n').method, 'PURGE');
+    assert.equal(head('GEt / HTTP/1.1\r\nHost: a\r\n\r\n').method, 'GEt');
+    assert.equal(head('GETS / HTTP/1.1\r\nHost: a\r\n\r\n').method, 'GETS');
+  });
+
+  it('reads Content-Length digits exactly: leading zeros, 15 digits at most', () => {
+    assert.equal(head('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 007\r\n\r\n').contentLength, 7);
+    assert.equal(
+      head('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 999999999999999\r\n\r\n').contentLength,
+      999999999999999,
+    );
+    refused('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000000000000\r\n\r\n', 400, /Content-Length/);
+    refused('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5 5\r\n\r\n', 400, /Content-Length/);
+  });
+
   it('trims optional whitespace around values and skips empty lines before the request line', () => {
     const h = head('\r\n\r\nGET / HTTP/1.1\r\nHost: \t web \t\r\n\r\n');
     assert.equal(h.headers['host'], 'web');

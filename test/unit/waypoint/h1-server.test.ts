@@ -278,6 +278,29 @@ describe('waypoint h1 server', function () {
     assert.equal(await seen, false);
   });
 
+  it('writes response field names in lowercase and refuses names that are not tokens', async () => {
+    const thrown: string[] = [];
+    h = await new Harness((_req, res) => {
+      // U+212A (Kelvin sign) lower-cases to an ASCII "k": it must be refused, not sent as "k".
+      for (const bad of ['x a', '\u212a', '']) {
+        try {
+          res.writeHead(200, { [bad]: '1' });
+        } catch (err) {
+          thrown.push(String(err));
+        }
+      }
+      res.writeHead(200, { 'X-Mixed-Case': 'a', 'content-type': 'text/plain', 'content-length': '2' });
+      res.end('ok');
+    }).start();
+    const t = open();
+    t.socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await t.until((s) => s.endsWith('ok'));
+    assert.equal(thrown.length, 3);
+    for (const e of thrown) assert.match(e, /not a token/);
+    assert.match(t.text(), /\r\nx-mixed-case: a\r\n/);
+    assert.match(t.text(), /\r\ncontent-type: text\/plain\r\n/);
+  });
+
   it('refuses response headers that could split the message', async () => {
     let thrown: unknown;
     h = await new Harness((_req, res) => {

@@ -183,23 +183,29 @@ export class RawH1Pool implements UpstreamPool {
     if (signal.aborted) return Promise.reject(asError(signal.reason));
     const reused = this.#take();
     if (reused === undefined) return this.#sendOnNew(spec, signal);
-    // No async frame on the common path: a kept-alive connection, a promise and one handler.
-    return exchange(reused, spec, signal, (keep) => this.#release(reused, keep)).catch((err: unknown) => {
-      // The keep-alive race: a parked connection the server had just closed.
-      const replayable = spec.body === undefined || Buffer.isBuffer(spec.body);
-      if (err instanceof StaleConnection && replayable && IDEMPOTENT.has(spec.method))
-        return this.#sendOnNew(spec, signal);
-      throw err instanceof StaleConnection ? err.cause : err;
-    });
+    // No async frame and no derived promise on the common path: a kept-alive connection, the
+    // exchange's promise, and a handler for the keep-alive race (a parked connection the server
+    // had just closed) that is called only when it happens.
+    return exchange(
+      reused,
+      spec,
+      signal,
+      (keep) => this.#release(reused, keep),
+      (err) => this.#afterStale(spec, signal, err),
+    );
+  }
+
+  /** A reused connection failed before any response byte: sent again on a new one when safe. */
+  #afterStale(spec: UpstreamRequestSpec, signal: CancelSignal, err: Error): Promise<UpstreamResponse> {
+    const replayable = spec.body === undefined || Buffer.isBuffer(spec.body);
+    if (replayable && IDEMPOTENT.has(spec.method)) return this.#sendOnNew(spec, signal);
+    return Promise.reject(err);
   }
 
   async #sendOnNew(spec: UpstreamRequestSpec, signal: CancelSignal): Promise<UpstreamResponse> {
     const conn = await this.#connect(signal);
-    try {
-      return await exchange(conn, spec, signal, (keep) => this.#release(conn, keep));
-    } catch (err) {
-      throw err instanceof StaleConnection ? err.cause : err;
-    }
+    // A new connection: the keep-alive race cannot happen, so there is no second try.
+    return exchange(conn, spec, signal, (keep) => this.#release(conn, keep), undefined);
   }
 
   async close(): Promise<void> {
@@ -267,26 +273,21 @@ export class RawH1Pool implements UpstreamPool {
   }
 }
 
-/** A reused connection failed before any response byte: the request may be sent again. */
-class StaleConnection extends Error {
-  constructor(override readonly cause: Error) {
-    super(cause.message);
-  }
-}
-
 function asError(reason: unknown): Error {
   return reason instanceof Error ? reason : new Error(String(reason));
 }
 
 /**
  * Sends `spec` on `conn` and resolves with the response once its head arrived; the body streams
- * on. `release(keep)` is called exactly once, when the connection is free again or broken.
+ * on. `release(keep)` is called exactly once, when the connection is free again or broken. When
+ * a reused connection fails before any response byte, the result is `stale(err)`'s instead.
  */
 function exchange(
   conn: Connection,
   spec: UpstreamRequestSpec,
   signal: CancelSignal,
   release: (keep: boolean) => void,
+  stale: ((err: Error) => Promise<UpstreamResponse>) | undefined,
 ): Promise<UpstreamResponse> {
   const stream = conn.stream;
   const firstUse = conn.uses++ === 0;
@@ -316,7 +317,8 @@ function exchange(
       // while the request body is still arriving); one cut short fails its reader.
       if (body !== undefined) {
         if (!responseDone) body.destroy(err);
-      } else reject(!gotBytes && !firstUse ? new StaleConnection(err) : err);
+      } else if (!gotBytes && !firstUse && stale !== undefined) resolve(stale(err));
+      else reject(err);
     };
     const finish = (): void => {
       if (settled || !requestDone || !responseDone) return;

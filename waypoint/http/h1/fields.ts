@@ -79,6 +79,21 @@ export function isTokenText(text: string): boolean {
   return true;
 }
 
+/**
+ * The lowercase form of `text` when it is a non-empty token (the same string when it has no
+ * uppercase letter), else undefined: validation and lower-casing in one pass.
+ */
+export function lowerToken(text: string): string | undefined {
+  if (text.length === 0) return undefined;
+  let upper = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0xff || TCHAR[c] !== 1) return undefined;
+    if (c >= 0x41 && c <= 0x5a) upper = true;
+  }
+  return upper ? text.toLowerCase() : text;
+}
+
 /** Index of the CRLF that ends the line starting at `from`, -1 when absent, -2 on a bare LF. */
 function lineEnd(text: string, from: number): number {
   const lf = text.indexOf('\n', from);
@@ -94,9 +109,84 @@ function lineEnd(text: string, from: number): number {
 const FieldMap = function FieldMap(this: object) {} as unknown as new () => Record<string, string>;
 FieldMap.prototype = Object.create(null) as object;
 
+/**
+ * Common field names as clients and servers spell them (lowercase and Title-Case), by length and
+ * first character (`length * 128 + code`), each with its lowercase form: a name in the table
+ * costs one or two string comparisons instead of lower-casing it and interning the result as a
+ * property key. Every other name takes `toLowerCase()`. A fixed table: no input makes it grow.
+ */
+const COMMON_NAMES: readonly (readonly (readonly [string, string])[] | undefined)[] = (() => {
+  const names = [
+    'accept',
+    'accept-encoding',
+    'accept-language',
+    'accept-ranges',
+    'authorization',
+    'cache-control',
+    'connection',
+    'content-encoding',
+    'content-length',
+    'content-type',
+    'cookie',
+    'date',
+    'etag',
+    'expect',
+    'host',
+    'keep-alive',
+    'last-modified',
+    'location',
+    'origin',
+    'referer',
+    'server',
+    'set-cookie',
+    'te',
+    'traceparent',
+    'tracestate',
+    'transfer-encoding',
+    'upgrade',
+    'user-agent',
+    'vary',
+    'x-forwarded-for',
+    'x-forwarded-proto',
+    'x-request-id',
+  ];
+  const table: [string, string][][] = [];
+  const add = (spelling: string, lower: string): void => {
+    (table[spelling.length * 128 + spelling.charCodeAt(0)] ??= []).push([spelling, lower]);
+  };
+  for (const [spelling, lower] of [
+    ['ETag', 'etag'],
+    ['TE', 'te'],
+    ['X-Request-ID', 'x-request-id'],
+  ] as const)
+    add(spelling, lower);
+  for (const name of names) {
+    add(name, name);
+    add(
+      name.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase()),
+      name,
+    );
+  }
+  return table;
+})();
+
+/** The lowercase form of the field name `name` (a token). */
+function lowerName(name: string): string {
+  const candidates = COMMON_NAMES[name.length * 128 + name.charCodeAt(0)];
+  if (candidates !== undefined) {
+    for (let k = 0; k < candidates.length; k++) {
+      const c = candidates[k] as readonly [string, string];
+      if (c[0] === name) return c[1];
+    }
+  }
+  return name.toLowerCase();
+}
+
 /** Splits a comma-separated list into lowercase, trimmed, non-empty tokens. */
 export function tokens(value: string | undefined): string[] {
   if (value === undefined) return [];
+  // The values a keep-alive exchange carries, without trimming and lower-casing.
+  if (value === 'keep-alive' || value === 'close' || value === 'chunked') return [value];
   if (!value.includes(',')) {
     const one = value.trim().toLowerCase();
     return one === '' ? [] : [one];
@@ -171,7 +261,7 @@ export function scanHead<L>(
     const name = text.slice(pos, colon);
     const value = text.slice(vs, ve);
     rawHeaders.push(name, value);
-    const key = name.toLowerCase();
+    const key = lowerName(name);
     const had = headers[key];
     if (had === undefined) headers[key] = value;
     else {
@@ -183,12 +273,23 @@ export function scanHead<L>(
   return { kind: 'scanned', line: line as L, headers, rawHeaders, headBytes: start + pos, repeated };
 }
 
-const DIGITS = /^\d+$/;
+/** The value of 1 to 15 decimal digits (below 2^53), else -1. */
+function digitsValue(value: string): number {
+  if (value.length === 0 || value.length > 15) return -1;
+  let n = 0;
+  for (let i = 0; i < value.length; i++) {
+    const d = value.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
 
 /** Checks a Content-Length value (repeats must agree); the length, or a reason. */
 export function contentLengthOf(value: string): number | string {
   // The common case, one plain number, without splitting.
-  if (value.length <= 15 && DIGITS.test(value)) return Number(value);
+  const n = digitsValue(value);
+  if (n >= 0) return n;
   const values = value.split(',').map((v) => v.trim());
   const first = values[0] ?? '';
   // 15 digits at most: below 2^53.

@@ -65,6 +65,20 @@ interface RequestLine {
   readonly versionMinor: 0 | 1;
 }
 
+/** Methods whose name is taken as a constant (interned: cheap to compare and look up). */
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'TRACE', 'CONNECT'];
+
+/** `text[0, length)` as one of {@link METHODS}, cut out of the text only when it is none of them. */
+function methodOf(text: string, length: number): string {
+  for (const m of METHODS) {
+    if (m.length !== length) continue;
+    let i = 0;
+    while (i < length && text.charCodeAt(i) === m.charCodeAt(i)) i++;
+    if (i === length) return m;
+  }
+  return text.slice(0, length);
+}
+
 function parseRequestLine(text: string, end: number): RequestLine | HeadError {
   const sp1 = text.indexOf(' ');
   if (sp1 === -1 || sp1 >= end || !isTokenAt(text, 0, sp1)) return headError(400, 'malformed request line');
@@ -80,7 +94,7 @@ function parseRequestLine(text: string, end: number): RequestLine | HeadError {
   else if (version === 'HTTP/1.0') versionMinor = 0;
   else if (/^HTTP\/\d\.\d$/.test(version)) return headError(505, `${version} is not supported`);
   else return headError(400, 'malformed HTTP version');
-  return { method: text.slice(0, sp1), target: text.slice(sp1 + 1, sp2), versionMinor };
+  return { method: methodOf(text, sp1), target: text.slice(sp1 + 1, sp2), versionMinor };
 }
 
 /** Body framing and connection handling (RFC 9112 §6.3, §9.3). */

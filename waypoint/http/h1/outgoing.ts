@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events';
 import { STATUS_CODES } from 'node:http';
 
 import { chunkHeader, lastChunk } from './chunked.ts';
-import { isTokenText } from './fields.ts';
+import { lowerToken } from './fields.ts';
 
 /** Header values a response may carry: as `HeaderRecord` and Node's `OutgoingHttpHeaders`. */
 export type OutgoingHeaders = Readonly<Record<string, string | number | readonly string[] | undefined>>;
@@ -67,9 +67,8 @@ function httpDate(): string {
   return dateValue;
 }
 
-/** A header field line, refusing what could split or corrupt the message. */
+/** A header field line (`name` a lowercase token), refusing a value that could split or corrupt the message. */
 function fieldLine(name: string, value: string): string {
-  if (!isTokenText(name)) throw new TypeError(`response header name ${JSON.stringify(name)} is not a token`);
   if (UNSAFE_VALUE.test(value))
     throw new TypeError(`response header ${name} has a control character or one beyond latin1`);
   return `${name}: ${value}\r\n`;
@@ -80,7 +79,9 @@ function fieldLines(headers: OutgoingHeaders, skip?: ReadonlySet<string>): strin
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined) continue;
-    const lower = name.toLowerCase();
+    const lower = lowerToken(name);
+    if (lower === undefined)
+      throw new TypeError(`response header name ${JSON.stringify(name)} is not a token`);
     if (skip?.has(lower) === true) continue;
     if (typeof value === 'object') for (const v of value) out += fieldLine(lower, v);
     else out += fieldLine(lower, String(value));
@@ -225,7 +226,11 @@ export class H1Response extends EventEmitter {
 
   #send(head: string | undefined, parts: (string | Buffer)[], cb: (() => void) | undefined): boolean {
     if (this.destroyed) return false;
-    if (head !== undefined) parts.unshift(head);
+    if (head !== undefined) {
+      // The head and one piece (the common small response): no array shifted.
+      if (parts.length === 1) return this.sink.writev([head, parts[0] as string | Buffer], cb);
+      parts.unshift(head);
+    }
     if (parts.length === 0) {
       if (cb !== undefined) queueMicrotask(cb);
       return true;
