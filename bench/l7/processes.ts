@@ -29,6 +29,8 @@ export const PORTS = {
 /** The path of the waypoint's L7 engine alone (plaintext in and out, like nginx). */
 export const ENGINE_PATH = 'waypoint L7 engine (plaintext)';
 export const NGINX_PATH = 'nginx proxy';
+export const L4_PATH = 'L4-only (HBONE pair)';
+export const WAYPOINT_PATH = 'L4 + waypoint';
 
 /** The Service VIP the waypoint serves (never assigned to a link). */
 export const VIP = '10.250.200.10';
@@ -208,11 +210,11 @@ export async function startAll(
   const paths: BenchPath[] = [
     { name: 'direct', url: `http://${backend.ip}:${PORTS.app}${BENCH_PATH}`, pids: [app] },
     {
-      name: 'L4-only (HBONE pair)',
+      name: L4_PATH,
       url: `http://127.0.0.1:${PORTS.l4}${BENCH_PATH}`,
       pids: [l4, pidOf(endpoint.pid, 'the endpoint')],
     },
-    { name: 'L4 + waypoint', url: `http://127.0.0.1:${PORTS.waypoint}${BENCH_PATH}`, pids: [waypointPid] },
+    { name: WAYPOINT_PATH, url: `http://127.0.0.1:${PORTS.waypoint}${BENCH_PATH}`, pids: [waypointPid] },
     {
       name: ENGINE_PATH,
       url: `http://${proxy.ip}:${PORTS.engine}${BENCH_PATH}`,
