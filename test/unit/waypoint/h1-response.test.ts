@@ -22,6 +22,23 @@ describe('waypoint h1 response head parser', () => {
     assert.equal(head('HTTP/1.1 503\r\nContent-Length: 0\r\n\r\n').status, 503);
   });
 
+  it('reads the head alone out of a buffer that also holds the body, short or long', () => {
+    const h0 = 'HTTP/1.1 200 OK\r\nContent-Length: 5000\r\nX-A: 1\r\n\r\n';
+    // A body that looks like more fields and like the end of another head.
+    for (const body of ['X-B: 2\r\n\r\n', 'X-B: 2\r\n\r\n' + 'y'.repeat(4000)]) {
+      const h = head(h0 + body);
+      assert.equal(h.headBytes, h0.length);
+      assert.deepEqual(Object.keys(h.headers), ['content-length', 'x-a']);
+    }
+    // A head cut short behind 3 KiB of fields is still incomplete, not refused.
+    const partial = 'HTTP/1.1 200 OK\r\n' + 'X-F: '.padEnd(3000, 'v') + '\r\nX-G: 1';
+    const big = { maxHeadBytes: 8192, maxFields: 8 };
+    assert.deepEqual(parseResponseHead(Buffer.from(partial, 'latin1'), big, 'GET'), { kind: 'incomplete' });
+    const r = parseResponseHead(Buffer.from(partial + '\r\n\r\nbody', 'latin1'), big, 'GET');
+    assert.equal(r.kind, 'head');
+    if (r.kind === 'head') assert.equal(r.head.headers['x-g'], '1');
+  });
+
   it('frames bodies as RFC 9112 §6.3 says', () => {
     assert.deepEqual(head('HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n', 'HEAD').framing, { kind: 'none' });
     assert.deepEqual(head('HTTP/1.1 204 No Content\r\n\r\n').framing, { kind: 'none' });

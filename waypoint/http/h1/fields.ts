@@ -39,6 +39,8 @@ export interface ScannedHead<L> {
 }
 
 const HEAD_END = Buffer.from('\r\n\r\n');
+/** Up to this many bytes, a buffer is decoded whole rather than searched for the head's end first. */
+const DECODE_WHOLE_BYTES = 2048;
 const CR = 0x0d;
 const LF = 0x0a;
 export const SP = 0x20;
@@ -210,11 +212,18 @@ export function scanHead<L>(
   // RFC 9112 §2.2: empty lines before the start line are ignored.
   let start = 0;
   while (start + 1 < buf.length && buf[start] === CR && buf[start + 1] === LF) start += 2;
-  // Decoded up to the end of the head when it is in `buf` (not the body behind it), else all
-  // there is up to the limit (so a head ended by bare LFs is still seen, and refused).
+  // A short buffer (a head alone, or with a small body) is decoded whole: searching for the
+  // head's end first costs more than decoding the bytes behind it, which the field loop never
+  // reaches. A longer one is decoded up to the end of the head when that is in `buf` (not the
+  // body behind it), else all there is up to the limit (so a head ended by bare LFs is still
+  // seen, and refused).
   const limit = Math.min(buf.length, start + limits.maxHeadBytes);
-  const crlf2 = buf.indexOf(HEAD_END, start);
-  const text = buf.toString('latin1', start, crlf2 !== -1 && crlf2 + 4 <= limit ? crlf2 + 4 : limit);
+  let textEnd = limit;
+  if (limit - start > DECODE_WHOLE_BYTES) {
+    const crlf2 = buf.indexOf(HEAD_END, start);
+    if (crlf2 !== -1 && crlf2 + 4 <= limit) textEnd = crlf2 + 4;
+  }
+  const text = buf.toString('latin1', start, textEnd);
   const lineEndOf = (from: number): number | HeadError | HeadIncomplete => {
     const end = lineEnd(text, from);
     if (end === -2) return headError(400, 'line ending without CR (bare LF)');
