@@ -360,9 +360,14 @@ describe('common/hbone client and server (loopback, real certificates)', functio
     const live = await openEcho(client);
     live.stream.write('before ');
     const before = hbone.stats();
-    for (const junk of [Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), randomBytes(4096)]) {
+    // Plain HTTP, random bytes, and a TLS record header announcing more than follows (the server
+    // answers that one with an alert: unread, it would hold the client's 'end' and 'close' back,
+    // which is how ~1 in 200 random junks hung this test).
+    const overlong = Buffer.concat([Buffer.from('160303ffff', 'hex'), randomBytes(4091)]);
+    for (const junk of [Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), randomBytes(4096), overlong]) {
       const raw = net.connect({ host: LOOP, port: hbonePort });
       raw.on('error', () => undefined);
+      raw.resume();
       raw.end(junk);
       await closedOf(raw);
     }
@@ -380,7 +385,7 @@ describe('common/hbone client and server (loopback, real certificates)', functio
     }
     await eventually(() => {
       const now = hbone.stats();
-      return now.rejected.tls >= before.rejected.tls + 3 && now.rejected.alpn === before.rejected.alpn + 1;
+      return now.rejected.tls >= before.rejected.tls + 4 && now.rejected.alpn === before.rejected.alpn + 1;
     });
     const fresh = await openEcho(newClient());
     assert.equal((await roundTrip(fresh.stream, 'new')).toString(), 'new');
