@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { pairedDifference, pairedRatio, type Bench, type BenchRow } from './lib.ts';
+import { medianBy, pairedDifference, pairedRatio, type Bench, type BenchRow } from './lib.ts';
 import { openLoop, saturation, type LoadPlan } from './l7/measure.ts';
 import { ensureBuilt } from './build.ts';
 import { ENGINE_PATH, L4_PATH, NGINX_PATH, WAYPOINT_PATH, startAll } from './l7/processes.ts';
@@ -79,9 +79,7 @@ export function l7Ratios(
 
 /** The row with the median of `key` (the upper one of an even count), its path named with the count. */
 function medianRow(rows: readonly BenchRow[], key: 'rps' | 'p99_ms'): BenchRow {
-  const sorted = [...rows].sort((a, b) => a[key] - b[key]);
-  const m = sorted[Math.floor(sorted.length / 2)];
-  if (m === undefined) throw new Error('a path was not measured');
+  const m = medianBy(rows, (r) => r[key], 'run of a path');
   return rows.length === 1 ? m : { ...m, path: `${m.path}, median of ${rows.length}` };
 }
 

@@ -99,6 +99,17 @@ export function report(name: string, result: Pick<BenchResult, 'rows' | 'ratios'
   return full;
 }
 
+/**
+ * The item with the median `value` (the upper one of an even count); throws, naming `what`, when
+ * there is none.
+ */
+export function medianBy<T>(items: readonly T[], value: (item: T) => number, what: string): T {
+  const sorted = [...items].sort((a, b) => value(a) - value(b));
+  const m = sorted[Math.floor(sorted.length / 2)];
+  if (m === undefined) throw new Error(`no ${what} was measured`);
+  return m;
+}
+
 /** Per-round figures of two paths measured in the same rounds, and their median. */
 export interface Paired {
   readonly median: number;
@@ -107,10 +118,7 @@ export interface Paired {
 
 function paired(of: readonly number[], to: readonly number[], f: (a: number, b: number) => number): Paired {
   const perRound = of.map((v, i) => f(v, to[i] ?? NaN));
-  const sorted = [...perRound].sort((a, b) => a - b);
-  const median = sorted[Math.floor(sorted.length / 2)];
-  if (median === undefined) throw new Error('no round was measured');
-  return { median, perRound };
+  return { median: medianBy(perRound, (v) => v, 'round'), perRound };
 }
 
 /**

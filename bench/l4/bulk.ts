@@ -10,6 +10,7 @@
  * runs of the same code.
  */
 import type { NetnsLab } from '../../test/helpers/netns.ts';
+import { medianBy } from '../lib.ts';
 import { runBulk } from './loads.ts';
 import type { BenchPath } from './paths.ts';
 import { sampleDuring, type Usage } from './procs.ts';
@@ -44,8 +45,5 @@ export async function measureBulk(
 
 /** The median sample by MB/s (the upper one of an even count). */
 export function medianSample(samples: readonly BulkSample[]): BulkSample {
-  const sorted = [...samples].sort((a, b) => a.mbPerSec - b.mbPerSec);
-  const m = sorted[Math.floor(sorted.length / 2)];
-  if (m === undefined) throw new Error('no bulk download was measured');
-  return m;
+  return medianBy(samples, (s) => s.mbPerSec, 'bulk download');
 }

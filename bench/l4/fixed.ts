@@ -7,6 +7,7 @@
  * first (direct) showed p99s from 0.31 to 0.74 ms between runs of the same code, as large as the
  * difference the ratio is about.
  */
+import { medianBy } from '../lib.ts';
 import type { OpenLoopResult } from './openloop.ts';
 import { runFixedRate } from './loads.ts';
 import type { BenchPath } from './paths.ts';
@@ -46,8 +47,5 @@ export async function measureFixed(
 
 /** The run with the median p99 (the upper one of an even count). */
 export function medianFixed(samples: readonly FixedSample[]): FixedSample {
-  const sorted = [...samples].sort((a, b) => a.result.p99Ms - b.result.p99Ms);
-  const m = sorted[Math.floor(sorted.length / 2)];
-  if (m === undefined) throw new Error('no fixed-rate run was measured');
-  return m;
+  return medianBy(samples, (s) => s.result.p99Ms, 'fixed-rate run');
 }
