@@ -19,6 +19,7 @@ import {
   pipeTunnel,
   type HboneClientTls,
   type HboneServer,
+  type HboneServerOptions,
   type HboneTunnel,
   type PipeStats,
 } from '../../common/hbone/index.ts';
@@ -117,6 +118,23 @@ describe('common/hbone client and server (loopback, real certificates)', functio
   const tcpServers: net.Server[] = [];
   const clients: HboneClient[] = [];
   const extraServers: HboneServer[] = [];
+
+  /**
+   * A server besides the suite's, listening on port 0 and closed after the suite: the server
+   * identity, accepting CLIENT_ID, forwarding tunnels, unless `opts` says otherwise.
+   */
+  async function extraServer(
+    opts: Partial<HboneServerOptions> = {},
+  ): Promise<{ server: HboneServer; port: number }> {
+    const server = createHboneServer({
+      tls: material(serverIdentity),
+      verifyPeer: () => CLIENT_ID,
+      onTunnel: forward,
+      ...opts,
+    });
+    extraServers.push(server);
+    return { server, port: await server.listen({ host: LOOP, port: 0 }) };
+  }
 
   function newClient(opts: ConstructorParameters<typeof HboneClient>[0] = {}): HboneClient {
     const c = new HboneClient(opts);
@@ -236,15 +254,12 @@ describe('common/hbone client and server (loopback, real certificates)', functio
   });
 
   it('rejects a client the verification callback refuses, before any stream runs', async () => {
-    const strict = createHboneServer({
-      tls: material(serverIdentity),
+    const { server: strict, port } = await extraServer({
       verifyPeer: () => {
         throw new Error('namespace src may not call this workload');
       },
       onTunnel: () => assert.fail('no tunnel may reach the handler'),
     });
-    extraServers.push(strict);
-    const port = await strict.listen({ host: LOOP, port: 0 });
     const err = await openEcho(newClient(), port).then(
       () => assert.fail('open succeeded'),
       (e: unknown) => e,
@@ -255,13 +270,7 @@ describe('common/hbone client and server (loopback, real certificates)', functio
   });
 
   it('rejects a server whose certificate comes from a foreign CA', async () => {
-    const rogue = createHboneServer({
-      tls: material(issueLocalIdentity(foreignCa, SERVER_ID)),
-      verifyPeer: () => CLIENT_ID,
-      onTunnel: forward,
-    });
-    extraServers.push(rogue);
-    const port = await rogue.listen({ host: LOOP, port: 0 });
+    const { port } = await extraServer({ tls: material(issueLocalIdentity(foreignCa, SERVER_ID)) });
     await assert.rejects(openEcho(newClient(), port), (err: unknown) =>
       isMeshError(err, 'HBONE_PEER_REJECTED'),
     );
@@ -393,13 +402,9 @@ describe('common/hbone client and server (loopback, real certificates)', functio
   });
 
   it('swaps the serving certificate without dropping open tunnels', async () => {
-    const rotatedServer = createHboneServer({
-      tls: material(serverIdentity),
+    const { server: rotatedServer, port } = await extraServer({
       verifyPeer: (s) => formatSpiffeId(verifyTlsPeer(s, serverIdentity.bundle, 'client')),
-      onTunnel: forward,
     });
-    extraServers.push(rotatedServer);
-    const port = await rotatedServer.listen({ host: LOOP, port: 0 });
     const serials: string[] = [];
     const recordingVerify = (s: tls.TLSSocket): string => {
       serials.push(s.getPeerCertificate().serialNumber.toLowerCase().replace(/^0+/, ''));
@@ -425,12 +430,7 @@ describe('common/hbone client and server (loopback, real certificates)', functio
   });
 
   it('drains on close: open tunnels finish until the deadline, then are reset', async () => {
-    const draining = createHboneServer({
-      tls: material(serverIdentity),
-      verifyPeer: () => CLIENT_ID,
-      onTunnel: forward,
-    });
-    const port = await draining.listen({ host: LOOP, port: 0 });
+    const { server: draining, port } = await extraServer();
     const client = newClient();
     const finishing = await openEcho(client, port);
     const lingering = await openEcho(client, port);
@@ -452,12 +452,7 @@ describe('common/hbone client and server (loopback, real certificates)', functio
   });
 
   it('does not wait on close for a client stuck in its TLS handshake', async () => {
-    const server = createHboneServer({
-      tls: material(serverIdentity),
-      verifyPeer: () => CLIENT_ID,
-      onTunnel: forward,
-    });
-    const port = await server.listen({ host: LOOP, port: 0 });
+    const { server, port } = await extraServer();
     // A TCP client that never sends a ClientHello: the handshake timeout is 10 s.
     const stuck = net.connect({ host: LOOP, port });
     stuck.on('error', () => undefined);
@@ -483,14 +478,7 @@ describe('common/hbone client and server (loopback, real certificates)', functio
   });
 
   it('keeps a quiet session whose peer answers pings', async () => {
-    const pinging = createHboneServer({
-      tls: material(serverIdentity),
-      verifyPeer: () => CLIENT_ID,
-      onTunnel: forward,
-      sessionIdleTimeoutMs: 80,
-    });
-    extraServers.push(pinging);
-    const port = await pinging.listen({ host: LOOP, port: 0 });
+    const { server: pinging, port } = await extraServer({ sessionIdleTimeoutMs: 80 });
     const t = await openEcho(newClient(), port);
     t.stream.write('quiet ');
     await sleep(600);
