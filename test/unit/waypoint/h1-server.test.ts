@@ -278,6 +278,19 @@ describe('waypoint h1 server', function () {
     assert.equal(await seen, false);
   });
 
+  it('sends what a response wrote before it was abandoned in the same turn, then closes', async () => {
+    // Writes wait for the end of the turn (batch.ts); closing the connection must send them first.
+    h = await new Harness((_req: H1Request, res: H1Response) => {
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('partial');
+      res.destroy();
+    }).start();
+    const t = open();
+    t.socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await t.closed();
+    assert.match(t.text(), /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\npartial$/);
+  });
+
   it('writes response field names in lowercase and refuses names that are not tokens', async () => {
     const thrown: string[] = [];
     h = await new Harness((_req, res) => {

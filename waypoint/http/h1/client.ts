@@ -16,6 +16,7 @@ import { toAbortSignal } from '../cancel.ts';
 import type { CancelSignal } from '../cancel.ts';
 import { EngineErrorCode } from '../status.ts';
 import type { LooseHeaders, UpstreamPool, UpstreamRequestSpec, UpstreamResponse } from '../upstream-types.ts';
+import { BATCH_MAX_BYTES, holdWrites, releaseWrites, writeBatched } from './batch.ts';
 import { ChunkedDecoder, ChunkedError, chunkHeader, lastChunk } from './chunked.ts';
 import { isTokenText } from './fields.ts';
 import { parseResponseHead, type ResponseHead } from './response.ts';
@@ -504,8 +505,11 @@ function writeRequest(
     const framing =
       body === undefined && !BODY_EXPECTED.has(spec.method) ? '' : `content-length: ${length}\r\n`;
     const head = requestHead(spec, framing);
-    if (body === undefined || length === 0) stream.write(head, 'latin1');
+    // Held for the turn's burst (batch.ts) unless the body is large.
+    if (body === undefined || length === 0) writeBatched(stream, head);
     else {
+      if (length < BATCH_MAX_BYTES) holdWrites(stream);
+      else releaseWrites(stream);
       stream.cork();
       stream.write(head, 'latin1');
       stream.write(body);
@@ -517,15 +521,17 @@ function writeRequest(
   const declared = spec.headers['content-length'];
   const length = typeof declared === 'string' && /^\d+$/.test(declared) ? declared : undefined;
   const chunked = length === undefined;
-  stream.write(
+  writeBatched(
+    stream,
     requestHead(spec, chunked ? 'transfer-encoding: chunked\r\n' : `content-length: ${length}\r\n`),
-    'latin1',
   );
   const onData = (chunk: Buffer): void => {
     if (chunk.length === 0) return;
     const ok = chunked
-      ? stream.write(chunkHeader(chunk.length)) && stream.write(chunk) && stream.write('\r\n')
-      : stream.write(chunk);
+      ? writeBatched(stream, chunkHeader(chunk.length)) &&
+        writeBatched(stream, chunk) &&
+        writeBatched(stream, '\r\n')
+      : writeBatched(stream, chunk);
     if (!ok) {
       body.pause();
       stream.once('drain', () => body.resume());
@@ -534,7 +540,7 @@ function writeRequest(
   body.on('data', onData);
   body.once('end', () => {
     body.off('data', onData);
-    if (chunked) stream.write(lastChunk());
+    if (chunked) writeBatched(stream, lastChunk());
     done();
   });
   body.once('error', (err) => fail(err));

@@ -12,6 +12,7 @@
 import { Readable } from 'node:stream';
 import type { Duplex } from 'node:stream';
 
+import { releaseWrites, writeBatched } from './batch.ts';
 import { ChunkedDecoder, ChunkedError } from './chunked.ts';
 import { parseRequestHead } from './head.ts';
 import type { RequestHead } from './head.ts';
@@ -103,7 +104,7 @@ export class H1Server<T> {
   /** Stops the timeout sweep and closes every connection. */
   close(): void {
     clearInterval(this.#sweep);
-    for (const c of this.#connections) c.stream.destroy();
+    for (const c of this.#connections) c.abort();
   }
 
   #check(): void {
@@ -143,7 +144,7 @@ class Connection<T> implements ResponseSink {
   // ResponseSink
 
   write(data: string | Buffer, cb?: () => void): boolean {
-    return typeof data === 'string' ? this.stream.write(data, 'latin1', cb) : this.stream.write(data, cb);
+    return writeBatched(this.stream, data, cb);
   }
 
   writev(parts: readonly (string | Buffer)[], cb?: () => void): boolean {
@@ -151,12 +152,14 @@ class Connection<T> implements ResponseSink {
     let total = 0;
     for (const p of parts) total += p.length;
     if (total <= COALESCE_BYTES) {
-      // A small response (head and body) is copied into one buffer: one write, no cork.
+      // A small response (head and body) is copied into one buffer: one write, held for the
+      // turn's burst (batch.ts).
       const out = Buffer.allocUnsafe(total);
       let at = 0;
       for (const p of parts) at += typeof p === 'string' ? out.write(p, at, 'latin1') : p.copy(out, at);
-      return s.write(out, cb);
+      return writeBatched(s, out, cb);
     }
+    releaseWrites(s);
     s.cork();
     const last = parts.length - 1;
     let ok = true;
@@ -193,7 +196,7 @@ class Connection<T> implements ResponseSink {
   }
 
   abort(): void {
-    this.stream.destroy();
+    this.#destroy();
   }
 
   // Server
@@ -209,19 +212,19 @@ class Connection<T> implements ResponseSink {
   closeIfIdle(): void {
     this.#closing = true;
     if (this.phase === Phase.Idle || (this.phase === Phase.Head && this.#pending === undefined))
-      this.stream.destroy();
+      this.#destroy();
   }
 
   checkTimeouts(now: number): void {
     const { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs } = this.server.limits;
     const waited = now - this.since;
-    if (this.phase === Phase.Idle && waited > keepAliveTimeoutMs) this.stream.destroy();
+    if (this.phase === Phase.Idle && waited > keepAliveTimeoutMs) this.#destroy();
     else if (this.phase === Phase.Head && waited > headersTimeoutMs) {
       // A connection that never sent a byte is closed quietly; a head cut short is answered.
-      if (this.#pending === undefined) this.stream.destroy();
+      if (this.#pending === undefined) this.#destroy();
       else this.#refuse(408);
     } else if (this.phase === Phase.Body && waited > requestTimeoutMs) {
-      if (this.#res?.headersSent === true) this.stream.destroy();
+      if (this.#res?.headersSent === true) this.#destroy();
       else this.#refuse(408);
     }
   }
@@ -252,8 +255,8 @@ class Connection<T> implements ResponseSink {
     if (this.phase === Phase.Body) {
       if (this.#body !== undefined)
         abortBody(this.#body, 'the client ended the connection before the request body ended');
-      this.stream.destroy();
-    } else if (this.phase === Phase.Head || this.phase === Phase.Idle) this.stream.destroy();
+      this.#destroy();
+    } else if (this.phase === Phase.Head || this.phase === Phase.Idle) this.#destroy();
     // Answer: the response is written, then the connection closes (finished()).
   }
 
@@ -276,7 +279,7 @@ class Connection<T> implements ResponseSink {
     }
     const r = parseRequestHead(buf, this.server.limits);
     if (r.kind === 'incomplete') {
-      if (this.#clientEnded) this.stream.destroy();
+      if (this.#clientEnded) this.#destroy();
       return;
     }
     if (r.kind === 'error') {
@@ -347,7 +350,7 @@ class Connection<T> implements ResponseSink {
   #wantBody(): void {
     if (this.#expectContinue) {
       this.#expectContinue = false;
-      if (this.#res?.headersSent !== true) this.stream.write(CONTINUE, 'latin1');
+      if (this.#res?.headersSent !== true) writeBatched(this.stream, CONTINUE);
     }
     if (this.#pausedByBody) {
       this.#pausedByBody = false;
@@ -369,7 +372,7 @@ class Connection<T> implements ResponseSink {
       } catch (err) {
         const reason = err instanceof ChunkedError ? err.message : String(err);
         abortBody(body, `malformed chunked request body: ${reason}`);
-        if (this.#res?.headersSent === true) this.stream.destroy();
+        if (this.#res?.headersSent === true) this.#destroy();
         else this.#refuse(400);
         return;
       }
@@ -415,15 +418,23 @@ class Connection<T> implements ResponseSink {
     this.#pending = undefined;
     const head = `HTTP/1.1 ${status} ${REASON[status] ?? 'Bad Request'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`;
     if (!this.stream.writable || this.#res?.headersSent === true) {
-      this.stream.destroy();
+      this.#destroy();
       return;
     }
+    releaseWrites(this.stream);
     this.stream.end(head, 'latin1', () => this.stream.destroy());
   }
 
   #finishAndClose(): void {
     this.phase = Phase.Closed;
+    releaseWrites(this.stream);
     this.stream.end(() => this.stream.destroy());
+  }
+
+  /** Closes the connection now, with what the turn held for it sent first. */
+  #destroy(): void {
+    releaseWrites(this.stream);
+    this.stream.destroy();
   }
 }
 

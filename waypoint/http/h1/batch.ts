@@ -1,0 +1,57 @@
+/**
+ * Small writes to a socket leave at the end of the event loop's turn, together: the first one
+ * corks the socket and every socket corked this way is uncorked in one `setImmediate` (the check
+ * phase, right after the turn's I/O callbacks). A turn that answers twenty requests then sends
+ * them as a burst, one `writev` per socket, instead of one write between each request's work.
+ *
+ * Why: each write to a peer that sleeps in `epoll_wait` wakes it, and on a virtual machine a
+ * cross-CPU wake-up is costly (an IPI through the hypervisor). Spread over a turn, every response
+ * found its reader asleep again; in a burst, the reader wakes once and finds several. Node's
+ * HTTP/2 already sends a session's frames this way (one write per session per turn), so the
+ * HBONE streams the waypoint serves in production are batched below us and are left alone here:
+ * only `net.Socket`s (plain TCP, and TLS, which encrypts the burst as one record) are held.
+ * docs/benchmarks.md (l7) has the numbers.
+ *
+ * Large writes are not held (a bulk body would wait a turn per chunk): they release what the
+ * socket holds first, so bytes stay in order. Whoever ends or destroys a socket calls
+ * {@link releaseWrites} first (`end()` would uncork by itself; `destroy()` would drop the held
+ * bytes).
+ */
+import net from 'node:net';
+import type { Writable } from 'node:stream';
+
+/** Writes of at least this many bytes go out at once, after what the socket holds. */
+export const BATCH_MAX_BYTES = 16 * 1024;
+
+const holding = new Set<Writable>();
+let scheduled = false;
+
+function releaseAll(): void {
+  scheduled = false;
+  // A socket corked while this runs is visited too, then cleared with the rest.
+  for (const s of holding) s.uncork();
+  holding.clear();
+}
+
+/** Holds `stream`'s writes until the end of this turn, when it is a socket (see above). */
+export function holdWrites(stream: Writable): void {
+  if (holding.has(stream) || !(stream instanceof net.Socket)) return;
+  stream.cork();
+  holding.add(stream);
+  if (!scheduled) {
+    scheduled = true;
+    setImmediate(releaseAll);
+  }
+}
+
+/** Sends what `stream` holds now: before a large write, an end or a destroy. */
+export function releaseWrites(stream: Writable): void {
+  if (holding.delete(stream)) stream.uncork();
+}
+
+/** Writes `data` (a string as latin1), held with the turn's others when it is small. */
+export function writeBatched(stream: Writable, data: string | Buffer, cb?: () => void): boolean {
+  if (data.length < BATCH_MAX_BYTES) holdWrites(stream);
+  else releaseWrites(stream);
+  return typeof data === 'string' ? stream.write(data, 'latin1', cb) : stream.write(data, cb);
+}
