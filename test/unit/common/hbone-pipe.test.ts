@@ -1,7 +1,8 @@
 // pipeTunnel over real loopback sockets: both directions with half-close, one completion call,
 // resets propagated, and back-pressure instead of buffering. Then, over in-memory streams, how
-// one direction writes: a small tail after a large chunk leaves with the next chunk in one
-// writev, and the source is paused only above PAUSE_ABOVE_BYTES unsent.
+// one direction writes: small writes to a socket wait for the end of the turn (a tail after a
+// large chunk leaves with the next chunk in one writev), and the source is paused only above
+// PAUSE_ABOVE_BYTES unsent.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import * as net from 'node:net';
@@ -129,14 +130,21 @@ describe('common/hbone/pipe', () => {
   });
 });
 
-/** A source to push into and a destination that records how it is written to. */
-class Recorder extends Duplex {
+/**
+ * A source to push into and a destination that records how it is written to: a `net.Socket`
+ * without a connection (write batching holds sockets only), its writes recorded, never sent.
+ */
+class Recorder extends net.Socket {
   readonly writes: number[][] = [];
   /** When set, writes are never completed (a stalled peer). */
   stalled = false;
   readonly #pending: (() => void)[] = [];
 
   override _read(): void {}
+
+  override _final(cb: (err?: Error | null) => void): void {
+    cb();
+  }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     this.writes.push([chunk.length]);
@@ -195,12 +203,32 @@ describe('common/hbone/pipe: how one direction writes', () => {
     assert.deepEqual(dest.writes, [[16_384], [36]]);
   });
 
-  it('never holds a small chunk that does not follow a large one', async () => {
+  it("holds a turn's small chunks and sends them in one writev at its end", async () => {
     const { src, dest } = await pair();
     src.push(Buffer.alloc(80));
     src.push(Buffer.alloc(1_200));
     src.push(Buffer.alloc(40));
-    assert.deepEqual(dest.writes, [[80], [1_200], [40]]);
+    assert.deepEqual(dest.writes, [], 'held for the turn');
+    await turn();
+    assert.deepEqual(dest.writes, [[80, 1_200, 40]]);
+  });
+
+  it('writes small chunks through at once to a destination that is not a socket', async () => {
+    // An HTTP/2 stream: Node batches a session's frames per turn itself.
+    const src = new Recorder();
+    const writes: number[] = [];
+    const dest = new Duplex({
+      read: () => undefined,
+      write: (chunk: Buffer, _enc, cb) => {
+        writes.push(chunk.length);
+        cb();
+      },
+    });
+    pipeTunnel(src, dest, () => undefined);
+    await turn();
+    src.push(Buffer.alloc(80));
+    src.push(Buffer.alloc(40));
+    assert.deepEqual(writes, [80, 40]);
   });
 
   it('flushes a held tail before ending the destination', async () => {

@@ -279,7 +279,7 @@ describe('waypoint h1 server', function () {
   });
 
   it('sends what a response wrote before it was abandoned in the same turn, then closes', async () => {
-    // Writes wait for the end of the turn (batch.ts); closing the connection must send them first.
+    // Writes wait for the end of the turn (common/write-batch.ts); closing the connection must send them first.
     h = await new Harness((_req: H1Request, res: H1Response) => {
       res.writeHead(200, { 'content-length': '100' });
       res.write('partial');

@@ -12,7 +12,7 @@
 import { Readable } from 'node:stream';
 import type { Duplex } from 'node:stream';
 
-import { releaseWrites, writeBatched } from './batch.ts';
+import { holdWrites, releaseWrites, writeBatched } from '../../../common/write-batch.ts';
 import { ChunkedDecoder, ChunkedError } from './chunked.ts';
 import { parseRequestHead } from './head.ts';
 import type { RequestHead } from './head.ts';
@@ -153,11 +153,12 @@ class Connection<T> implements ResponseSink {
     for (const p of parts) total += p.length;
     if (total <= COALESCE_BYTES) {
       // A small response (head and body) is copied into one buffer: one write, held for the
-      // turn's burst (batch.ts).
+      // turn's burst (common/write-batch.ts).
       const out = Buffer.allocUnsafe(total);
       let at = 0;
       for (const p of parts) at += typeof p === 'string' ? out.write(p, at, 'latin1') : p.copy(out, at);
-      return writeBatched(s, out, cb);
+      holdWrites(s);
+      return s.write(out, cb);
     }
     releaseWrites(s);
     s.cork();

@@ -3,7 +3,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 
-import { BATCH_MAX_BYTES, releaseWrites, writeBatched } from '../../../waypoint/http/h1/batch.ts';
+import { BATCH_MAX_BYTES, releaseWrites, writeBatched } from '../../../common/write-batch.ts';
 
 /** A loopback connection: the writing end, and everything the other end received until it closed. */
 async function pair(): Promise<{ writer: net.Socket; received: Promise<Buffer>; close(): Promise<void> }> {
@@ -31,7 +31,7 @@ async function pair(): Promise<{ writer: net.Socket; received: Promise<Buffer>; 
 
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-describe('waypoint h1 write batching', function () {
+describe('common/write-batch', function () {
   this.timeout(5000);
 
   it('holds small writes to a socket until the end of the turn, then sends them in order', async () => {

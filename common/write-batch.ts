@@ -8,20 +8,24 @@
  * cross-CPU wake-up is costly (an IPI through the hypervisor). Spread over a turn, every response
  * found its reader asleep again; in a burst, the reader wakes once and finds several. Node's
  * HTTP/2 already sends a session's frames this way (one write per session per turn), so the
- * HBONE streams the waypoint serves in production are batched below us and are left alone here:
- * only `net.Socket`s (plain TCP, and TLS, which encrypts the burst as one record) are held.
- * docs/benchmarks.md (l7) has the numbers.
+ * HBONE streams are batched below us and are left alone here: only `net.Socket`s are held.
+ * Used by the waypoint's HTTP/1.1
+ * server and client and by the tunnel pipe (hbone/pipe.ts); docs/benchmarks.md has the numbers.
  *
- * Large writes are not held (a bulk body would wait a turn per chunk): they release what the
- * socket holds first, so bytes stay in order. Whoever ends or destroys a socket calls
+ * Large writes are not held (a bulk body would wait a turn per chunk): they leave at once, with
+ * what the socket held before them. Whoever ends or destroys a socket calls
  * {@link releaseWrites} first (`end()` would uncork by itself; `destroy()` would drop the held
  * bytes).
  */
 import net from 'node:net';
 import type { Writable } from 'node:stream';
 
-/** Writes of at least this many bytes go out at once, after what the socket holds. */
-export const BATCH_MAX_BYTES = 16 * 1024;
+/**
+ * Writes of at least this many bytes go out at once, with what the socket held. A bulk flow's
+ * chunks are larger (socket reads of 64 KiB, TLS records of ~16 KiB); requests, responses and
+ * the 9–36 byte tails of split HTTP/2 frames (hbone/pipe.ts) are smaller.
+ */
+export const BATCH_MAX_BYTES = 4096;
 
 const holding = new Set<Writable>();
 let scheduled = false;
@@ -49,9 +53,14 @@ export function releaseWrites(stream: Writable): void {
   if (holding.delete(stream)) stream.uncork();
 }
 
-/** Writes `data` (a string as latin1), held with the turn's others when it is small. */
+/**
+ * Writes `data` (a string as latin1): held with the turn's others when smaller than
+ * {@link BATCH_MAX_BYTES}, else written at once together with what the socket held (one `writev`).
+ */
 export function writeBatched(stream: Writable, data: string | Buffer, cb?: () => void): boolean {
-  if (data.length < BATCH_MAX_BYTES) holdWrites(stream);
-  else releaseWrites(stream);
-  return typeof data === 'string' ? stream.write(data, 'latin1', cb) : stream.write(data, cb);
+  const small = data.length < BATCH_MAX_BYTES;
+  if (small) holdWrites(stream);
+  const ok = typeof data === 'string' ? stream.write(data, 'latin1', cb) : stream.write(data, cb);
+  if (!small) releaseWrites(stream);
+  return ok;
 }
