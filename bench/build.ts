@@ -22,6 +22,7 @@ export const BENCH_JS = {
   l7Forwarder: 'dist/bench/l7/forwarder-main.js',
   l7Endpoint: 'dist/bench/l7/endpoint-main.js',
   l7OpenLoop: 'dist/bench/l7/openloop-main.js',
+  l7NodeHttp: 'dist/bench/l7/node-http-main.js',
 } as const;
 
 /** Source folders those files are compiled from. */

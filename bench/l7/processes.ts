@@ -1,7 +1,8 @@
 /**
  * Starts the `l7` benchmark's programs inside its namespaces: the backend app (nginx, 1 KiB),
  * the backend HBONE endpoint, the waypoint (compiled `dist/waypoint/main.js`, its own process), the nginx
- * reverse proxy, and the two client-side forwarders. Then checks every path end to end.
+ * reverse proxy, the plain Node `http` proxy (calibration) and the two client-side forwarders.
+ * Then checks every path end to end.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +23,7 @@ export const PORTS = {
   hbone: 15008,
   nginx: 8081,
   engine: 8082,
+  nodeHttp: 8083,
   l4: 18001,
   waypoint: 18002,
 } as const;
@@ -31,6 +33,8 @@ export const ENGINE_PATH = 'waypoint L7 engine (plaintext)';
 export const NGINX_PATH = 'nginx proxy';
 export const L4_PATH = 'L4-only (HBONE pair)';
 export const WAYPOINT_PATH = 'L4 + waypoint';
+/** Calibration: issue 6's "plain Node `http` proxy" (node-http-main.ts), no target of its own. */
+export const NODE_HTTP_PATH = 'plain Node http proxy (calibration)';
 
 /** The Service VIP the waypoint serves (never assigned to a link). */
 export const VIP = '10.250.200.10';
@@ -157,6 +161,18 @@ export async function startAll(
     ],
     join(dir, 'engine.log'),
   );
+  const nodeHttp = net.spawn(
+    proxy.ns,
+    process.execPath,
+    [
+      BENCH_JS.l7NodeHttp,
+      '--listen',
+      `${proxy.ip}:${PORTS.nodeHttp}`,
+      '--target',
+      `${backend.ip}:${PORTS.app}`,
+    ],
+    join(dir, 'node-http.log'),
+  );
   const proxyPid = nginx(
     net,
     proxy.ns,
@@ -221,6 +237,11 @@ export async function startAll(
       pids: [pidOf(engine.pid, 'the L7 engine')],
     },
     { name: NGINX_PATH, url: `http://${proxy.ip}:${PORTS.nginx}${BENCH_PATH}`, pids: [proxyPid] },
+    {
+      name: NODE_HTTP_PATH,
+      url: `http://${proxy.ip}:${PORTS.nodeHttp}${BENCH_PATH}`,
+      pids: [pidOf(nodeHttp.pid, 'the plain Node http proxy')],
+    },
   ];
   for (const p of paths) {
     const body = await net.waitForHttp(client.ns, p.url);
