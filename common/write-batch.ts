@@ -8,14 +8,14 @@
  * cross-CPU wake-up is costly (an IPI through the hypervisor). Spread over a turn, every response
  * found its reader asleep again; in a burst, the reader wakes once and finds several. Node's
  * HTTP/2 already sends a session's frames this way (one write per session per turn), so the
- * HBONE streams are batched below us and are left alone here: only `net.Socket`s are held.
- * Used by the waypoint's HTTP/1.1
- * server and client and by the tunnel pipe (hbone/pipe.ts); docs/benchmarks.md has the numbers.
+ * HBONE streams are batched below us and are left alone here: only `net.Socket`s are held. Used
+ * by the waypoint's HTTP/1.1 server and client and by the tunnel pipe (hbone/pipe.ts);
+ * docs/benchmarks.md has the numbers.
  *
  * Large writes are not held (a bulk body would wait a turn per chunk): they leave at once, with
- * what the socket held before them. Whoever ends or destroys a socket calls
- * {@link releaseWrites} first (`end()` would uncork by itself; `destroy()` would drop the held
- * bytes).
+ * what the socket held before them. Whoever ends a socket calls {@link releaseWrites} first
+ * (`end()` would uncork by itself, but the socket would stay in the turn's set); whoever
+ * destroys one calls {@link releaseAndDestroy} (`destroy()` alone drops the held bytes).
  */
 import net from 'node:net';
 import type { Writable } from 'node:stream';
@@ -53,6 +53,12 @@ export function releaseWrites(stream: Writable): void {
   if (holding.delete(stream)) stream.uncork();
 }
 
+/** Sends what `stream` holds, then destroys it. */
+export function releaseAndDestroy(stream: Writable): void {
+  releaseWrites(stream);
+  if (!stream.destroyed) stream.destroy();
+}
+
 /**
  * Writes `data` (a string as latin1): held with the turn's others when smaller than
  * {@link BATCH_MAX_BYTES}, else written at once together with what the socket held (one `writev`).
@@ -62,5 +68,30 @@ export function writeBatched(stream: Writable, data: string | Buffer, cb?: () =>
   if (small) holdWrites(stream);
   const ok = typeof data === 'string' ? stream.write(data, 'latin1', cb) : stream.write(data, cb);
   if (!small) releaseWrites(stream);
+  return ok;
+}
+
+/**
+ * Writes `parts` (strings as latin1) as one `writev`, `cb` after the last: held with the turn's
+ * others when together smaller than {@link BATCH_MAX_BYTES}, else at once after what was held.
+ */
+export function writePartsBatched(
+  stream: Writable,
+  parts: readonly (string | Buffer)[],
+  cb?: () => void,
+): boolean {
+  let total = 0;
+  for (const p of parts) total += p.length;
+  if (total < BATCH_MAX_BYTES) holdWrites(stream);
+  else releaseWrites(stream);
+  stream.cork();
+  const last = parts.length - 1;
+  let ok = true;
+  for (let i = 0; i <= last; i++) {
+    const p = parts[i] as string | Buffer;
+    const done = i === last ? cb : undefined;
+    ok = typeof p === 'string' ? stream.write(p, 'latin1', done) : stream.write(p, done);
+  }
+  stream.uncork();
   return ok;
 }

@@ -14,17 +14,17 @@
  *   record, and Node hands a stream its data per record, so the receiving end got a 16 KiB chunk
  *   and a 9–36 byte tail for nearly every record and wrote each to the app: 25,700 writes per
  *   200 MiB where a TLS proxy makes 12,800.
- * Writes below 4 KiB to a socket (a tail, a request, a response) are held
- * until the end of the event loop's turn (../write-batch.ts): a tail leaves with the next large
- * chunk in one `writev`, and the turn's small writes leave as a burst that wakes the app once.
- * Large chunks are never held (holding every chunk for the turn starved the pipe: 380 MB/s).
+ * Writes below 4 KiB to a socket (a tail, a request, a response) are held until the end of the
+ * event loop's turn (../write-batch.ts): a tail leaves with the next large chunk in one `writev`,
+ * and the turn's small writes leave as a burst that wakes the app once. Large chunks are never
+ * held (holding every chunk for the turn starved the pipe: 380 MB/s).
  *
  * Sockets handed in should be created with `allowHalfOpen: true`, otherwise Node closes their
  * writable side as soon as their peer half-closes.
  */
 import type { Duplex } from 'node:stream';
 
-import { releaseWrites, writeBatched } from '../write-batch.ts';
+import { releaseAndDestroy, releaseWrites, writeBatched } from '../write-batch.ts';
 
 /** Outcome of one piped tunnel, reported exactly once. */
 export interface PipeStats {
@@ -95,16 +95,14 @@ class TunnelPipe {
 
   private fail(err: Error, other: Duplex): void {
     this.error ??= err;
-    releaseWrites(other);
-    if (!other.destroyed) other.destroy();
+    releaseAndDestroy(other);
   }
 
   private closedSide(side: Duplex, other: Duplex, name: string): void {
     // A side that closes before both its directions completed was aborted (reset, destroy).
     if (!(side.readableEnded && side.writableFinished) && !other.destroyed) {
       this.error ??= new Error(`tunnel side ${name} closed before the stream completed`);
-      releaseWrites(other);
-      other.destroy();
+      releaseAndDestroy(other);
     }
     this.closed += 1;
     if (this.closed === 2 && !this.done) {

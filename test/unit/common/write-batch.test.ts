@@ -3,7 +3,12 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 
-import { BATCH_MAX_BYTES, releaseWrites, writeBatched } from '../../../common/write-batch.ts';
+import {
+  BATCH_MAX_BYTES,
+  releaseAndDestroy,
+  writeBatched,
+  writePartsBatched,
+} from '../../../common/write-batch.ts';
 
 /** A loopback connection: the writing end, and everything the other end received until it closed. */
 async function pair(): Promise<{ writer: net.Socket; received: Promise<Buffer>; close(): Promise<void> }> {
@@ -67,13 +72,33 @@ describe('common/write-batch', function () {
     }
   });
 
-  it('sends held bytes when released before a destroy', async () => {
+  it('writes parts together, held for the turn when small and at once when large', async () => {
     const p = await pair();
     try {
-      writeBatched(p.writer, 'last words');
-      releaseWrites(p.writer);
-      p.writer.destroy();
-      assert.equal((await p.received).toString('latin1'), 'last words');
+      let done = 0;
+      writePartsBatched(p.writer, ['head\r\n', Buffer.from('body')], () => (done += 1));
+      assert.equal(p.writer.writableCorked, 1, 'small parts held');
+      await turn();
+      assert.equal(p.writer.writableCorked, 0);
+      writePartsBatched(p.writer, ['big:', Buffer.alloc(BATCH_MAX_BYTES, 0x62)], () => (done += 1));
+      assert.equal(p.writer.writableCorked, 0, 'large parts not held');
+      p.writer.end();
+      const got = await p.received;
+      assert.equal(got.subarray(0, 14).toString('latin1'), 'head\r\nbodybig:');
+      assert.equal(got.length, 14 + BATCH_MAX_BYTES);
+      assert.equal(done, 2, 'the callback after the last part of each');
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('sends held bytes before destroying, with releaseAndDestroy', async () => {
+    const p = await pair();
+    try {
+      writeBatched(p.writer, 'bye');
+      releaseAndDestroy(p.writer);
+      assert.equal(p.writer.destroyed, true);
+      assert.equal((await p.received).toString('latin1'), 'bye');
     } finally {
       await p.close();
     }

@@ -16,7 +16,7 @@ import { toAbortSignal } from '../cancel.ts';
 import type { CancelSignal } from '../cancel.ts';
 import { EngineErrorCode } from '../status.ts';
 import type { LooseHeaders, UpstreamPool, UpstreamRequestSpec, UpstreamResponse } from '../upstream-types.ts';
-import { BATCH_MAX_BYTES, holdWrites, releaseWrites, writeBatched } from '../../../common/write-batch.ts';
+import { writeBatched, writePartsBatched } from '../../../common/write-batch.ts';
 import { ChunkedDecoder, ChunkedError, chunkHeader, lastChunk } from './chunked.ts';
 import { isTokenText } from './fields.ts';
 import { parseResponseHead, type ResponseHead } from './response.ts';
@@ -505,16 +505,9 @@ function writeRequest(
     const framing =
       body === undefined && !BODY_EXPECTED.has(spec.method) ? '' : `content-length: ${length}\r\n`;
     const head = requestHead(spec, framing);
-    // Held for the turn's burst (common/write-batch.ts) unless the body is large.
+    // Held for the turn's burst (common/write-batch.ts) unless the request is large.
     if (body === undefined || length === 0) writeBatched(stream, head);
-    else {
-      if (length < BATCH_MAX_BYTES) holdWrites(stream);
-      else releaseWrites(stream);
-      stream.cork();
-      stream.write(head, 'latin1');
-      stream.write(body);
-      stream.uncork();
-    }
+    else writePartsBatched(stream, [head, body]);
     done();
     return;
   }

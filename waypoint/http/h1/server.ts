@@ -12,7 +12,13 @@
 import { Readable } from 'node:stream';
 import type { Duplex } from 'node:stream';
 
-import { holdWrites, releaseWrites, writeBatched } from '../../../common/write-batch.ts';
+import {
+  holdWrites,
+  releaseAndDestroy,
+  releaseWrites,
+  writeBatched,
+  writePartsBatched,
+} from '../../../common/write-batch.ts';
 import { ChunkedDecoder, ChunkedError } from './chunked.ts';
 import { parseRequestHead } from './head.ts';
 import type { RequestHead } from './head.ts';
@@ -160,17 +166,7 @@ class Connection<T> implements ResponseSink {
       holdWrites(s);
       return s.write(out, cb);
     }
-    releaseWrites(s);
-    s.cork();
-    const last = parts.length - 1;
-    let ok = true;
-    for (let i = 0; i <= last; i++) {
-      const p = parts[i] as string | Buffer;
-      const done = i === last ? cb : undefined;
-      ok = typeof p === 'string' ? s.write(p, 'latin1', done) : s.write(p, done);
-    }
-    s.uncork();
-    return ok;
+    return writePartsBatched(s, parts, cb);
   }
 
   finished(res: H1Response, keepAlive: boolean): void {
@@ -434,8 +430,7 @@ class Connection<T> implements ResponseSink {
 
   /** Closes the connection now, with what the turn held for it sent first. */
   #destroy(): void {
-    releaseWrites(this.stream);
-    this.stream.destroy();
+    releaseAndDestroy(this.stream);
   }
 }
 
