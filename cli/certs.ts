@@ -152,7 +152,6 @@ async function inspect(argv: readonly string[], io: CommandIO): Promise<number> 
 /** The `certs` verb group. */
 export const certsCommand: Command = {
   name: 'certs',
-  summary: 'create a CA, issue and inspect SPIFFE certificates',
   usage: USAGE,
   async run(argv, io) {
     const [verb, ...rest] = argv;

@@ -86,7 +86,6 @@ async function runExplain(argv: readonly string[], io: CommandIO): Promise<numbe
 /** The `x` verb group: `waymesh x explain …`. */
 export const xCommand: Command = {
   name: 'x',
-  summary: 'experimental verbs: `x explain` traces a request through the mesh',
   usage: `${X_USAGE}\n\n${EXPLAIN_USAGE}`,
   async run(argv: readonly string[], io: CommandIO): Promise<number> {
     const [verb, ...rest] = argv;

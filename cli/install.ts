@@ -94,7 +94,6 @@ function timeoutOf(value: string | undefined): number {
 /** The `install` verb. */
 export const installCommand: Command = {
   name: 'install',
-  summary: 'install waymesh into the current cluster (server-side apply)',
   usage: INSTALL_USAGE,
   async run(argv, io) {
     const a = parseArgs(argv, { kubeconfig: 'string', 'dry-run': 'boolean', timeout: 'string' });
@@ -117,7 +116,6 @@ export const installCommand: Command = {
 /** The `uninstall` verb. */
 export const uninstallCommand: Command = {
   name: 'uninstall',
-  summary: 'remove waymesh and everything it created from the current cluster',
   usage: UNINSTALL_USAGE,
   async run(argv, io) {
     const a = parseArgs(argv, { kubeconfig: 'string', timeout: 'string' });

@@ -7,7 +7,9 @@ import { promisify } from 'node:util';
 import type { KubernetesListObject, V1Pod } from '@kubernetes/client-node';
 import { errorMessage, MeshError } from '../common/errors.ts';
 import { labApi, labDown, labExec, labKubeconfig, labLogs, labStatus, labUp } from '../lab/index.ts';
-import { renderWaterfall, type SinkTrace } from '../lab/otlp/index.ts';
+// Not the sink's index: that loads its gRPC server, and `lab exec` must start fast.
+import type { SinkTrace } from '../lab/otlp/types.ts';
+import { renderWaterfall } from '../lab/otlp/waterfall.ts';
 import { flag, parseArgs, type ParsedArgs } from './args.ts';
 import type { Command, CommandIO } from './main.ts';
 
@@ -181,7 +183,6 @@ async function run(verb: string | undefined, argv: readonly string[], io: Comman
 /** The `lab` verb group. */
 export const labCommand: Command = {
   name: 'lab',
-  summary: 'run a Kubernetes-compatible cluster on this machine',
   usage: USAGE,
   run: (argv, io) => run(argv[0], argv.slice(1), io),
 };

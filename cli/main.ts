@@ -4,18 +4,10 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { errorMessage, isMeshError } from '../common/errors.ts';
-import { certsCommand } from './certs.ts';
-import { installCommand, uninstallCommand } from './install.ts';
-import { labCommand } from './lab.ts';
-import { runCommand } from './run.ts';
-import { statusCommand } from './status.ts';
-import { waypointCommand } from './waypoint.ts';
-import { xCommand } from './explain.ts';
 
 /** A verb group: `run` gets the arguments after the group name and returns an exit code. */
 export interface Command {
   readonly name: string;
-  readonly summary: string;
   readonly usage: string;
   run(argv: readonly string[], io: CommandIO): Promise<number>;
 }
@@ -26,15 +18,51 @@ export interface CommandIO {
   err(text: string): void;
 }
 
-const COMMANDS: readonly Command[] = [
-  certsCommand,
-  labCommand,
-  statusCommand,
-  installCommand,
-  uninstallCommand,
-  waypointCommand,
-  runCommand,
-  xCommand,
+/**
+ * The verbs, each loaded only when it runs: some load client-node or gRPC, a second of start-up
+ * that `waymesh lab exec` (run many times by tests and scripts) should not pay.
+ */
+const COMMANDS: readonly { name: string; summary: string; load: () => Promise<Command> }[] = [
+  {
+    name: 'certs',
+    summary: 'create a CA, issue and inspect SPIFFE certificates',
+    load: async () => (await import('./certs.ts')).certsCommand,
+  },
+  {
+    name: 'lab',
+    summary: 'run a Kubernetes-compatible cluster on this machine',
+    load: async () => (await import('./lab.ts')).labCommand,
+  },
+  {
+    name: 'status',
+    summary: 'components, waypoints and each proxy’s config sync (ACK/NACK)',
+    load: async () => (await import('./status.ts')).statusCommand,
+  },
+  {
+    name: 'install',
+    summary: 'install waymesh into the current cluster (server-side apply)',
+    load: async () => (await import('./install.ts')).installCommand,
+  },
+  {
+    name: 'uninstall',
+    summary: 'remove waymesh and everything it created from the current cluster',
+    load: async () => (await import('./install.ts')).uninstallCommand,
+  },
+  {
+    name: 'waypoint',
+    summary: 'create, list and delete waypoint Gateways',
+    load: async () => (await import('./waypoint.ts')).waypointCommand,
+  },
+  {
+    name: 'run',
+    summary: 'run a component (controller, node-agent, waypoint) in this process',
+    load: async () => (await import('./run.ts')).runCommand,
+  },
+  {
+    name: 'x',
+    summary: 'experimental verbs: `x explain` traces a request through the mesh',
+    load: async () => (await import('./explain.ts')).xCommand,
+  },
 ];
 
 /** The package version, found by walking up from this module (works from sources and dist/). */
@@ -76,11 +104,12 @@ export async function main(argv: readonly string[], io: CommandIO): Promise<numb
     io.out(version());
     return 0;
   }
-  const cmd = COMMANDS.find((c) => c.name === first);
-  if (cmd === undefined) {
+  const verb = COMMANDS.find((c) => c.name === first);
+  if (verb === undefined) {
     io.err(`waymesh: unknown command ${JSON.stringify(first)}; run \`waymesh --help\``);
     return 2;
   }
+  const cmd = await verb.load();
   // Flags after `--` belong to the command being run (e.g. `lab exec POD -- curl -h`).
   const own = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
   if (own.includes('--help') || own.includes('-h')) {

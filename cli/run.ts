@@ -60,7 +60,6 @@ export async function runComponent(args: readonly string[]): Promise<void> {
 /** The `run` verb. */
 export const runCommand: Command = {
   name: 'run',
-  summary: 'run a component (controller, node-agent, waypoint) in this process',
   usage: USAGE,
   async run(argv) {
     // `--help` anywhere belongs to main's handling; every other flag is the component's.

@@ -209,7 +209,6 @@ async function gather(rest: KubeRest, ns: string): Promise<StatusInput> {
 /** The `status` verb. */
 export const statusCommand: Command = {
   name: 'status',
-  summary: 'components, waypoints and each proxy’s config sync (ACK/NACK)',
   usage: USAGE,
   async run(argv: readonly string[], io: CommandIO): Promise<number> {
     const a = parseArgs(argv, { kubeconfig: 'string', namespace: 'string', help: 'boolean' });

@@ -181,7 +181,6 @@ async function remove(argv: readonly string[], io: CommandIO): Promise<number> {
 /** The `waypoint` verb group. */
 export const waypointCommand: Command = {
   name: 'waypoint',
-  summary: 'create, list and delete waypoint Gateways',
   usage: USAGE,
   async run(argv, io) {
     const [verb, ...rest] = argv;

@@ -3,6 +3,8 @@
  * `MeshError`: a stable `code` that tests and metrics can match on, a message written for an
  * operator, and an optional hint that says what to check next.
  */
+const BRAND = Symbol.for('waymesh.MeshError');
+
 export class MeshError extends Error {
   /** Stable machine-readable code, e.g. `CSR_BAD_SIGNATURE`. */
   readonly code: string;
@@ -14,6 +16,7 @@ export class MeshError extends Error {
     this.name = 'MeshError';
     this.code = code;
     this.hint = options.hint ?? '';
+    Object.defineProperty(this, BRAND, { value: true });
   }
 
   /** The message with its hint, as one line for logs and CLI output. */
@@ -26,12 +29,15 @@ export class MeshError extends Error {
 
 /** True when `err` is a MeshError carrying `code` (or any MeshError when `code` is omitted). */
 export function isMeshError(err: unknown, code?: string): err is MeshError {
-  return err instanceof MeshError && (code === undefined || err.code === code);
+  // Also a MeshError made by a second copy of this module: a module loaded by `import()` from
+  // code that was itself `require`d (mocha's loader) gets its own copy of everything it imports.
+  const mesh = err instanceof MeshError || (err instanceof Error && BRAND in err);
+  return mesh && (code === undefined || (err as MeshError).code === code);
 }
 
 /** A readable one-line message for any thrown value. */
 export function errorMessage(err: unknown): string {
-  if (err instanceof MeshError) return err.describe();
+  if (isMeshError(err)) return err.describe();
   if (err instanceof Error) return err.message;
   return String(err);
 }

@@ -6,19 +6,14 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, openSync, closeSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import {
-  KubeConfig,
-  type V1Node,
-  type V1Pod,
-  type V1Service,
-  type KubernetesListObject,
-} from '@kubernetes/client-node';
+import type { V1Node, V1Pod, V1Service, KubernetesListObject } from '@kubernetes/client-node';
 import { MeshError } from '../common/errors.ts';
 import { silentLogger } from '../common/log.ts';
+import { readLabKubeconfig } from './kube/lab-kubeconfig.ts';
 import { LabApi } from './kube/rest.ts';
 import { LabNetwork, listLabNamespaces } from './net/cluster-net.ts';
 import { nodeNetns, podNetns } from './net/plan.ts';
+import { programArgv } from './programs.ts';
 import { isSameProcess, procStat } from './runtime/procfs.ts';
 import {
   REGISTRY_DIR,
@@ -28,8 +23,6 @@ import {
   registryFile,
   type LabRecord,
 } from './supervisor/paths.ts';
-
-const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 
 /** True while `pid` runs; a zombie (killed, not yet reaped by its new parent) counts as gone. */
 function alive(pid: number): boolean {
@@ -59,9 +52,7 @@ async function requireRecord(name: string): Promise<LabRecord> {
 /** A REST client for a running lab. */
 export async function labApi(name: string): Promise<LabApi> {
   const rec = await requireRecord(name);
-  const kc = new KubeConfig();
-  kc.loadFromFile(rec.kubeconfig);
-  return new LabApi(kc);
+  return new LabApi(readLabKubeconfig(rec.kubeconfig));
 }
 
 async function cleanLeftovers(name: string): Promise<void> {
@@ -118,22 +109,16 @@ export async function labUp(opts: {
   await mkdir(files.logs, { recursive: true });
   // A ready file left by a crashed supervisor must not be mistaken for the new one's.
   await rm(files.ready, { force: true });
+  const [program = process.execPath, ...programArgs] = programArgv('lab/supervisor/main.ts', [
+    '--name',
+    opts.name,
+    '--dir',
+    dir,
+    '--nodes',
+    String(opts.nodes),
+  ]);
   const out = openSync(files.supervisorLog, 'a');
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      import.meta.resolve('tsx'),
-      join(REPO_ROOT, 'lab/supervisor/main.ts'),
-      '--name',
-      opts.name,
-      '--dir',
-      dir,
-      '--nodes',
-      String(opts.nodes),
-    ],
-    { detached: true, stdio: ['ignore', out, out] },
-  );
+  const child = spawn(program, programArgs, { detached: true, stdio: ['ignore', out, out] });
   closeSync(out);
   child.unref();
   const pid = child.pid ?? 0;
@@ -154,9 +139,7 @@ export async function labUp(opts: {
     pid,
     files.supervisorLog,
   );
-  const kc = new KubeConfig();
-  kc.loadFromFile(files.kubeconfig);
-  const api = new LabApi(kc);
+  const api = new LabApi(readLabKubeconfig(files.kubeconfig));
   await waitFor(
     `${opts.nodes} Ready node(s)`,
     60_000,

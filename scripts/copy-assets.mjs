@@ -1,12 +1,17 @@
 #!/usr/bin/env node
 // After `tsc` emits dist/, copies the non-TypeScript files the compiled code loads at run time:
-// the .proto files and the native addon.
+// the .proto files, the native addon and the manifests (`waymesh install` applies install.yaml).
 import { cpSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
-const assets = ['common/proto', 'lab/otlp/proto', 'node-agent/native/build/Release/waymesh_native.node'];
+const assets = [
+  'common/proto',
+  'lab/otlp/proto',
+  'node-agent/native/build/Release/waymesh_native.node',
+  'manifests',
+];
 for (const rel of assets) {
   const from = join(root, rel);
   if (!existsSync(from)) {

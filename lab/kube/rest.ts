@@ -1,10 +1,10 @@
 /**
  * A small JSON REST client for the lab's own components (controllers, kubelets, supervisor).
- * Authentication and TLS come from a client-node KubeConfig, so it speaks to the API server
- * exactly as kubectl and client-node do; errors carry the server's `Status`.
+ * Authentication and TLS come from a client-node KubeConfig (or the lab's own kubeconfig reader),
+ * so it speaks to the API server exactly as kubectl and client-node do; errors carry the server's
+ * `Status`.
  */
 import { request, type RequestOptions } from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { MeshError } from '../../common/errors.ts';
 
 /** The patch content types the lab uses. */
@@ -33,12 +33,21 @@ export function isApiStatus(err: unknown, ...statuses: number[]): boolean {
   return err instanceof ApiCallError && statuses.includes(err.status);
 }
 
-/** JSON requests against the cluster of a KubeConfig. */
+/**
+ * What LabApi needs of a kubeconfig: client-node's `KubeConfig` has it, and so has the lab's
+ * light reader (`lab-kubeconfig.ts`).
+ */
+export interface ApiCredentials {
+  getCurrentCluster(): { server: string } | null;
+  applyToHTTPSOptions(opts: RequestOptions): Promise<void>;
+}
+
+/** JSON requests against the cluster of a kubeconfig. */
 export class LabApi {
-  readonly #kc: KubeConfig;
+  readonly #kc: ApiCredentials;
   readonly #server: URL;
 
-  constructor(kc: KubeConfig) {
+  constructor(kc: ApiCredentials) {
     const cluster = kc.getCurrentCluster();
     if (cluster === null) throw new MeshError('KUBECONFIG_INVALID', 'the kubeconfig has no current cluster');
     this.#kc = kc;

@@ -40,11 +40,17 @@ export function imageName(image: string): string {
   return parts.join('/');
 }
 
+/** Where the catalogue's programs are and how to start them (lab/programs.ts). */
+export interface ImageContext {
+  readonly repoRoot: string;
+  readonly nodeBinary: string;
+  readonly tsxLoader: string;
+  /** Run the compiled programs under `dist/` rather than the sources under tsx. */
+  readonly compiled: boolean;
+}
+
 /** Resolves a container to the host argv that runs it. */
-export function resolveContainer(
-  c: V1Container,
-  ctx: { repoRoot: string; nodeBinary: string; tsxLoader: string },
-): ImageResolution {
+export function resolveContainer(c: V1Container, ctx: ImageContext): ImageResolution {
   const command = c.command ?? [];
   const args = c.args ?? [];
   const first = command[0];
@@ -71,13 +77,19 @@ export function resolveContainer(
   if (first !== undefined) return { ok: true, argv: [...command, ...args] };
   if (entry.idleWithoutArgs === true && args.length === 0)
     return { ok: true, argv: ['/bin/sleep', 'infinity'] };
-  const main = join(ctx.repoRoot, entry.main ?? '');
+  const program = entry.main ?? '';
+  const main = ctx.compiled
+    ? join(ctx.repoRoot, 'dist', program.replace(/\.ts$/, '.js'))
+    : join(ctx.repoRoot, program);
   if (!existsSync(main)) {
     return {
       ok: false,
       reason: 'CreateContainerError',
-      message: `image ${name} has no program in this checkout (${entry.main ?? ''} is missing)`,
+      message: ctx.compiled
+        ? `image ${name} has no program in this checkout (${main} is missing: the lab runs dist/, run npm run build)`
+        : `image ${name} has no program in this checkout (${program} is missing)`,
     };
   }
+  if (ctx.compiled) return { ok: true, argv: [ctx.nodeBinary, main, ...args] };
   return { ok: true, argv: [ctx.nodeBinary, '--import', ctx.tsxLoader, main, ...args] };
 }

@@ -7,7 +7,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   KubeConfig,
   type KubernetesListObject,
@@ -25,6 +24,7 @@ import { Reconciler } from '../kube/reconciler.ts';
 import { LabApi } from '../kube/rest.ts';
 import { CLUSTER_DNS_IP, nodeIp, nodeNetns } from '../net/plan.ts';
 import { NodeIpam, createPodNetwork, deletePodNetwork } from '../net/pod-net.ts';
+import { REPO_ROOT, TSX_LOADER, runsCompiled } from '../programs.ts';
 import { applyProxyRules } from '../proxy/apply.ts';
 import { buildProxyRules } from '../proxy/rules.ts';
 import { ContainerRuntime } from '../runtime/container.ts';
@@ -93,9 +93,10 @@ async function main(): Promise<void> {
     caPem,
     podDir: (uid) => join(dir, 'pods', uid),
     images: {
-      repoRoot: fileURLToPath(new URL('../../', import.meta.url)),
+      repoRoot: REPO_ROOT,
       nodeBinary: process.execPath,
-      tsxLoader: import.meta.resolve('tsx'),
+      tsxLoader: TSX_LOADER,
+      compiled: runsCompiled(),
     },
     sandboxes: {
       create: async (pod) => {

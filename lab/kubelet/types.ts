@@ -5,6 +5,7 @@
 import type { V1Probe } from '@kubernetes/client-node';
 import type { Logger } from '../../common/log.ts';
 import type { LabApi } from '../kube/rest.ts';
+import type { ImageContext } from './images.ts';
 
 /** The node this kubelet runs. */
 export interface NodeInfo {
@@ -70,7 +71,7 @@ export interface WorkerDeps {
   /** Where per-pod files (service-account token, CA) live. */
   readonly podDir: (podUid: string) => string;
   readonly caPem: string;
-  readonly images: { repoRoot: string; nodeBinary: string; tsxLoader: string };
+  readonly images: ImageContext;
   /** Containers still running from before a kubelet restart, by `podUid/container`. */
   readonly adopted: Map<string, ContainerHandle>;
 }

@@ -8,7 +8,6 @@ import { createServer as createHttps, type Server } from 'node:https';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { errorMessage } from '../../common/errors.ts';
 import { exitOnSignals } from '../../common/lifecycle.ts';
@@ -23,10 +22,9 @@ import { LabApi } from '../kube/rest.ts';
 import { LabNetwork } from '../net/cluster-net.ts';
 import { API_PORT_IN_LAB, CORE_IP, bootstrapCluster } from './bootstrap.ts';
 import { SupervisedProcess } from './children.ts';
+import { programArgv } from '../programs.ts';
 import { labFiles, nodeName } from './paths.ts';
 import { ensurePki, kubeconfigYaml } from './pki.ts';
-
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 function flagValue(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -98,17 +96,12 @@ async function main(): Promise<void> {
   const client = new LabApi(kc);
   await bootstrapCluster(client, lab, nodes, log);
 
-  const tsx = import.meta.resolve('tsx');
   const node = (netns: string, script: string, args: string[]): string[] => [
     'ip',
     'netns',
     'exec',
     netns,
-    process.execPath,
-    '--import',
-    tsx,
-    join(REPO_ROOT, script),
-    ...args,
+    ...programArgv(script, args),
   ];
   // Kubelets enter only the node's network namespace (nsenter), not a private mount namespace as
   // `ip netns exec` would: the pod namespaces they create must be visible to the whole host.
@@ -116,11 +109,7 @@ async function main(): Promise<void> {
     'nsenter',
     `--net=/var/run/netns/${netns}`,
     '--',
-    process.execPath,
-    '--import',
-    tsx,
-    join(REPO_ROOT, 'lab/kubelet/main.ts'),
-    ...args,
+    ...programArgv('lab/kubelet/main.ts', args),
   ];
   const core = `wml-${lab}-core`;
   const children = [

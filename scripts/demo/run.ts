@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { MeshError } from '../../common/errors.ts';
+import { programArgv } from '../../lab/programs.ts';
 
 /** The repository root (scripts/demo/ → ../../). */
 export const REPO_ROOT = join(import.meta.dirname, '..', '..');
@@ -54,11 +55,7 @@ export class Runner {
 
   /** The sample client (apps/client) run inside `pod`: one JSON line per request on stdout. */
   client(pod: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-    return this.labExec(
-      pod,
-      [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'apps', 'client', 'main.ts'), ...args],
-      options,
-    );
+    return this.labExec(pod, programArgv('apps/client/main.ts', args), options);
   }
 
   /** The `waymesh` CLI of this checkout with `args`. */

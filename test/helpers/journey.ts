@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { errorMessage } from '../../common/errors.ts';
+import { programArgv } from '../../lab/programs.ts';
 import { WAYMESH, type TestLab } from './lab.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -14,7 +15,6 @@ const ROOT = join(import.meta.dirname, '..', '..');
 export const INSTALL = join(ROOT, 'manifests', 'install.yaml');
 /** The lab's Redis and trace sink (`manifests/lab/addons.yaml`). */
 export const LAB_ADDONS = join(ROOT, 'manifests', 'lab', 'addons.yaml');
-const CLIENT_MAIN = join(ROOT, 'apps', 'client', 'main.ts');
 
 /** Polls `probe` every 250 ms until it returns a value; rethrows the last error on timeout. */
 export async function eventually<T>(
@@ -197,7 +197,7 @@ export async function runClient(
   url: string,
   ...args: string[]
 ): Promise<ClientLine[]> {
-  const out = await lab.exec(pod, process.execPath, '--import', 'tsx', CLIENT_MAIN, url, ...args);
+  const out = await lab.exec(pod, ...programArgv('apps/client/main.ts', [url, ...args]));
   return out
     .trim()
     .split('\n')

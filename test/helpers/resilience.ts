@@ -6,12 +6,10 @@
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { programArgv } from '../../lab/programs.ts';
 import { apply, createWaypoint, eventually, getJson, installMesh } from './journey.ts';
 import { WAYMESH, type TestLab } from './lab.ts';
-
-const CLIENT_MAIN = join(import.meta.dirname, '..', '..', 'apps', 'client', 'main.ts');
 
 /** Name of lab node `i` (1-based), as the lab's bootstrap names it. */
 export function labNode(lab: TestLab, i: number): string {
@@ -294,7 +292,7 @@ export interface StreamResult {
 
 /** Runs `apps/client URL args…` in `pod` in the background. */
 export function httpStream(lab: TestLab, pod: string, url: string, ...args: string[]): Background {
-  return background(lab, pod, process.execPath, '--import', 'tsx', CLIENT_MAIN, url, ...args);
+  return background(lab, pod, ...programArgv('apps/client/main.ts', [url, ...args]));
 }
 
 /** The parsed lines of an {@link httpStream}, in arrival order. */
@@ -336,7 +334,7 @@ export function apiForwarderPids(lab: TestLab): number[] {
     }
     // `ip netns exec <core> node … lab/forward/main.ts …` and the node process it became.
     if (argv[0] === 'ip') continue;
-    const forwarder = argv.some((a) => a.endsWith('lab/forward/main.ts'));
+    const forwarder = argv.some((a) => /lab\/forward\/main\.[jt]s$/.test(a));
     if (forwarder && argv.some((a) => a.startsWith(lab.dir))) pids.push(Number(entry));
   }
   return pids;

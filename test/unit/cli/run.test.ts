@@ -51,7 +51,7 @@ describe('cli waymesh run', () => {
   it('the lab runs the single image waymesh/waymesh through cli/run-entry.ts with the container args', () => {
     const res = resolveContainer(
       { name: 'c', image: 'docker.io/waymesh/waymesh:0.1.0', args: ['controller', '--kubeconfig', 'k'] },
-      { repoRoot: ROOT, nodeBinary: '/node', tsxLoader: 'tsx' },
+      { repoRoot: ROOT, nodeBinary: '/node', tsxLoader: 'tsx', compiled: false },
     );
     assert.deepEqual(res, {
       ok: true,

@@ -1,15 +1,17 @@
 // The lab's image catalogue: image references reduced to their name, and containers resolved
 // to a host argv (absolute commands, catalogue programs, idle clients) or a pull/create error.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, it } from 'mocha';
+import { after, describe, it } from 'mocha';
 import type { V1Container } from '@kubernetes/client-node';
 
 import { CATALOGUE_IMAGES, imageName, resolveContainer } from '../../../../lab/kubelet/images.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url)).replace(/\/$/, '');
-const CTX = { repoRoot: REPO_ROOT, nodeBinary: '/usr/bin/node-for-test', tsxLoader: 'tsx' };
+const CTX = { repoRoot: REPO_ROOT, nodeBinary: '/usr/bin/node-for-test', tsxLoader: 'tsx', compiled: false };
 /** A checkout that does not exist: every catalogue program is missing from it. */
 const EMPTY_CTX = { ...CTX, repoRoot: '/nonexistent/waymesh-checkout' };
 
@@ -160,6 +162,28 @@ describe('lab/kubelet/images', () => {
         ok: false,
         reason: 'CreateContainerError',
         message: 'image waymesh/echo has no program in this checkout (apps/echo/main.ts is missing)',
+      });
+    });
+
+    describe('compiled (WAYMESH_COMPILED=1)', () => {
+      const root = mkdtempSync(join(tmpdir(), 'wm-images-'));
+      mkdirSync(join(root, 'dist', 'apps', 'echo'), { recursive: true });
+      writeFileSync(join(root, 'dist', 'apps', 'echo', 'main.js'), '');
+      const compiled = { ...CTX, repoRoot: root, compiled: true };
+      after(() => rmSync(root, { recursive: true, force: true }));
+
+      it('runs the program npm run build wrote under dist/, without the loader', () => {
+        const got = resolveContainer(container('waymesh/echo', undefined, ['--port', '8080']), compiled);
+        assert.deepEqual(got, {
+          ok: true,
+          argv: ['/usr/bin/node-for-test', join(root, 'dist/apps/echo/main.js'), '--port', '8080'],
+        });
+      });
+
+      it('refuses an image whose compiled program is missing, saying to build', () => {
+        const got = resolveContainer(container('waymesh/waypoint'), compiled);
+        assert.equal(got.ok ? '' : got.reason, 'CreateContainerError');
+        assert.match(got.ok ? '' : got.message, /dist\/waypoint\/main\.js is missing: .*npm run build/);
       });
     });
 
