@@ -19,7 +19,15 @@ import { fileURLToPath } from 'node:url';
 import { medianBy, pairedDifference, pairedRatio, type Bench, type BenchRow } from './lib.ts';
 import { openLoop, saturation, type LoadPlan } from './l7/measure.ts';
 import { ensureBuilt } from './build.ts';
-import { ENGINE_PATH, L4_PATH, NGINX_PATH, NODE_HTTP_PATH, WAYPOINT_PATH, startAll } from './l7/processes.ts';
+import {
+  DIRECT_PATH,
+  ENGINE_PATH,
+  L4_PATH,
+  NGINX_PATH,
+  NODE_HTTP_PATH,
+  WAYPOINT_PATH,
+  startAll,
+} from './l7/processes.ts';
 import type { BenchPath } from './l7/processes.ts';
 import { hotSpotsInDir } from './l7/profile.ts';
 import { BenchNet } from './l7/topology.ts';
@@ -36,7 +44,9 @@ const COMPARED_ROUNDS = 3;
  * Fixed-rate rounds of the two paths `waypoint_added_p99_ms_at_1k` compares (L4 + waypoint and
  * L4-only), alternating which goes first; the ratio is the median of the per-round differences.
  * Measured once each, the L4-only pair's p99 ranged from 1.0 to 2.9 ms between runs of the same
- * code, so the difference came out anywhere from −1.1 to +0.8 ms.
+ * code, so the difference came out anywhere from −1.1 to +0.8 ms. The same rounds measure direct,
+ * the engine and nginx, for what one proxy hop adds to p99 on the machine of the run
+ * (`nginx_added_p99_ms_at_1k`, `engine_added_p99_ms_at_1k`: calibration, no target).
  */
 const LATENCY_ROUNDS = 3;
 
@@ -87,7 +97,7 @@ function medianRow(rows: readonly BenchRow[], key: 'rps' | 'p99_ms'): BenchRow {
 
 /**
  * Runs `measure` once for every path outside `compared`, then `rounds` rounds of the `compared`
- * pair alternating which goes first; the rows by path name.
+ * paths alternating the order (forward, then reversed); the rows by path name.
  */
 async function measurePaths(
   paths: readonly BenchPath[],
@@ -137,8 +147,11 @@ export const l7Bench: Bench = {
         throw new Error('the bench topology is missing a host');
       const started = await startAll(net, { client, proxy, backend }, dir, profile ? profDir : undefined);
       const byPath: Record<string, { at1k: BenchRow; sat: BenchRow }> = {};
-      const at1kOf = await measurePaths(started.paths, [WAYPOINT_PATH, L4_PATH], LATENCY_ROUNDS, (p) =>
-        openLoop(net, client.ns, p, PLAN),
+      const at1kOf = await measurePaths(
+        started.paths,
+        [WAYPOINT_PATH, L4_PATH, DIRECT_PATH, ENGINE_PATH, NGINX_PATH],
+        LATENCY_ROUNDS,
+        (p) => openLoop(net, client.ns, p, PLAN),
       );
       const satOf = await measurePaths(
         started.paths,
@@ -160,6 +173,13 @@ export const l7Bench: Bench = {
       console.log(
         `calibration: plain Node http/nginx saturation per round (issue 6 expected ~0.6): ${calibration.perRound.map(round3).join(', ')}`,
       );
+      const overDirect = (name: string): ReturnType<typeof pairedDifference> =>
+        pairedDifference(of(at1kOf, name, 'p99_ms'), of(at1kOf, DIRECT_PATH, 'p99_ms'));
+      const nginxAdded = overDirect(NGINX_PATH);
+      const engineAdded = overDirect(ENGINE_PATH);
+      console.log(
+        `calibration: p99 over direct at 1,000 req/s per round, ms: nginx ${nginxAdded.perRound.map(round3).join(', ')}; engine ${engineAdded.perRound.map(round3).join(', ')}`,
+      );
       const at1k = started.paths.map((p) => medianRow(at1kOf.get(p.name) ?? [], 'p99_ms'));
       const sat = started.paths.map((p) => medianRow(satOf.get(p.name) ?? [], 'rps'));
       started.paths.forEach((p, i) => {
@@ -171,6 +191,9 @@ export const l7Bench: Bench = {
       const allPass = printTargets(ratios);
       // Not a target: what the machine of the run gives the proxy the 0.6× target was set by.
       ratios['plain_node_http_vs_nginx_rps'] = round3(calibration.median);
+      // Not targets either: what one proxy hop adds to p99 on this machine, nginx's and ours.
+      ratios['nginx_added_p99_ms_at_1k'] = round3(nginxAdded.median);
+      ratios['engine_added_p99_ms_at_1k'] = round3(engineAdded.median);
       if (profile) {
         await started.stopWaypoint();
         console.log(`waypoint CPU profile in ${profDir}; top self time:`);

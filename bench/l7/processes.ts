@@ -28,6 +28,8 @@ export const PORTS = {
   waypoint: 18002,
 } as const;
 
+/** Client straight to the backend app. */
+export const DIRECT_PATH = 'direct';
 /** The path of the waypoint's L7 engine alone (plaintext in and out, like nginx). */
 export const ENGINE_PATH = 'waypoint L7 engine (plaintext)';
 export const NGINX_PATH = 'nginx proxy';
@@ -224,7 +226,7 @@ export async function startAll(
   const waypointPid = pidOf(waypoint.pid, 'the waypoint');
   await net.waitForHttp(proxy.ns, 'http://127.0.0.1:15021/ready');
   const paths: BenchPath[] = [
-    { name: 'direct', url: `http://${backend.ip}:${PORTS.app}${BENCH_PATH}`, pids: [app] },
+    { name: DIRECT_PATH, url: `http://${backend.ip}:${PORTS.app}${BENCH_PATH}`, pids: [app] },
     {
       name: L4_PATH,
       url: `http://127.0.0.1:${PORTS.l4}${BENCH_PATH}`,
