@@ -148,10 +148,13 @@ describe('journeys 1–2: ambient namespace and waypoint (e2e, kubectl)', functi
       return r.headers['x-via'] === 'waypoint' ? r : undefined;
     });
     assert.match(echoFacts(a).pod, /^echo-/);
-    assert.equal(
-      (await routeConditions(lab, 'httproute', 'shop', 'echo'))['waymesh.io/Enforced'],
-      'True/WaypointBound',
-    );
+    // Status is written after the waypoint's Deployment reports ready replicas, which can come
+    // after the first request through it: the condition must follow, not precede, the traffic.
+    const enforced = await eventually('the route bound to the waypoint in status', async () => {
+      const c = (await routeConditions(lab, 'httproute', 'shop', 'echo'))['waymesh.io/Enforced'];
+      return c === 'True/WaypointBound' ? c : undefined;
+    });
+    assert.equal(enforced, 'True/WaypointBound');
     const ips = await podIps(lab, 'shop', WAYPOINT_PODS);
     assert.equal(ips.length, 2, 'two waypoint replicas (install default)');
     const served = metricSum(await scrape(lab, 'shop/client', ips), 'waymesh_requests_total', {
