@@ -26,14 +26,29 @@ export function runsCompiled(env: NodeJS.ProcessEnv = process.env): boolean {
 /** The tsx loader, for programs started from sources. */
 export const TSX_LOADER = import.meta.resolve('tsx');
 
+/** Where `script` (relative to `root`) runs from: the source, or its compiled twin under `dist/`. */
+export function programPath(root: string, script: string, compiled: boolean): string {
+  return compiled ? join(root, 'dist', script.replace(/\.ts$/, '.js')) : join(root, script);
+}
+
+/** `node [--import tsx] FILE args…`: the loader only for a source file. */
+export function nodeArgv(
+  node: string,
+  tsxLoader: string,
+  file: string,
+  compiled: boolean,
+  args: readonly string[],
+): string[] {
+  return compiled ? [node, file, ...args] : [node, '--import', tsxLoader, file, ...args];
+}
+
 /**
  * The file that runs `script` (a path relative to the repository root, e.g. `lab/kubelet/main.ts`):
  * the source itself, or its compiled twin under `dist/`. Throws when the build is missing.
  */
 export function programFile(script: string, compiled = runsCompiled()): string {
-  if (!compiled) return join(REPO_ROOT, script);
-  const js = join(REPO_ROOT, 'dist', script.replace(/\.ts$/, '.js'));
-  if (!existsSync(js)) {
+  const js = programPath(REPO_ROOT, script, compiled);
+  if (compiled && !existsSync(js)) {
     throw new MeshError(
       'LAB_NOT_BUILT',
       `${js} is missing, and WAYMESH_COMPILED=1 runs programs from dist/`,
@@ -48,8 +63,5 @@ export function programFile(script: string, compiled = runsCompiled()): string {
 /** `node [--import tsx] FILE args…` for one of the checkout's programs. */
 export function programArgv(script: string, args: readonly string[] = []): string[] {
   const compiled = runsCompiled();
-  const file = programFile(script, compiled);
-  return compiled
-    ? [process.execPath, file, ...args]
-    : [process.execPath, '--import', TSX_LOADER, file, ...args];
+  return nodeArgv(process.execPath, TSX_LOADER, programFile(script, compiled), compiled, args);
 }

@@ -4,8 +4,8 @@
  * and anything else cannot be pulled — the pod stays Pending with `ErrImagePull`.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { V1Container } from '@kubernetes/client-node';
+import { nodeArgv, programPath } from '../programs.ts';
 
 /** How to start one container, or why it cannot start. */
 export type ImageResolution =
@@ -78,9 +78,7 @@ export function resolveContainer(c: V1Container, ctx: ImageContext): ImageResolu
   if (entry.idleWithoutArgs === true && args.length === 0)
     return { ok: true, argv: ['/bin/sleep', 'infinity'] };
   const program = entry.main ?? '';
-  const main = ctx.compiled
-    ? join(ctx.repoRoot, 'dist', program.replace(/\.ts$/, '.js'))
-    : join(ctx.repoRoot, program);
+  const main = programPath(ctx.repoRoot, program, ctx.compiled);
   if (!existsSync(main)) {
     return {
       ok: false,
@@ -90,6 +88,5 @@ export function resolveContainer(c: V1Container, ctx: ImageContext): ImageResolu
         : `image ${name} has no program in this checkout (${program} is missing)`,
     };
   }
-  if (ctx.compiled) return { ok: true, argv: [ctx.nodeBinary, main, ...args] };
-  return { ok: true, argv: [ctx.nodeBinary, '--import', ctx.tsxLoader, main, ...args] };
+  return { ok: true, argv: nodeArgv(ctx.nodeBinary, ctx.tsxLoader, main, ctx.compiled, args) };
 }
