@@ -1,13 +1,15 @@
 /**
  * The waypoint's tunnel handler (issue 6 §1): each HBONE CONNECT names a Service ClusterIP:port.
  * Unknown targets are refused 404, Services not bound to this waypoint 403; `tcp` ports are
- * passed through at L4 to a ready endpoint over HBONE; every other port goes to the HTTP engine.
+ * passed through at L4 to a ready endpoint over HBONE (another one, up to twice, when its tunnel
+ * cannot be opened: `tunnelFailover`); every other port goes to the HTTP engine.
  */
 import { errorMessage, MeshError } from '../common/errors.ts';
-import { formatAuthority, pipeTunnel, type HboneTunnel } from '../common/hbone/index.ts';
+import { formatAuthority, pipeTunnel, tunnelFailover, type HboneTunnel } from '../common/hbone/index.ts';
 import type { Endpoint } from '../common/ir/mesh.ts';
 import type { Logger } from '../common/log.ts';
 import { parseWorkloadId } from '../common/spiffe.ts';
+import { MAX_FAILOVERS } from './http/forward.ts';
 import type { HttpEngine, TunnelContext, UpstreamConnector, UpstreamEndpoint } from './http/index.ts';
 import type { TargetEntry, WaypointConfig } from './program/config.ts';
 import { plainDuplex } from './program/tunnel-stream.ts';
@@ -33,11 +35,20 @@ export function namespaceOf(spiffeId: string): string | undefined {
   }
 }
 
-/** Picks a ready endpoint of `entry` serving its port, uniformly; undefined when there is none. */
-export function pickEndpoint(entry: TargetEntry, random: () => number): UpstreamEndpoint | undefined {
+/**
+ * Picks a ready endpoint of `entry` serving its port, uniformly, none whose IP is in `avoid`;
+ * undefined when there is none.
+ */
+export function pickEndpoint(
+  entry: TargetEntry,
+  random: () => number,
+  avoid?: ReadonlySet<string>,
+): UpstreamEndpoint | undefined {
   const port = entry.port.port;
   const ready: Endpoint[] = [];
-  for (const ep of entry.service.endpoints) if (ep.ready && ep.ports[port] !== undefined) ready.push(ep);
+  for (const ep of entry.service.endpoints) {
+    if (ep.ready && ep.ports[port] !== undefined && avoid?.has(ep.ip) !== true) ready.push(ep);
+  }
   const ep = ready[Math.floor(random() * ready.length)];
   const target = ep?.ports[port];
   if (ep === undefined || target === undefined) return undefined;
@@ -77,15 +88,27 @@ export function createTunnelHandler(deps: TunnelHandlerDeps): (tunnel: HboneTunn
       deps.engine.serveTunnel(plainDuplex(tunnel.accept()), ctx);
       return;
     }
-    const endpoint = pickEndpoint(entry, deps.random);
+    let endpoint = pickEndpoint(entry, deps.random);
     if (endpoint === undefined)
       return refuse(tunnel, 503, `service ${svc} port ${port} has no ready endpoint`);
     let upstream;
-    try {
-      upstream = await deps.connector.connect(endpoint, AbortSignal.timeout(10_000));
-    } catch (err) {
-      const reason = err instanceof MeshError ? err.describe() : errorMessage(err);
-      return refuse(tunnel, 503, `cannot reach ${endpoint.ip}:${endpoint.port} of ${svc}: ${reason}`);
+    const tried = new Set<string>();
+    for (;;) {
+      try {
+        upstream = await deps.connector.connect(endpoint, AbortSignal.timeout(10_000));
+        break;
+      } catch (err) {
+        tried.add(endpoint.ip);
+        const other =
+          tried.size <= MAX_FAILOVERS && !tunnel.settled && tunnelFailover(err) !== undefined
+            ? pickEndpoint(entry, deps.random, tried)
+            : undefined;
+        if (other === undefined) {
+          const reason = err instanceof MeshError ? err.describe() : errorMessage(err);
+          return refuse(tunnel, 503, `cannot reach ${endpoint.ip}:${endpoint.port} of ${svc}: ${reason}`);
+        }
+        endpoint = other;
+      }
     }
     if (tunnel.settled) {
       upstream.destroy();

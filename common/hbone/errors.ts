@@ -35,3 +35,35 @@ function refusalHint(status: number): string {
       return '';
   }
 }
+
+/** What a tunnel that failed to open means for the caller's choice of endpoint. */
+export interface TunnelFailover {
+  /** The error code, for the retry metric and the log. */
+  readonly code: string;
+  /** True when the endpoint itself looks down: skip it for a while (EndpointHealth). */
+  readonly eject: boolean;
+}
+
+/**
+ * Whether a tunnel that failed to open may be tried on another endpoint of the same Service:
+ * nothing reached the destination's application, so that is safe for any request or connection.
+ * A peer that could not be reached (refused, timed out, closed as soon as it opened) is also
+ * ejected for a while; one whose agent could not reach its pod (503) or that reset the stream
+ * before answering is not. Policy and identity refusals (401, 403), TLS failures and timeouts of
+ * the target (504) are final: another endpoint would answer the same. Undefined for any other
+ * error.
+ */
+export function tunnelFailover(err: unknown): TunnelFailover | undefined {
+  if (err instanceof HboneRefusedError)
+    return err.status === 503 ? { code: 'HBONE_REFUSED_503', eject: false } : undefined;
+  if (!(err instanceof MeshError)) return undefined;
+  switch (err.code) {
+    case 'HBONE_CONNECT_FAILED':
+    case 'HBONE_CONNECT_TIMEOUT':
+      return { code: err.code, eject: true };
+    case 'HBONE_STREAM_FAILED':
+      return { code: err.code, eject: false };
+    default:
+      return undefined;
+  }
+}

@@ -1,6 +1,7 @@
 /** HBONE (HTTP/2 CONNECT over mTLS on 15008): the tunnel library shared by node agent and waypoint. */
 export { HboneClient } from './client.ts';
-export { HboneRefusedError } from './errors.ts';
+export { HboneRefusedError, tunnelFailover } from './errors.ts';
+export type { TunnelFailover } from './errors.ts';
 export type {
   HboneClientOptions,
   HboneClientStats,

@@ -8,7 +8,7 @@ import type { CapturePod } from '../capture/listeners.ts';
 import type { IdentityManager } from '../identity/index.ts';
 import type { EndpointPicker, NodeState } from '../state/index.ts';
 import type { FlowContext, FlowSet } from './flow.ts';
-import type { EndpointHealth } from './health.ts';
+import type { EndpointHealth } from '../../common/endpoint-health.ts';
 
 /** Shared by every pod of the agent. */
 export interface AgentContext extends FlowContext {

@@ -11,7 +11,8 @@ import type { IdentityManager } from '../identity/index.ts';
 import { p2cPicker, type NodeState } from '../state/index.ts';
 import type { AgentContext } from './context.ts';
 import type { AccessLogSink } from './flow.ts';
-import { EndpointHealth, healthyPicker } from './health.ts';
+import { EndpointHealth } from '../../common/endpoint-health.ts';
+import { healthyPicker } from './health.ts';
 import { TcpMetrics } from './metrics.ts';
 import { servePod, type PodProxy } from './pod.ts';
 

@@ -6,7 +6,12 @@
  */
 import type { Socket } from 'node:net';
 import { errorMessage, MeshError } from '../../common/errors.ts';
-import { formatForwarded, HboneRefusedError } from '../../common/hbone/index.ts';
+import {
+  formatForwarded,
+  HboneRefusedError,
+  tunnelFailover,
+  type TunnelFailover,
+} from '../../common/hbone/index.ts';
 import { AGENT_MARK } from '../capture/rules.ts';
 import { connectInNetns, originalDst, socketFd } from '../native/index.ts';
 import type { Workload } from '../../common/ir/index.ts';
@@ -85,26 +90,12 @@ const MAX_ATTEMPTS = 3;
 
 /**
  * Failures before the tunnel opened, which say nothing against another endpoint of the same
- * Service: the TCP/TLS connect, a session or stream gone before the answer, an address now held
- * by another pod, or the peer's agent unable to reach its pod (503). No byte of the client has
- * been sent anywhere yet, so a retry is safe. Policy refusals (401/403) and timeouts of the
- * target (504) are final. `eject`: the endpoint itself looks down, so others are preferred for
- * a while.
+ * Service (../../common/hbone/errors.ts `tunnelFailover`), and an address now held by another
+ * pod. No byte of the client has been sent anywhere yet, so a retry is safe.
  */
-function classify(err: unknown): { code: string; eject: boolean } | undefined {
-  if (err instanceof HboneRefusedError)
-    return err.status === 503 ? { code: 'HBONE_REFUSED_503', eject: false } : undefined;
-  if (!(err instanceof MeshError)) return undefined;
-  switch (err.code) {
-    case 'HBONE_CONNECT_FAILED':
-    case 'HBONE_CONNECT_TIMEOUT':
-      return { code: err.code, eject: true };
-    case 'HBONE_STREAM_FAILED':
-    case 'PROXY_PEER_MISMATCH':
-      return { code: err.code, eject: false };
-    default:
-      return undefined;
-  }
+function classify(err: unknown): TunnelFailover | undefined {
+  if (err instanceof MeshError && err.code === 'PROXY_PEER_MISMATCH') return { code: err.code, eject: false };
+  return tunnelFailover(err);
 }
 
 /** The workload a plan's tunnel goes to, when it was chosen (a Service endpoint or waypoint replica). */

@@ -242,7 +242,11 @@ export async function configConverged(
       const lines = (await lab.exec(from, 'sh', '-c', VERSIONS, 'versions', ...targets)).trim().split('\n');
       const versions = targets.map((_, i) => VERSION_INFO.exec(lines[i] ?? '')?.[1] ?? '');
       const first = versions[0] ?? '';
-      return first !== '' && versions.every((v) => v === first) ? first : undefined;
+      if (first !== '' && versions.every((v) => v === first)) return first;
+      // Thrown, not returned: the timeout's message then says which replica held which version.
+      throw new Error(
+        `versions ${targets.map((ip, i) => `${ip}=${(versions[i] || '-').slice(0, 12)}`).join(', ')}`,
+      );
     },
     timeoutMs,
   );

@@ -17,6 +17,7 @@ import {
   HboneClient,
   HboneRefusedError,
   pipeTunnel,
+  tunnelFailover,
   type HboneClientTls,
   type HboneServer,
   type HboneServerOptions,
@@ -333,6 +334,46 @@ describe('common/hbone client and server (loopback, real certificates)', functio
     const t = await openEcho(client);
     assert.equal((await roundTrip(t.stream, 'still fine')).toString(), 'still fine');
     assert.equal(client.stats().sessions, 1);
+  });
+
+  it('classifies real open failures for failover: unreachable peers are ejected, refusals final', async () => {
+    onTunnel = (t) => (t.authority.port === 4031 ? t.refuse(403, 'denied') : forward(t));
+    const client = newClient({ connectTimeoutMs: 300 });
+    const failure = async (port: number, authority = `${LOOP}:${echoPort}`): Promise<unknown> => {
+      const err = await client
+        .open({ via: { host: LOOP, port }, authority, tls: clientTls(clientIdentity), verifyServer })
+        .then(
+          (t) => {
+            t.stream.destroy();
+            return undefined;
+          },
+          (e: unknown) => e,
+        );
+      assert.ok(err !== undefined, `opening via ${port} to ${authority} failed`);
+      return err;
+    };
+    // Nothing listens on the peer's port: the kernel refuses the TCP connect.
+    assert.deepEqual(tunnelFailover(await failure(closedPort)), {
+      code: 'HBONE_CONNECT_FAILED',
+      eject: true,
+    });
+    // The peer's agent cannot reach its pod: another endpoint may, this one stays in rotation.
+    assert.deepEqual(tunnelFailover(await failure(hbonePort, `${LOOP}:${closedPort}`)), {
+      code: 'HBONE_REFUSED_503',
+      eject: false,
+    });
+    // Policy and identity refusals would be the same elsewhere.
+    assert.equal(tunnelFailover(await failure(hbonePort, `${LOOP}:4031`)), undefined);
+    const { port: foreign } = await extraServer({ tls: material(issueLocalIdentity(foreignCa, SERVER_ID)) });
+    assert.equal(tunnelFailover(await failure(foreign)), undefined);
+    // A peer that accepts TCP but never answers TLS.
+    const silent = await listenTcp(() => undefined);
+    tcpServers.push(silent.server);
+    assert.deepEqual(tunnelFailover(await failure(silent.port)), {
+      code: 'HBONE_CONNECT_TIMEOUT',
+      eject: true,
+    });
+    assert.equal(tunnelFailover(new Error('anything else')), undefined);
   });
 
   it('answers 400 to a bad authority and 405 to a non-CONNECT request', async () => {

@@ -14,7 +14,8 @@ import { Client } from 'undici';
 import type { AppProtocol, MeshService } from '../../common/ir/mesh.ts';
 import type { RouteEntry } from '../../common/ir/routes.ts';
 import type { ServiceKey } from '../../common/ir/source.ts';
-import { isMeshError } from '../../common/errors.ts';
+import { isMeshError, MeshError } from '../../common/errors.ts';
+import { HboneRefusedError } from '../../common/hbone/index.ts';
 import { silentLogger } from '../../common/log.ts';
 import { loadGrpcService } from '../../common/proto.ts';
 import { startGrpcEcho } from '../../apps/echo/grpc.ts';
@@ -134,6 +135,8 @@ class World {
     sourceNamespace: 'client',
   };
   connects = 0;
+  /** Connects to these ports fail with the given error, as an HBONE peer would refuse them. */
+  readonly refusals = new Map<number, Error>();
 
   async start(
     decide: Decide,
@@ -147,9 +150,16 @@ class World {
         connect: (ep) =>
           new Promise((resolve, reject) => {
             this.connects++;
+            const refusal = this.refusals.get(ep.port);
+            if (refusal !== undefined) return reject(refusal);
             const s = net.connect({ port: ep.port, host: ep.ip, noDelay: true });
             s.once('connect', () => resolve(wrap(s)));
-            s.once('error', reject);
+            // As the HBONE client reports a peer it cannot reach.
+            s.once('error', (err) =>
+              reject(
+                new MeshError('HBONE_CONNECT_FAILED', `HBONE connect failed: ${err.message}`, { cause: err }),
+              ),
+            );
           }),
       },
       limits: opts.limits,
@@ -515,6 +525,65 @@ describe('waypoint HTTP engine (loopback)', function () {
     assert.match(r.text, /cannot connect to backend default\/backend/);
     assert.equal(w.connects, 2);
     assert.equal(w.done[0]?.errorCode, 'WAYPOINT_UPSTREAM_CONNECT_FAILED');
+  });
+
+  it('fails over at once to another endpoint when a tunnel cannot be opened, then skips the dead one', async () => {
+    const dead = await freePort();
+    const live = await w.backend(echo('live'));
+    // No retry policy. Both endpoints idle: the fixed random source picks the first, the dead one.
+    await w.start(fwd(), [service(BACK, 'http', [dead, live])]);
+    const c = w.client();
+    const r = await json(c, '/x');
+    assert.equal(r.status, 200);
+    assert.equal(r.body?.name, 'live');
+    assert.equal(w.connects, 2);
+    assert.equal(w.done[0]?.attempts, 2);
+    assert.equal(w.done[0]?.retries, 1);
+    for (let i = 0; i < 4; i++) assert.equal((await json(c, `/y${i}`)).status, 200);
+    assert.equal(w.connects, 2, 'later requests skip the dead endpoint and reuse the live connection');
+    assert.deepEqual(
+      w.done.slice(1).map((d) => d.attempts),
+      [1, 1, 1, 1],
+    );
+  });
+
+  it('fails over a streamed body, which the dead endpoint never read', async () => {
+    const dead = await freePort();
+    const live = await w.backend(echo('live'));
+    await w.start(fwd(), [service(BACK, 'http', [dead, live])]);
+    // Above the replay limit: streamed, so a route retry could not send it again.
+    const big = await json(w.client(), '/up', {}, 'POST', 'x'.repeat(200_000));
+    assert.equal(big.status, 200);
+    assert.equal(big.body?.bodyLength, 200_000);
+    assert.equal(w.done[0]?.attempts, 2);
+  });
+
+  it('gives up after the first endpoint and two others could not be reached (502)', async () => {
+    const dead = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const live = await w.backend(echo('live'));
+    // The fixed random source makes the picker try endpoints in list order.
+    await w.start(fwd(), [service(BACK, 'http', [...dead, live])]);
+    const r = await json(w.client(), '/x');
+    assert.equal(r.status, 502);
+    assert.equal(w.connects, 3);
+    assert.equal(w.done[0]?.attempts, 3);
+    assert.equal(w.done[0]?.errorCode, 'WAYPOINT_UPSTREAM_CONNECT_FAILED');
+  });
+
+  it('does not fail over refusals another endpoint would repeat (403), but does a 503 of the peer', async () => {
+    const [a, b] = [await w.backend(echo('a')), await w.backend(echo('b'))];
+    w.refusals.set(a, new HboneRefusedError(403, 'denied by policy', `127.0.0.1:${a}`));
+    await w.start(fwd(), [service(BACK, 'http', [a, b])]);
+    const c = w.client();
+    const denied = await json(c, '/x');
+    assert.equal(denied.status, 502);
+    assert.match(denied.text, /refused with 403/);
+    assert.equal(w.done[0]?.attempts, 1);
+    w.refusals.set(a, new HboneRefusedError(503, 'app not listening', `127.0.0.1:${a}`));
+    const r = await json(c, '/y');
+    assert.equal(r.status, 200);
+    assert.equal(r.body?.name, 'b');
+    assert.equal(w.done[1]?.attempts, 2);
   });
 
   it('frees the upstream when the client disappears mid-body', async () => {

@@ -3,6 +3,7 @@
  * operator knows where to look), the retry test, and an abortable backoff sleep.
  */
 import { MeshError } from '../../common/errors.ts';
+import { tunnelFailover, type TunnelFailover } from '../../common/hbone/errors.ts';
 import type { RetryPolicy } from '../../common/ir/routes.ts';
 import type { ServiceKey } from '../../common/ir/source.ts';
 import type { CancelSignal } from './cancel.ts';
@@ -48,6 +49,14 @@ export function attemptError(
     `backend ${service} (endpoint ${endpointKey(endpoint)}) failed: ${detail}`,
     { cause: err },
   );
+}
+
+/**
+ * For an attempt whose upstream connection could not be opened, whether the request may go to
+ * another endpoint (../../common/hbone/errors.ts); undefined for any other failure.
+ */
+export function connectFailover(err: MeshError): TunnelFailover | undefined {
+  return err.code === EngineErrorCode.CONNECT_FAILED ? tunnelFailover(err.cause) : undefined;
 }
 
 /** True when `status` is one of the rule's retryable codes. */

@@ -2,7 +2,11 @@
  * Endpoint choice: among the ready endpoints of a Service port, the one with the fewest
  * outstanding requests from this waypoint; ties broken by the injected random source. Counters
  * live across config swaps (keyed by `ip:port`) so a swap does not reset the load picture.
+ * Endpoints whose tunnel could not be opened are skipped for a while (passive health,
+ * ../../common/endpoint-health.ts), unless every one is; a request failing over after such a
+ * failure also avoids the endpoints it already tried (forward.ts).
  */
+import { EndpointHealth } from '../../common/endpoint-health.ts';
 import type { MeshService } from '../../common/ir/mesh.ts';
 import type { ServiceKey } from '../../common/ir/source.ts';
 import type { Random } from '../routing/types.ts';
@@ -14,19 +18,71 @@ export class EndpointPicker {
   /** The UpstreamEndpoint of a config endpoint for a Service port, made once per snapshot object. */
   readonly #made = new WeakMap<object, Map<number, UpstreamEndpoint>>();
 
-  constructor(private readonly random: Random) {}
+  constructor(
+    private readonly random: Random,
+    private readonly health: EndpointHealth = new EndpointHealth(),
+  ) {}
 
   /**
    * Picks an endpoint of `service`:`port` and counts a request against it (give it back with
-   * {@link release}); undefined when the Service is unknown or has no ready endpoint.
+   * {@link release}); undefined when the Service is unknown, has no ready endpoint, or has none
+   * outside `avoid` (keys, see {@link endpointKey}).
    */
   pick(
     services: ReadonlyMap<ServiceKey, MeshService>,
     service: ServiceKey,
     port: number,
+    avoid?: ReadonlySet<string>,
   ): UpstreamEndpoint | undefined {
     const svc = services.get(service);
     if (svc === undefined) return undefined;
+    // The common case (nothing ejected, nothing to avoid) makes one pass with no lookups.
+    const careful = avoid !== undefined || this.health.size > 0;
+    let best = this.#choose(svc, service, port, careful, avoid);
+    // Every candidate ejected: choose among them all again (but never one to avoid).
+    if (best === undefined && careful && this.health.size > 0)
+      best = this.#choose(svc, service, port, false, avoid);
+    if (best !== undefined) {
+      const key = endpointKey(best);
+      this.#outstanding.set(key, (this.#outstanding.get(key) ?? 0) + 1);
+    }
+    return best;
+  }
+
+  /** The tunnel to `endpoint` could not be opened and the endpoint looks down: skip it for a while. */
+  failed(endpoint: UpstreamEndpoint): void {
+    this.health.failed(endpointKey(endpoint));
+  }
+
+  /** `endpoint` answered: it is no longer skipped. */
+  succeeded(endpoint: UpstreamEndpoint): void {
+    if (this.health.size > 0) this.health.succeeded(endpointKey(endpoint));
+  }
+
+  /** Ends one outstanding request on `endpoint`. */
+  release(endpoint: UpstreamEndpoint): void {
+    const key = endpointKey(endpoint);
+    const n = (this.#outstanding.get(key) ?? 1) - 1;
+    if (n <= 0) this.#outstanding.delete(key);
+    else this.#outstanding.set(key, n);
+  }
+
+  /** Outstanding requests per `ip:port` (for tests and the admin dump). */
+  snapshot(): Readonly<Record<string, number>> {
+    return Object.fromEntries(this.#outstanding);
+  }
+
+  /**
+   * The least loaded ready endpoint; with `healthy`, none the health skips. None in `avoid`
+   * either way.
+   */
+  #choose(
+    svc: MeshService,
+    service: ServiceKey,
+    port: number,
+    healthy: boolean,
+    avoid: ReadonlySet<string> | undefined,
+  ): UpstreamEndpoint | undefined {
     let best: UpstreamEndpoint | undefined;
     let bestLoad = Number.POSITIVE_INFINITY;
     let ties = 0;
@@ -43,7 +99,9 @@ export class EndpointPicker {
         candidate = { ip: ep.ip, port: targetPort, workloadUid: ep.workloadUid, service, servicePort: port };
         byPort.set(port, candidate);
       }
-      const load = this.#outstanding.get(endpointKey(candidate)) ?? 0;
+      const key = endpointKey(candidate);
+      if (avoid?.has(key) === true || (healthy && this.health.skipped(key))) continue;
+      const load = this.#outstanding.get(key) ?? 0;
       if (load < bestLoad) {
         bestLoad = load;
         ties = 1;
@@ -54,24 +112,7 @@ export class EndpointPicker {
         if (this.random() * ties < 1) best = candidate;
       }
     }
-    if (best !== undefined) {
-      const key = endpointKey(best);
-      this.#outstanding.set(key, (this.#outstanding.get(key) ?? 0) + 1);
-    }
     return best;
-  }
-
-  /** Ends one outstanding request on `endpoint`. */
-  release(endpoint: UpstreamEndpoint): void {
-    const key = endpointKey(endpoint);
-    const n = (this.#outstanding.get(key) ?? 1) - 1;
-    if (n <= 0) this.#outstanding.delete(key);
-    else this.#outstanding.set(key, n);
-  }
-
-  /** Outstanding requests per `ip:port` (for tests and the admin dump). */
-  snapshot(): Readonly<Record<string, number>> {
-    return Object.fromEntries(this.#outstanding);
   }
 }
 

@@ -3,6 +3,12 @@
  * choice (least outstanding requests), attempts with per-attempt and overall timeouts, retries
  * with backoff when the body can be replayed, mirrors, and the response relayed with
  * back-pressure and trailers. Every failure becomes a MeshError for the edge to answer.
+ *
+ * Failover: when the tunnel to the chosen endpoint cannot be opened (see `connectFailover`),
+ * nothing reached the backend, so the request goes at once to another endpoint it has not tried,
+ * up to {@link MAX_FAILOVERS} times, whatever the route's retry policy says (as Envoy retries
+ * connect failures by default); these tries do not use up the policy's retries. An unreachable
+ * endpoint is also skipped by later picks for a while (endpoints.ts).
  */
 import type { HeaderEdits, RetryPolicy, Timeouts } from '../../common/ir/routes.ts';
 import type { ServiceKey } from '../../common/ir/source.ts';
@@ -10,16 +16,23 @@ import type { MirrorTarget, UpstreamRequest } from '../routing/types.ts';
 import { readReplayable } from './body.ts';
 import { Cancel } from './cancel.ts';
 import type { RequestBody } from './body.ts';
-import type { EndpointPicker } from './endpoints.ts';
 import type { Exchange } from './exchange.ts';
+import { endpointKey, type EndpointPicker } from './endpoints.ts';
 import { applyHeaderEdits, endToEndHeaders } from './headers.ts';
 import type { HeaderRecord } from './headers.ts';
-import { attemptError, noEndpoints, retryableStatus, sleep, timeoutError } from './attempt.ts';
+import {
+  attemptError,
+  connectFailover,
+  noEndpoints,
+  retryableStatus,
+  sleep,
+  timeoutError,
+} from './attempt.ts';
 import type { Mirrors } from './mirror.ts';
 import { relayResponse } from './relay.ts';
 import { ParsedRequest } from './request.ts';
 import { EngineErrorCode, edgeStatus, httpEquivalentOfGrpc, parseGrpcStatus } from './status.ts';
-import type { AttemptInfo, EngineHooks, EngineLimits } from './types.ts';
+import type { AttemptInfo, EngineHooks, EngineLimits, UpstreamEndpoint } from './types.ts';
 import { upstreamProtocol } from './upstreams.ts';
 import type { Upstreams } from './upstreams.ts';
 
@@ -44,6 +57,9 @@ export interface ForwardDeps {
 }
 
 function ignore(): void {}
+
+/** Endpoints a request tries after the first one's tunnel failed to open. */
+export const MAX_FAILOVERS = 2;
 
 /** Forwards `ex` per `plan`; resolves when the response is relayed, rejects with a MeshError. */
 export async function forward(deps: ForwardDeps, ex: Exchange, plan: ForwardPlan): Promise<void> {
@@ -73,12 +89,19 @@ export async function forward(deps: ForwardDeps, ex: Exchange, plan: ForwardPlan
       deps.mirrors.send(ex.config, mirror, ex.parsed, replayable ? (body as Buffer | undefined) : null);
     }
     // `retry.attempts` counts retries, as the Gateway API defines it: one try plus that many more.
-    const maxAttempts = replayable && plan.retry !== undefined ? 1 + Math.max(0, plan.retry.attempts) : 1;
+    let maxAttempts = replayable && plan.retry !== undefined ? 1 + Math.max(0, plan.retry.attempts) : 1;
     const protocol = upstreamProtocol(ex.config.services, plan.service, plan.port, ex.parsed.grpc);
     const base = applyHeaderEdits(endToEndHeaders(ex.req.headers), plan.request.headerEdits);
+    // Failover state: the endpoints whose tunnel failed, and the one picked to try next.
+    let unreachable: Set<string> | undefined;
+    let next: UpstreamEndpoint | undefined;
     for (let attempt = 1; ; attempt++) {
-      if (deadlineHit) throw timeoutError('request', overall ?? 0, plan.service);
-      const endpoint = deps.picker.pick(ex.config.services, plan.service, plan.port);
+      if (deadlineHit) {
+        if (next !== undefined) deps.picker.release(next);
+        throw timeoutError('request', overall ?? 0, plan.service);
+      }
+      const endpoint = next ?? deps.picker.pick(ex.config.services, plan.service, plan.port);
+      next = undefined;
       if (endpoint === undefined) throw noEndpoints(plan.service, plan.port);
       ex.attempts = attempt;
       ex.endpoint = endpoint;
@@ -121,6 +144,7 @@ export async function forward(deps: ForwardDeps, ex: Exchange, plan: ForwardPlan
           },
           signal,
         );
+        deps.picker.succeeded(endpoint);
         const grpc = ex.parsed.grpc ? parseGrpcStatus(response.headers['grpc-status']) : undefined;
         const effective =
           grpc === undefined || response.status !== 200 ? response.status : httpEquivalentOfGrpc(grpc);
@@ -140,6 +164,19 @@ export async function forward(deps: ForwardDeps, ex: Exchange, plan: ForwardPlan
         finish();
         const mapped = attemptError(err, signal, plan.service, endpoint);
         deps.hooks.onAttemptEnd?.(ex.parsed, info, 0, mapped.code);
+        const failover = connectFailover(mapped);
+        if (failover !== undefined) {
+          if (failover.eject) deps.picker.failed(endpoint);
+          unreachable ??= new Set();
+          unreachable.add(endpointKey(endpoint));
+          if (unreachable.size <= MAX_FAILOVERS && !deadlineHit && !ex.clientGone.aborted) {
+            next = deps.picker.pick(ex.config.services, plan.service, plan.port, unreachable);
+            if (next !== undefined) {
+              maxAttempts++;
+              continue;
+            }
+          }
+        }
         const retry =
           attempt < maxAttempts &&
           plan.retry !== undefined &&

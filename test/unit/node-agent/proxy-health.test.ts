@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'mocha';
 import type { Workload } from '../../../common/ir/index.ts';
-import { EndpointHealth, healthyPicker } from '../../../node-agent/proxy/health.ts';
+import { EndpointHealth } from '../../../common/endpoint-health.ts';
+import { healthyPicker } from '../../../node-agent/proxy/health.ts';
 import type { EndpointPicker, ResolvedEndpoint } from '../../../node-agent/state/index.ts';
 
 function endpoint(uid: string): ResolvedEndpoint {
@@ -32,45 +33,6 @@ describe('node-agent/proxy endpoint health', () => {
   const A = endpoint('a');
   const B = endpoint('b');
   const C = endpoint('c');
-
-  it('skips a failed endpoint for 2 s, doubling on each further failure up to 30 s', () => {
-    let now = 1_000_000;
-    const h = new EndpointHealth({ now: () => now });
-    h.failed('a');
-    assert.equal(h.skipped('a'), true);
-    now += 1_999;
-    assert.equal(h.skipped('a'), true);
-    now += 1;
-    assert.equal(h.skipped('a'), false);
-    h.failed('a');
-    now += 3_999;
-    assert.equal(h.skipped('a'), true, 'second failure: 4 s');
-    now += 1;
-    assert.equal(h.skipped('a'), false);
-    for (let i = 0; i < 10; i++) h.failed('a');
-    now += 29_999;
-    assert.equal(h.skipped('a'), true, 'capped at 30 s');
-    now += 1;
-    assert.equal(h.skipped('a'), false);
-  });
-
-  it('a success clears the endpoint; a long healthy spell resets its failure count', () => {
-    let now = 0;
-    const h = new EndpointHealth({ now: () => now });
-    h.failed('a');
-    h.failed('a');
-    h.succeeded('a');
-    assert.equal(h.skipped('a'), false);
-    assert.equal(h.size, 0);
-    h.failed('b');
-    h.failed('b');
-    now += 4_000 + 30_001;
-    h.failed('c'); // forgets b, whose skip ended more than 30 s ago
-    assert.equal(h.size, 1);
-    h.failed('b');
-    now += 2_000;
-    assert.equal(h.skipped('b'), false, 'b starts again at 2 s');
-  });
 
   it('offers every endpoint while none is skipped', () => {
     const base = first();

@@ -7,6 +7,7 @@ import type { MeshService } from '../../../common/ir/mesh.ts';
 import type { ServiceKey } from '../../../common/ir/source.ts';
 import { Cancel, toAbortSignal } from '../../../waypoint/http/cancel.ts';
 import { classifyPrefix, H2_PREFACE } from '../../../waypoint/http/detect.ts';
+import { EndpointHealth } from '../../../common/endpoint-health.ts';
 import { EndpointPicker } from '../../../waypoint/http/endpoints.ts';
 import { applyHeaderEdits, endToEndHeaders } from '../../../waypoint/http/headers.ts';
 import {
@@ -132,6 +133,32 @@ describe('waypoint http: endpoint picker', () => {
     const picker = new EndpointPicker(() => 0);
     assert.equal(picker.pick(services, 'ns/none', 80), undefined);
     assert.equal(picker.pick(services, key, 81), undefined);
+  });
+  it('never picks an endpoint to avoid, declining when no other is ready', () => {
+    const picker = new EndpointPicker(() => 0.99);
+    assert.equal(picker.pick(services, key, 80, new Set(['10.0.0.1:8080']))?.ip, '10.0.0.2');
+    assert.equal(picker.pick(services, key, 80, new Set(['10.0.0.1:8080', '10.0.0.2:8080'])), undefined);
+    assert.deepEqual(picker.snapshot(), { '10.0.0.2:8080': 1 }, 'a declined pick counts nothing');
+  });
+  it('skips an endpoint that failed until it succeeds, unless every endpoint failed', () => {
+    let now = 0;
+    const picker = new EndpointPicker(() => 0.99, new EndpointHealth({ now: () => now }));
+    const a = picker.pick(services, key, 80);
+    assert.equal(a?.ip, '10.0.0.1');
+    if (a === undefined) return;
+    picker.release(a);
+    picker.failed(a);
+    for (let i = 0; i < 3; i++) assert.equal(picker.pick(services, key, 80)?.ip, '10.0.0.2');
+    const b = picker.pick(services, key, 80);
+    if (b === undefined) throw new Error('b');
+    picker.failed(b);
+    // Both skipped: the least loaded of all again, never an unready one.
+    assert.equal(picker.pick(services, key, 80)?.ip, '10.0.0.1');
+    picker.succeeded(b);
+    // b is the busier one (5 outstanding against 1) but the only one not skipped.
+    assert.equal(picker.pick(services, key, 80)?.ip, '10.0.0.2', 'a success clears the skip');
+    now += 2_000;
+    assert.equal(picker.pick(services, key, 80)?.ip, '10.0.0.1', 'the skip of a first failure lasts 2 s');
   });
 });
 
