@@ -32,3 +32,12 @@ export function spiffeChannelCredentials(
     },
   });
 }
+
+/** Credentials for the controller's gRPC services: only a server presenting `serverId`. */
+export function controllerChannelCredentials(bundle: TrustBundle, serverId: string): grpc.ChannelCredentials {
+  return spiffeChannelCredentials(
+    bundle,
+    serverId,
+    (got) => `the controller presented ${got}, expected ${serverId}`,
+  );
+}

@@ -8,7 +8,6 @@ export {
   controllerSpiffeId,
   fileConfigSource,
   SERVICE_ACCOUNT_TOKEN_FILE,
-  spiffeServerCredentials,
   tokenFileReader,
 } from './program/config-source.ts';
 export type { ApplySnapshot, ConfigSource, ControllerSourceOptions } from './program/config-source.ts';

@@ -3,25 +3,16 @@
  * deep-frozen whole-world snapshot of their caches for translate() (DESIGN.md §5). `onChange`
  * fires only after every cache has synced, so nothing is translated from a partial world.
  */
-import type {
-  KubeConfig,
-  KubernetesListObject,
-  V1Deployment,
-  V1EndpointSlice,
-  V1Namespace,
-  V1Pod,
-  V1Service,
-  V1ServiceAccount,
-} from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesListObject } from '@kubernetes/client-node';
 import { errorMessage } from '../../common/errors.ts';
 import { ResilientInformer, type Backoff } from '../../common/kube/informer.ts';
 import { silentLogger, type Logger } from '../../common/log.ts';
-import type { CustomObject, World } from '../translate/world.ts';
+import type { World } from '../translate/world.ts';
 import { isKubeStatus, KubeRest } from './rest.ts';
 import { toList, WATCHED, type WatchedResource, type WireObject, type WorldField } from './resources.ts';
+import { byNamespaceName, worldFromLists } from './world-lists.ts';
 
-/** The label the provisioner puts on a waypoint Deployment (the Gateway's name). */
-export const WAYPOINT_GATEWAY_LABEL = 'gateway.networking.k8s.io/gateway-name';
+export { WAYPOINT_GATEWAY_LABEL } from './world-lists.ts';
 
 /** Options of {@link WorldSource}. */
 export interface WorldSourceOptions {
@@ -41,12 +32,6 @@ function deepFreeze<T>(value: T): T {
     for (const v of Object.values(value)) deepFreeze(v);
   }
   return value;
-}
-
-function byNamespaceName(a: WireObject, b: WireObject): number {
-  const ka = `${a.metadata.namespace ?? ''}/${a.metadata.name ?? ''}`;
-  const kb = `${b.metadata.namespace ?? ''}/${b.metadata.name ?? ''}`;
-  return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 
 /** Watches the cluster and hands out frozen World snapshots. */
@@ -98,42 +83,11 @@ export class WorldSource {
 
   /** A deep-frozen copy of the caches, each list sorted by namespace/name. */
   snapshot(): World {
-    const items = <T>(field: WorldField): readonly T[] => {
-      const list = [...(this.#informers.get(field)?.list() ?? [])].sort(byNamespaceName);
-      return structuredClone(list) as unknown as readonly T[];
-    };
-    const world: World = {
-      trustDomain: this.#opts.trustDomain,
-      namespaces: items<V1Namespace>('namespaces'),
-      pods: items<V1Pod>('pods'),
-      services: items<V1Service>('services'),
-      serviceAccounts: items<V1ServiceAccount>('serviceAccounts'),
-      endpointSlices: items<V1EndpointSlice>('endpointSlices'),
-      gatewayClasses: items<CustomObject>('gatewayClasses'),
-      gateways: items<CustomObject>('gateways'),
-      httpRoutes: items<CustomObject>('httpRoutes'),
-      grpcRoutes: items<CustomObject>('grpcRoutes'),
-      referenceGrants: items<CustomObject>('referenceGrants'),
-      authorizationPolicies: items<CustomObject>('authorizationPolicies'),
-      rateLimitPolicies: items<CustomObject>('rateLimitPolicies'),
-      waypointReadyReplicas: this.#readyReplicas(),
-    };
-    return deepFreeze(world);
-  }
-
-  /** Ready replicas of waypoint Deployments by `namespace/gateway`. */
-  #readyReplicas(): Record<string, number> {
-    const out: Record<string, number> = {};
-    const deployments = (this.#informers.get('deployments')?.list() ?? []) as readonly V1Deployment[];
-    for (const d of deployments) {
-      const gateway = d.metadata?.labels?.[WAYPOINT_GATEWAY_LABEL];
-      if (gateway === undefined || gateway === '') continue;
-      const ready = d.status?.readyReplicas;
-      const key = `${d.metadata?.namespace ?? 'default'}/${gateway}`;
-      // Two Deployments claiming one Gateway (e.g. a rename in progress) add up their replicas.
-      out[key] = (out[key] ?? 0) + (typeof ready === 'number' && ready > 0 ? ready : 0);
-    }
-    return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    return deepFreeze(
+      worldFromLists(this.#opts.trustDomain, (field) =>
+        structuredClone([...(this.#informers.get(field)?.list() ?? [])].sort(byNamespaceName)),
+      ),
+    );
   }
 
   async #list(rest: KubeRest, res: WatchedResource): Promise<KubernetesListObject<WireObject>> {

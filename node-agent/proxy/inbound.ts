@@ -9,11 +9,12 @@ import type { Socket } from 'node:net';
 import { errorMessage } from '../../common/errors.ts';
 import { parseForwardedFor, type HboneTunnel } from '../../common/hbone/index.ts';
 import { AGENT_MARK } from '../capture/rules.ts';
-import { connectInNetns, isSystemError, originalDst, socketFd } from '../native/index.ts';
+import { connectInNetns, isSystemError } from '../native/index.ts';
 import { planInbound, type Address, type InboundPlan, type NodeState } from '../state/index.ts';
-import { ignoreError, type PodContext } from './context.ts';
+import type { PodContext } from './context.ts';
 import { addressOf, Flow } from './flow.ts';
 import { UNKNOWN, workloadLabel } from './metrics.ts';
+import { acceptRedirected } from './redirected.ts';
 
 const UNREACHABLE = 503;
 const TIMEOUT = 504;
@@ -63,30 +64,9 @@ export function onTunnel(ctx: PodContext, tunnel: HboneTunnel): void {
 
 /** Handles one plaintext connection redirected to the pod's 15006. */
 export function onPlaintext(ctx: PodContext, socket: Socket): void {
-  socket.on('error', ignoreError);
-  let target: Address;
-  try {
-    const d = originalDst(socketFd(socket));
-    target = { ip: d.address, port: d.port };
-  } catch (err) {
-    ctx.agent.log.warn('inbound connection without an original destination', {
-      pod: ctx.name,
-      error: errorMessage(err),
-    });
-    socket.resetAndDestroy();
-    return;
-  }
-  const flow = new Flow(
-    ctx.agent,
-    {
-      direction: 'inbound',
-      pod: ctx.name,
-      sourceAddress: addressOf(socket.remoteAddress, socket.remotePort),
-      destinationAddress: addressOf(target.ip, target.port),
-    },
-    ctx.flows,
-    socket,
-  );
+  const accepted = acceptRedirected(ctx, socket, 'inbound');
+  if (accepted === undefined) return;
+  const { dst: target, flow } = accepted;
   const state = ctx.agent.state();
   const plan = planInbound(state, ctx.self, target, { ip: socket.remoteAddress });
   label(ctx, flow, state, undefined, socket.remoteAddress);

@@ -13,7 +13,7 @@ import {
   type TunnelFailover,
 } from '../../common/hbone/index.ts';
 import { AGENT_MARK } from '../capture/rules.ts';
-import { connectInNetns, originalDst, socketFd } from '../native/index.ts';
+import { connectInNetns } from '../native/index.ts';
 import type { Workload } from '../../common/ir/index.ts';
 import {
   planOutbound,
@@ -23,40 +23,20 @@ import {
   type WaypointPlan,
   type WorkloadPlan,
 } from '../state/index.ts';
-import { addressOf, Flow } from './flow.ts';
+import type { Flow } from './flow.ts';
 import { UNKNOWN, workloadLabel } from './metrics.ts';
-import { ignoreError, type PodContext } from './context.ts';
+import type { PodContext } from './context.ts';
 import { healthyPicker } from './health.ts';
+import { acceptRedirected } from './redirected.ts';
 import { clientMaterial } from './tls.ts';
 
 const STREAM_CANCEL = 8; // NGHTTP2_CANCEL
 
 /** Handles one accepted outbound socket; never throws, never leaves the client hanging. */
 export function onOutbound(ctx: PodContext, socket: Socket): void {
-  socket.on('error', ignoreError);
-  let dst: Address;
-  try {
-    const d = originalDst(socketFd(socket));
-    dst = { ip: d.address, port: d.port };
-  } catch (err) {
-    ctx.agent.log.warn('outbound connection without an original destination', {
-      pod: ctx.name,
-      error: errorMessage(err),
-    });
-    socket.resetAndDestroy();
-    return;
-  }
-  const flow = new Flow(
-    ctx.agent,
-    {
-      direction: 'outbound',
-      pod: ctx.name,
-      sourceAddress: addressOf(socket.remoteAddress, socket.remotePort),
-      destinationAddress: addressOf(dst.ip, dst.port),
-    },
-    ctx.flows,
-    socket,
-  );
+  const accepted = acceptRedirected(ctx, socket, 'outbound');
+  if (accepted === undefined) return;
+  const { dst, flow } = accepted;
   route(ctx, socket, dst, flow).catch((err: unknown) => {
     ctx.agent.log.warn('outbound connection failed', { pod: ctx.name, error: errorMessage(err) });
     flow.fail(err instanceof HboneRefusedError ? 'refused' : 'error', errorMessage(err), socket);
