@@ -14,6 +14,7 @@ import { LabApi } from './kube/rest.ts';
 import { LabNetwork, listLabNamespaces } from './net/cluster-net.ts';
 import { nodeNetns, podNetns } from './net/plan.ts';
 import { programArgv } from './programs.ts';
+import { containerLogFile } from './runtime/container.ts';
 import { isSameProcess, procStat } from './runtime/procfs.ts';
 import {
   REGISTRY_DIR,
@@ -298,10 +299,11 @@ export async function labLogs(name: string, target: string, container?: string):
       'CLI_USAGE',
       `pod ${target} has no container ${chosen} (containers: ${names.join(', ')})`,
     );
-  const file = join(
-    labFiles(rec.dir).logs,
-    'pods',
-    `${pod.metadata?.namespace ?? ''}_${pod.metadata?.name ?? ''}_${chosen}.log`,
+  const file = containerLogFile(
+    labFiles(rec.dir).podLogs,
+    pod.metadata?.namespace ?? '',
+    pod.metadata?.name ?? '',
+    chosen,
   );
   if (!existsSync(file)) return '';
   return readFile(file, 'utf8');

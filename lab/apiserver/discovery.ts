@@ -99,13 +99,10 @@ export function resourceList(reg: Registry, group: string, version: string): Jso
       });
     }
     if (resourceKey(d) === 'pods')
-      resources.push({
-        name: 'pods/binding',
-        singularName: '',
-        namespaced: true,
-        kind: 'Binding',
-        verbs: ['create'],
-      });
+      resources.push(
+        { name: 'pods/binding', singularName: '', namespaced: true, kind: 'Binding', verbs: ['create'] },
+        { name: 'pods/log', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get'] },
+      );
   }
   return {
     kind: 'APIResourceList',

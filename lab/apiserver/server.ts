@@ -11,6 +11,7 @@ import { coreVersions, groupInfo, groupList, LAB_VERSION, resourceList } from '.
 import { installGarbageCollector } from './gc.ts';
 import { Deleter } from './handlers/delete.ts';
 import { handleResource, type ResourceHandlerDeps } from './handlers/http.ts';
+import type { PodLogFile } from './handlers/logs.ts';
 import { ObjectOps } from './handlers/objects.ts';
 import { authenticateRequest } from './handlers/tokens.ts';
 import { groupVersionDoc, openapiIndex } from './openapi.ts';
@@ -69,6 +70,8 @@ export interface ApiServerOptions {
   compactEvery?: number;
   /** Address advertised in `/api` serverAddressByClientCIDRs (default 127.0.0.1:6443). */
   advertiseAddress?: string;
+  /** Where a container's log file is; serves `pods/{name}/log` (`kubectl logs`) when set. */
+  podLogFile?: PodLogFile;
 }
 
 /** A running API server. */
@@ -138,6 +141,7 @@ function createApiServerSync(options: ApiServerOptions): ApiServer {
     ops,
     deleter,
     adminToken: options.adminToken,
+    podLogFile: options.podLogFile,
     watch: {
       bookmarkIntervalMs: options.bookmarkIntervalMs ?? 60_000,
       maxBufferedBytes: 16 * 1024 * 1024,

@@ -29,6 +29,7 @@ import { applyProxyRules } from '../proxy/apply.ts';
 import { buildProxyRules } from '../proxy/rules.ts';
 import { ContainerRuntime } from '../runtime/container.ts';
 import { runProbe, type Probe } from '../runtime/probes.ts';
+import { labFiles } from '../supervisor/paths.ts';
 import { NodeHeartbeat } from './node-status.ts';
 import { PodWorker } from './pod-worker.ts';
 import { proxyServices } from './proxy-sync.ts';
@@ -76,7 +77,7 @@ async function main(): Promise<void> {
   const node = { name, index, netns: nodeNetns(lab, index), ip: nodeIp(index) };
   const nodeDir = join(dir, 'nodes', `node${index}`);
   const runtime = new ContainerRuntime({
-    logDir: join(dir, 'logs', 'pods'),
+    logDir: labFiles(dir).podLogs,
     stateDir: join(nodeDir, 'containers'),
     logger: log,
   });

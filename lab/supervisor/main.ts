@@ -21,6 +21,7 @@ import { ControllerManager } from '../controllers/manager.ts';
 import { LabApi } from '../kube/rest.ts';
 import { LabNetwork } from '../net/cluster-net.ts';
 import { API_PORT_IN_LAB, CORE_IP, bootstrapCluster } from './bootstrap.ts';
+import { containerLogFile } from '../runtime/container.ts';
 import { SupervisedProcess } from './children.ts';
 import { programArgv } from '../programs.ts';
 import { labFiles, nodeName } from './paths.ts';
@@ -57,6 +58,7 @@ async function main(): Promise<void> {
     serviceCidr: '10.96.0.0/16',
     logger: log.child({ component: 'apiserver' }),
     hooks: { strategicMergePatch, serverSideApply, validate, applyDefaults, prune, toTable },
+    podLogFile: (namespace, pod, container) => containerLogFile(files.podLogs, namespace, pod, container),
   });
   const tls = { key: pki.serverKeyPem, cert: pki.serverCertPem };
   const tcp = createHttps(tls, (req, res) => api.handle(req, res));

@@ -38,6 +38,8 @@ export function labFiles(dir: string): {
   logs: string;
   nodes: string;
   pods: string;
+  /** Container output, one file per container (lab/runtime `containerLogFile`). */
+  podLogs: string;
   socket: string;
   supervisorLog: string;
   ready: string;
@@ -50,6 +52,7 @@ export function labFiles(dir: string): {
     logs: join(dir, 'logs'),
     nodes: join(dir, 'nodes'),
     pods: join(dir, 'pods'),
+    podLogs: join(dir, 'logs', 'pods'),
     socket: join(dir, 'apiserver.sock'),
     supervisorLog: join(dir, 'logs', 'supervisor.log'),
     ready: join(dir, 'ready'),

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +22,17 @@ interface Lab {
   srv: Server;
   port: number;
   urls: string[];
+}
+
+/** A pod with two containers, as a file for kubectl apply; returns its path. */
+function writePod(dir: string): string {
+  const file = join(dir, 'talker.yaml');
+  writeFileSync(
+    file,
+    'apiVersion: v1\nkind: Pod\nmetadata: {name: talker, namespace: default}\n' +
+      'spec: {containers: [{name: app, image: waymesh/echo}, {name: side, image: waymesh/echo}]}\n',
+  );
+  return file;
 }
 
 describe('lab API server with kubectl and client-node', function () {
@@ -48,6 +59,7 @@ describe('lab API server with kubectl and client-node', function () {
       watchHistorySize: historySize,
       bookmarkIntervalMs: 300,
       watchTimeoutSeconds,
+      podLogFile: (ns, pod, container) => join(dir, 'logs', `${ns}_${pod}_${container}.log`),
     });
     const urls: string[] = [];
     const srv = createServer(
@@ -493,6 +505,69 @@ spec:
     });
     const maxRv = Math.max(...before.items.map((i) => Number(i.metadata.resourceVersion)));
     assert.ok(Number((created.json['metadata'] as { resourceVersion: string }).resourceVersion) > maxRv);
+  });
+
+  it('serves container logs to kubectl logs: container choice, --tail, --limit-bytes, -f, refusals', async () => {
+    mkdirSync(join(dir, 'logs'), { recursive: true });
+    const log = (c: string): string => join(dir, 'logs', `default_talker_${c}.log`);
+    await kubectl('apply', '-f', writePod(dir));
+    writeFileSync(log('app'), 'one\ntwo\nthree\n');
+    assert.equal(await kubectl('logs', 'talker', '-c', 'app'), 'one\ntwo\nthree\n');
+    assert.equal(await kubectl('logs', 'talker', '-c', 'app', '--tail=2'), 'two\nthree\n');
+    assert.equal(await kubectl('logs', 'talker', '-c', 'app', '--tail=0'), '');
+    assert.equal(await kubectl('logs', 'talker', '-c', 'app', '--limit-bytes=5'), 'one\nt');
+    // kubectl picks the first container itself; the API asks for one when there are several.
+    assert.equal(await kubectl('logs', 'talker'), 'one\ntwo\nthree\n');
+    const unnamed = await http('GET', '/api/v1/namespaces/default/pods/talker/log');
+    assert.equal(unnamed.status, 400);
+    assert.match(
+      String(unnamed.json['message']),
+      /a container name must be specified for pod talker, choose one of: \[app side\]/,
+    );
+    assert.match(
+      await kubectlFails('logs', 'talker', '-c', 'nope'),
+      /container nope is not valid for pod talker/,
+    );
+    assert.match(
+      await kubectlFails('logs', 'talker', '-c', 'side'),
+      /container "side" in pod "talker" is waiting to start/,
+    );
+    assert.match(
+      await kubectlFails('logs', 'talker', '-c', 'app', '--previous'),
+      /previous is not supported by the waymesh lab/,
+    );
+    assert.match(
+      await kubectlFails('logs', 'talker', '-c', 'app', '--since=1h'),
+      /sinceSeconds is not supported/,
+    );
+    assert.match(await kubectlFails('logs', 'missing'), /pods "missing" not found/);
+    // -f: what is there, then what is appended, until the pod is deleted.
+    const f = spawn('kubectl', ['logs', '-f', 'talker', '-c', 'app', '--tail=1'], {
+      env: { ...process.env, KUBECONFIG: kubeconfig, KUBECACHEDIR: join(dir, 'cache') },
+    });
+    children.add(f);
+    let seen = '';
+    const saw = (text: string): Promise<void> =>
+      new Promise((resolve) => {
+        const check = (): void => {
+          if (!seen.includes(text)) return;
+          f.stdout.off('data', onData);
+          resolve();
+        };
+        const onData = (c: Buffer): void => {
+          seen += c.toString();
+          check();
+        };
+        f.stdout.on('data', onData);
+        check();
+      });
+    await saw('three\n');
+    appendFileSync(log('app'), 'four\n');
+    await saw('four\n');
+    const exited = new Promise<number | null>((resolve) => f.once('exit', (code) => resolve(code)));
+    await kubectl('delete', 'pod', 'talker', '--wait=false');
+    assert.equal(await exited, 0);
+    assert.equal(seen, 'three\nfour\n');
   });
 
   it('terminates a namespace with its contents', async () => {

@@ -13,6 +13,7 @@ import { parseJsonBody, readBody, sendJson } from '../status-http.ts';
 import { ApiError, type JsonObject, type KubeObject, type ResourceDef } from '../types.ts';
 import { parseDeleteOptions, type Deleter } from './delete.ts';
 import { patchKind, type ObjectOps, type Target, type WriteOptions } from './objects.ts';
+import { servePodLog, type PodLogFile } from './logs.ts';
 import { tokenRequest, tokenReview } from './tokens.ts';
 import { serveWatch, type WatchSettings } from './watch-http.ts';
 
@@ -23,6 +24,8 @@ export interface ResourceHandlerDeps {
   deleter: Deleter;
   adminToken: string;
   watch: WatchSettings;
+  /** Where container logs are, for `pods/{name}/log`; undefined: not served (404). */
+  podLogFile: PodLogFile | undefined;
 }
 
 function notServed(p: ResourcePath): ApiError {
@@ -121,7 +124,8 @@ export async function handleResource(
     const allowed =
       (sub === 'status' && def.versions.find((v) => v.name === p.version)?.subresources?.status === true) ||
       (sub === 'token' && key === 'serviceaccounts') ||
-      (sub === 'binding' && key === 'pods');
+      (sub === 'binding' && key === 'pods') ||
+      (sub === 'log' && key === 'pods' && d.podLogFile !== undefined);
     if (!allowed || p.name === undefined)
       throw new ApiError(
         404,
@@ -132,6 +136,13 @@ export async function handleResource(
       if (method !== 'POST')
         throw new ApiError(405, 'MethodNotAllowed', 'serviceaccounts/token is create-only');
       send(201, tokenRequest(ctx, def, t.namespace ?? '', p.name, parseJsonBody(await readBody(req))));
+      return;
+    }
+    if (sub === 'log' && d.podLogFile !== undefined) {
+      if (method !== 'GET') throw new ApiError(405, 'MethodNotAllowed', 'pods/log is read-only (GET)');
+      const pod = ctx.store.get('pods', t.namespace ?? '', p.name);
+      if (pod === undefined) throw new ApiError(404, 'NotFound', `pods "${p.name}" not found`);
+      await servePodLog(ctx, req, res, pod, q, d.podLogFile);
       return;
     }
     if (sub === 'binding') {
