@@ -4,7 +4,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { MeshError } from '../common/errors.ts';
-import { reconnectChannelOptions } from '../common/reconnect.ts';
+import { RenewingClient, reconnectChannelOptions } from '../common/reconnect.ts';
 import type { TrustBundle } from './bundle.ts';
 import {
   CertificateServiceClient,
@@ -45,7 +45,7 @@ interface CertificateServiceStub extends grpc.Client {
 
 /** Requests certificates from the CA service. */
 export class CaClient {
-  readonly #client: CertificateServiceStub;
+  readonly #client: RenewingClient<CertificateServiceStub>;
   readonly #opts: CaClientOptions;
 
   constructor(opts: CaClientOptions) {
@@ -57,12 +57,18 @@ export class CaClient {
     );
     // Identity is checked by SPIFFE id above, not by host name; a fixed SNI name also avoids
     // sending an IP address as SNI, which RFC 6066 forbids.
-    this.#client = new CertificateServiceClient(opts.address, creds, {
-      'grpc.ssl_target_name_override': 'waymesh-ca',
-      // Calls fail at once while the channel backs off: a new pod's certificate request must not
-      // wait out grpc-js's default of up to 120 s after the controller is back.
-      ...reconnectChannelOptions(),
-    }) as unknown as CertificateServiceStub;
+    // A connect that hangs (a Service address still translated to a pod that is gone) is cut
+    // short by a new channel, as for the config stream.
+    this.#client = new RenewingClient({
+      make: (pool) =>
+        new CertificateServiceClient(opts.address, creds, {
+          'grpc.ssl_target_name_override': 'waymesh-ca',
+          // Calls fail at once while the channel backs off: a new pod's certificate request must
+          // not wait out grpc-js's default of up to 120 s after the controller is back.
+          ...reconnectChannelOptions(),
+          ...pool,
+        }) as unknown as CertificateServiceStub,
+    });
   }
 
   /** Sends a CSR; resolves with the PEM chain (leaf first). */
@@ -73,7 +79,7 @@ export class CaClient {
     const req: CreateCertificateRequest = { csr: csrPem, ttlSeconds, impersonatedIdentity };
     const deadline = new Date(Date.now() + (this.#opts.timeoutMs ?? 10_000));
     return new Promise<string[]>((resolve, reject) => {
-      this.#client.CreateCertificate(req, metadata, { deadline }, (err, res) => {
+      this.#client.current.CreateCertificate(req, metadata, { deadline }, (err, res) => {
         if (err !== null) reject(caCallError(err));
         else if (res === undefined || res.certChain.length === 0) {
           reject(new MeshError('CA_INTERNAL', 'the CA answered with an empty certificate chain'));

@@ -4,8 +4,9 @@
  * outage, so it is short: a refused connect costs the controller nothing. grpc-js keeps its own
  * connect backoff per channel (1 s growing ×1.6 up to 120 s by default), which would hold calls
  * in TRANSIENT_FAILURE long after the controller is back; {@link reconnectChannelOptions} caps it
- * the same way.
+ * the same way. A connect that hangs is cut short by {@link RenewingClient}.
  */
+import * as grpc from '@grpc/grpc-js';
 
 /** First reconnect delay. */
 export const RECONNECT_INITIAL_MS = 1_000;
@@ -18,4 +19,73 @@ export function reconnectChannelOptions(
   capMs = RECONNECT_CAP_MS,
 ): { 'grpc.initial_reconnect_backoff_ms': number; 'grpc.max_reconnect_backoff_ms': number } {
   return { 'grpc.initial_reconnect_backoff_ms': initialMs, 'grpc.max_reconnect_backoff_ms': capMs };
+}
+
+/** How long a channel may stay connecting (TCP and TLS) before {@link RenewingClient} replaces it. */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
+/** Options of {@link RenewingClient}. */
+export interface RenewingClientOptions<C> {
+  /** Makes a client (and its channel); called once at start and once per renewal. */
+  readonly make: (options: { 'grpc.use_local_subchannel_pool': number }) => C;
+  /** Default {@link CONNECT_TIMEOUT_MS}. */
+  readonly connectTimeoutMs?: number;
+  /** Told about each renewal (for a log line). */
+  readonly onRenew?: (stuckMs: number) => void;
+}
+
+/**
+ * A grpc-js client whose channel is replaced when it has been connecting for longer than
+ * `connectTimeoutMs`. grpc-js puts no timeout on its TCP connect, so a SYN into a black hole —
+ * a Service address still translated to a controller pod that is gone — holds the channel and
+ * every call on it for the kernel's SYN retries (~2 min), and a retry on the same socket keeps
+ * the same stale translation. The replacement opens a new socket (a new connection-tracking
+ * entry, so the Service address is translated afresh); channels use a local subchannel pool so
+ * it does not share the stuck connection. Calls on the replaced channel fail (CANCELLED or
+ * UNAVAILABLE) and their callers retry as they do after any failure.
+ */
+export class RenewingClient<C extends grpc.Client> {
+  readonly #opts: RenewingClientOptions<C>;
+  readonly #timeoutMs: number;
+  #client: C;
+  #closed = false;
+
+  constructor(opts: RenewingClientOptions<C>) {
+    this.#opts = opts;
+    this.#timeoutMs = opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+    this.#client = this.#make();
+  }
+
+  /** The client to call now. */
+  get current(): C {
+    return this.#client;
+  }
+
+  /** Closes the current client; no renewal after this. */
+  close(): void {
+    this.#closed = true;
+    this.#client.close();
+  }
+
+  #make(): C {
+    const client = this.#opts.make({ 'grpc.use_local_subchannel_pool': 1 });
+    this.#watch(client, Date.now());
+    return client;
+  }
+
+  /** Follows `client`'s state; `since` is when it entered the state it is in. */
+  #watch(client: C, since: number): void {
+    const channel = client.getChannel();
+    const state = channel.getConnectivityState(false);
+    if (state === grpc.connectivityState.SHUTDOWN) return;
+    const deadline = state === grpc.connectivityState.CONNECTING ? since + this.#timeoutMs : Infinity;
+    channel.watchConnectivityState(state, deadline, (err) => {
+      if (this.#closed || client !== this.#client) return;
+      if (err === undefined) return this.#watch(client, Date.now());
+      // Still connecting at the deadline: start over on a new channel.
+      this.#opts.onRenew?.(Date.now() - since);
+      this.#client = this.#make();
+      client.close();
+    });
+  }
 }

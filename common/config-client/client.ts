@@ -9,7 +9,12 @@
 import * as grpc from '@grpc/grpc-js';
 import { errorMessage, MeshError } from '../errors.ts';
 import { silentLogger, type Logger } from '../log.ts';
-import { RECONNECT_CAP_MS, RECONNECT_INITIAL_MS, reconnectChannelOptions } from '../reconnect.ts';
+import {
+  RECONNECT_CAP_MS,
+  RECONNECT_INITIAL_MS,
+  RenewingClient,
+  reconnectChannelOptions,
+} from '../reconnect.ts';
 import type { ProxySnapshot } from '../ir/index.ts';
 import {
   ConfigServiceClient,
@@ -38,6 +43,8 @@ export interface ConfigClientOptions {
   readonly maxBackoffMs?: number;
   /** Source of jitter in [0, 1) (default Math.random); delays vary by ±20 %. */
   readonly random?: () => number;
+  /** How long connecting may take before a new connection is tried (default 10 s). */
+  readonly connectTimeoutMs?: number;
 }
 
 /** What the client has, for `/config_dump` and readiness. */
@@ -87,7 +94,7 @@ function decode(res: ConfigResponse, proxy: ProxyId): ProxySnapshot {
 export class ConfigClient {
   readonly #opts: ConfigClientOptions;
   readonly #log: Logger;
-  readonly #client: ConfigServiceStub;
+  readonly #client: RenewingClient<ConfigServiceStub>;
   readonly #initialMs: number;
   readonly #capMs: number;
   #stream: Stream | undefined;
@@ -110,13 +117,23 @@ export class ConfigClient {
     });
     this.#capMs = Math.min(BACKOFF_CAP_MS, opts.maxBackoffMs ?? RECONNECT_CAP_MS);
     this.#initialMs = Math.min(this.#capMs, Math.max(1, opts.initialBackoffMs ?? RECONNECT_INITIAL_MS));
-    this.#client = new ConfigServiceClient(opts.address, opts.credentials, {
-      'grpc.max_receive_message_length': 256 * 1024 * 1024,
-      ...reconnectChannelOptions(this.#initialMs, this.#capMs),
-      'grpc.keepalive_time_ms': 30_000,
-      'grpc.keepalive_timeout_ms': 10_000,
-      ...opts.channelOptions,
-    }) as unknown as ConfigServiceStub;
+    this.#client = new RenewingClient({
+      make: (pool) =>
+        new ConfigServiceClient(opts.address, opts.credentials, {
+          'grpc.max_receive_message_length': 256 * 1024 * 1024,
+          ...reconnectChannelOptions(this.#initialMs, this.#capMs),
+          'grpc.keepalive_time_ms': 30_000,
+          'grpc.keepalive_timeout_ms': 10_000,
+          ...pool,
+          ...opts.channelOptions,
+        }) as unknown as ConfigServiceStub,
+      ...(opts.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: opts.connectTimeoutMs }),
+      onRenew: (stuckMs) =>
+        this.#log.warn('connecting to the controller hangs; starting over on a new connection', {
+          address: opts.address,
+          stuckMs,
+        }),
+    });
   }
 
   /** Starts subscribing (returns at once; failures are retried in the background). */
@@ -167,7 +184,7 @@ export class ConfigClient {
     if (!this.#running) return;
     const metadata = new grpc.Metadata();
     metadata.set('authorization', `Bearer ${token}`);
-    const stream = this.#client.Stream(metadata);
+    const stream = this.#client.current.Stream(metadata);
     this.#stream = stream;
     let ended = false;
     const finish = (reason: string): void => {
