@@ -23,6 +23,8 @@ export interface CaClientOptions {
   /** Supplies the bearer token for each call (tokens rotate). */
   readonly token: () => string | Promise<string>;
   readonly timeoutMs?: number;
+  /** How long connecting may take before a new connection is tried (default 10 s). */
+  readonly connectTimeoutMs?: number;
 }
 
 /** A CA refusal or failure: `code` is `CA_<GRPC STATUS NAME>`, e.g. `CA_PERMISSION_DENIED`. */
@@ -68,6 +70,7 @@ export class CaClient {
           ...reconnectChannelOptions(),
           ...pool,
         }) as unknown as CertificateServiceStub,
+      ...(opts.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: opts.connectTimeoutMs }),
     });
   }
 

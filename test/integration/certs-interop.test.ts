@@ -15,6 +15,7 @@ import * as grpc from '@grpc/grpc-js';
 import { after, before, describe, it } from 'mocha';
 import { isMeshError, type MeshError } from '../../common/errors.ts';
 import { formatSpiffeId } from '../../common/spiffe.ts';
+import { blackHoleFirst } from '../helpers/black-hole.ts';
 import { signSubCa } from '../helpers/pki.ts';
 import { main } from '../../cli/main.ts';
 import { nameDer } from '../../certs/asn1.ts';
@@ -608,6 +609,34 @@ describe('certs interop (integration)', function () {
         'client',
       );
       assert.equal(formatSpiffeId(id), WEB);
+    });
+
+    it('starts over on a new connection when connecting hangs (a peer that never answers)', async () => {
+      // The first connection lands in a black hole (accepted, never answered), as a SYN to a
+      // Service address still translated to a pod that is gone; later ones reach the CA.
+      const relay = await blackHoleFirst(caServer.port);
+      const c = new CaClient({
+        address: `127.0.0.1:${relay.port}`,
+        bundle,
+        serverId: CONTROLLER,
+        token: () => 'tok-web',
+        timeoutMs: 5000,
+        connectTimeoutMs: 300,
+      });
+      clients.push(c);
+      try {
+        const started = Date.now();
+        // The call waiting on the stuck channel fails when it is replaced, not at its deadline.
+        await assert.rejects(
+          c.createCertificate(createCsr(generateKey(), WEB)),
+          (err: unknown) => isMeshError(err) && /CA_(UNAVAILABLE|CANCELLED)/.test(err.code),
+        );
+        assert.ok(Date.now() - started < 2_000, `failed after ${Date.now() - started} ms`);
+        assert.equal((await c.createCertificate(createCsr(generateKey(), WEB))).length, 2);
+        assert.equal(relay.held.length, 1, 'the first connection was the black hole');
+      } finally {
+        relay.close();
+      }
     });
 
     it('no authorization metadata at all → UNAUTHENTICATED', async () => {

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { ConfigClient } from '../../common/config-client/client.ts';
 import { STREAM_PATH, type ProxyId } from '../../common/config-client/defs.ts';
@@ -7,6 +6,7 @@ import type { ProxySnapshot, Workload } from '../../common/ir/index.ts';
 import { createLogger, type Logger } from '../../common/log.ts';
 import { buildSnapshots, type SnapshotSet } from '../../controller/snapshots/index.ts';
 import { startConfigServer, type ConfigServer } from '../../controller/xds/server.ts';
+import { blackHoleFirst } from '../helpers/black-hole.ts';
 
 const TOKENS: ReadonlyMap<string, ProxyId> = new Map<string, ProxyId>([
   ['tok-a', { kind: 'node', name: 'node-a' }],
@@ -272,23 +272,12 @@ describe('config stream (controller/xds ↔ common/config-client)', function () 
   it('starts over on a new connection when connecting hangs (a peer that never answers)', async () => {
     // The first connection lands in a black hole (accepted, never answered), as a SYN to a
     // Service address still translated to a pod that is gone; later ones reach the server.
-    const held: net.Socket[] = [];
-    const relay = net.createServer((socket) => {
-      if (held.length === 0) {
-        held.push(socket);
-        return;
-      }
-      const upstream = net.connect(server.port, '127.0.0.1');
-      socket.pipe(upstream).pipe(socket);
-      socket.on('error', () => upstream.destroy());
-      upstream.on('error', () => socket.destroy());
-    });
-    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const relay = await blackHoleFirst(server.port);
     try {
       server.publish(snapshots(1));
       const applied: ProxySnapshot[] = [];
       const client = new ConfigClient({
-        address: `127.0.0.1:${(relay.address() as net.AddressInfo).port}`,
+        address: `127.0.0.1:${relay.port}`,
         credentials: grpc.credentials.createInsecure(),
         proxy: { kind: 'node', name: 'node-a' },
         token: 'tok-a',
@@ -304,14 +293,13 @@ describe('config stream (controller/xds ↔ common/config-client)', function () 
       clients.push(client);
       client.start();
       await waitFor('snapshot through a new connection', () => applied.length === 1, 3_000);
-      assert.equal(held.length, 1, 'the first connection was the black hole');
+      assert.equal(relay.held.length, 1, 'the first connection was the black hole');
       const renewed = log.lines.filter(
         (l) => l['msg'] === 'connecting to the controller hangs; starting over on a new connection',
       );
       assert.equal(renewed.length, 1);
       assert.ok(Number(renewed[0]?.['stuckMs']) >= 300);
     } finally {
-      for (const s of held) s.destroy();
       relay.close();
     }
   });
