@@ -39,6 +39,7 @@ const WAYPOINT_ID = `spiffe://${TD}/ns/shop/sa/waypoint`;
 const SRC = { group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', namespace: 'shop', name: 'reviews' };
 const V1_IP = '127.0.0.11';
 const V2_IP = '127.0.0.12';
+const DEAD_IPS = ['127.0.0.13', '127.0.0.14'] as const;
 
 function cert(ca: CertificateAuthority, id: string): WaypointCert {
   const local = issueLocalIdentity(ca, id);
@@ -110,6 +111,12 @@ function buildSnapshot(
   });
   const v1 = endpoint(V1_IP, echoPorts.v1, 'reviews-v1');
   const v2 = endpoint(V2_IP, echoPorts.v2, 'reviews-v2');
+  // No HBONE server listens on these: their tunnels are refused.
+  const flaky = [
+    endpoint(DEAD_IPS[0], echoPorts.v1, 'flaky'),
+    endpoint(DEAD_IPS[1], echoPorts.v1, 'flaky'),
+    v1,
+  ];
   return {
     kind: 'waypoint',
     version,
@@ -121,6 +128,12 @@ function buildSnapshot(
       service('reviews-v2', '10.96.0.12', { endpoints: [v2] }),
       service('other', '10.96.0.20', { endpoints: [v1] }),
       service('ratings', '10.96.0.30', { waypoint: binding, endpoints: [v1] }),
+      service('flaky', '10.96.0.40', { waypoint: binding, endpoints: flaky }),
+      service('flaky-tcp', '10.96.0.41', {
+        waypoint: binding,
+        endpoints: flaky,
+        ports: [{ name: 'tcp', port: 80, protocol: 'TCP', appProtocol: 'tcp' }],
+      }),
     ],
     routes: [
       {
@@ -342,6 +355,17 @@ describe('waypoint program (integration)', function () {
     }
     assert.equal(counts.v1 + counts.v2, 1000);
     assert.ok(Math.abs(counts.v2 / 1000 - 0.1) <= 0.05, `v2 got ${counts.v2} of 1000`);
+  });
+
+  it('fails over when the tunnels to the first endpoints cannot be opened (HTTP and L4 passthrough)', async () => {
+    // Two of the three endpoints have no HBONE server; one try plus two others always reaches v1.
+    for (const target of ['10.96.0.40:80', '10.96.0.41:80']) {
+      for (let i = 0; i < 3; i++) {
+        const r = await request('/f', { target });
+        assert.equal(r.status, 200, `${target} request ${i}: ${r.body}`);
+        assert.equal(backendOfReply(r), 'v1');
+      }
+    }
   });
 
   it('answers 404 when no route matches', async () => {
