@@ -4,7 +4,8 @@ export type { ListenAddress, WaypointAddresses, WaypointOptions } from './waypoi
 export { WaypointMetrics } from './metrics.ts';
 export { HboneUpstream, expectPeer } from './upstream-hbone.ts';
 export type { HboneUpstreamOptions } from './upstream-hbone.ts';
-export { createTunnelHandler, namespaceOf, pickEndpoint } from './server.ts';
+export { createTunnelHandler, namespaceOf, openPassthrough } from './server.ts';
+export type { Passthrough } from './server.ts';
 export { compileWaypointConfig, limitsOf } from './program/config.ts';
 export type { GatewayRef, ServiceLimits, TargetEntry, WaypointConfig } from './program/config.ts';
 export { caIdentity, certFromPem, clientTls, serverTls, staticIdentity } from './program/identity.ts';

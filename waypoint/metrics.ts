@@ -75,7 +75,7 @@ export class WaypointMetrics {
     );
     registry.gauge(
       'waymesh_upstream_outstanding_requests',
-      'Requests waiting on endpoints.',
+      'Requests and L4 passthrough connections open on each endpoint.',
       ['endpoint'],
       (g) => {
         g.clear();

@@ -1,17 +1,21 @@
 /**
  * The waypoint's tunnel handler (issue 6 §1): each HBONE CONNECT names a Service ClusterIP:port.
  * Unknown targets are refused 404, Services not bound to this waypoint 403; `tcp` ports are
- * passed through at L4 to a ready endpoint over HBONE (another one, up to twice, when its tunnel
- * cannot be opened: `tunnelFailover`); every other port goes to the HTTP engine.
+ * passed through at L4 over HBONE to the endpoint the HTTP engine's picker chooses (the least
+ * loaded, skipping ejected ones; another one, up to twice, when its tunnel cannot be opened:
+ * `tunnelFailover`); every other port goes to the HTTP engine.
  */
+import type { Duplex } from 'node:stream';
 import { errorMessage, MeshError } from '../common/errors.ts';
 import { formatAuthority, pipeTunnel, tunnelFailover, type HboneTunnel } from '../common/hbone/index.ts';
-import type { Endpoint } from '../common/ir/mesh.ts';
+import type { MeshService } from '../common/ir/mesh.ts';
+import type { ServiceKey } from '../common/ir/source.ts';
 import type { Logger } from '../common/log.ts';
 import { parseWorkloadId } from '../common/spiffe.ts';
+import { endpointKey, type EndpointPicker } from './http/endpoints.ts';
 import { MAX_FAILOVERS } from './http/forward.ts';
 import type { HttpEngine, TunnelContext, UpstreamConnector, UpstreamEndpoint } from './http/index.ts';
-import type { TargetEntry, WaypointConfig } from './program/config.ts';
+import type { WaypointConfig } from './program/config.ts';
 import { plainDuplex } from './program/tunnel-stream.ts';
 
 /** What the handler needs. */
@@ -20,7 +24,11 @@ export interface TunnelHandlerDeps {
   readonly config: () => WaypointConfig | undefined;
   readonly engine: HttpEngine;
   readonly connector: UpstreamConnector;
-  readonly random: () => number;
+  /**
+   * The HTTP engine's picker: a passthrough connection counts against its endpoint like a request
+   * until it closes, and connect failures eject endpoints for both.
+   */
+  readonly picker: EndpointPicker;
   readonly logger: Logger;
   /** Counts refusals by status. */
   readonly onRefused?: (status: number) => void;
@@ -35,30 +43,49 @@ export function namespaceOf(spiffeId: string): string | undefined {
   }
 }
 
+/** The upstream of a passthrough connection, or why there is none. */
+export type Passthrough =
+  { readonly endpoint: UpstreamEndpoint; readonly upstream: Duplex } | { readonly refused: string };
+
 /**
- * Picks a ready endpoint of `entry` serving its port, uniformly, none whose IP is in `avoid`;
- * undefined when there is none.
+ * Opens the upstream of a passthrough connection to `service`:`port`: the picker's endpoint, or
+ * another one (up to {@link MAX_FAILOVERS} times) when its tunnel cannot be opened and
+ * `tunnelFailover` says another may serve; unreachable ones are ejected. The chosen endpoint stays
+ * counted until the caller releases it; a failed one is released here. Stops trying once
+ * `gone()` (the client's tunnel went away).
  */
-export function pickEndpoint(
-  entry: TargetEntry,
-  random: () => number,
-  avoid?: ReadonlySet<string>,
-): UpstreamEndpoint | undefined {
-  const port = entry.port.port;
-  const ready: Endpoint[] = [];
-  for (const ep of entry.service.endpoints) {
-    if (ep.ready && ep.ports[port] !== undefined && avoid?.has(ep.ip) !== true) ready.push(ep);
+export async function openPassthrough(
+  picker: EndpointPicker,
+  services: ReadonlyMap<ServiceKey, MeshService>,
+  service: ServiceKey,
+  port: number,
+  connect: (endpoint: UpstreamEndpoint) => Promise<Duplex>,
+  gone: () => boolean,
+): Promise<Passthrough> {
+  let endpoint = picker.pick(services, service, port);
+  if (endpoint === undefined) return { refused: `service ${service} port ${port} has no ready endpoint` };
+  const tried = new Set<string>();
+  for (;;) {
+    try {
+      const upstream = await connect(endpoint);
+      picker.succeeded(endpoint);
+      return { endpoint, upstream };
+    } catch (err) {
+      picker.release(endpoint);
+      const failover = tunnelFailover(err);
+      if (failover?.eject === true) picker.failed(endpoint);
+      tried.add(endpointKey(endpoint));
+      const other =
+        failover !== undefined && tried.size <= MAX_FAILOVERS && !gone()
+          ? picker.pick(services, service, port, tried)
+          : undefined;
+      if (other === undefined) {
+        const reason = err instanceof MeshError ? err.describe() : errorMessage(err);
+        return { refused: `cannot reach ${endpoint.ip}:${endpoint.port} of ${service}: ${reason}` };
+      }
+      endpoint = other;
+    }
   }
-  const ep = ready[Math.floor(random() * ready.length)];
-  const target = ep?.ports[port];
-  if (ep === undefined || target === undefined) return undefined;
-  return {
-    ip: ep.ip,
-    port: target,
-    workloadUid: ep.workloadUid,
-    service: entry.service.key,
-    servicePort: port,
-  };
 }
 
 /** Builds the `onTunnel` callback of the waypoint's HBONE server. */
@@ -88,40 +115,30 @@ export function createTunnelHandler(deps: TunnelHandlerDeps): (tunnel: HboneTunn
       deps.engine.serveTunnel(plainDuplex(tunnel.accept()), ctx);
       return;
     }
-    let endpoint = pickEndpoint(entry, deps.random);
-    if (endpoint === undefined)
-      return refuse(tunnel, 503, `service ${svc} port ${port} has no ready endpoint`);
-    let upstream;
-    const tried = new Set<string>();
-    for (;;) {
-      try {
-        upstream = await deps.connector.connect(endpoint, AbortSignal.timeout(10_000));
-        break;
-      } catch (err) {
-        tried.add(endpoint.ip);
-        const other =
-          tried.size <= MAX_FAILOVERS && !tunnel.settled && tunnelFailover(err) !== undefined
-            ? pickEndpoint(entry, deps.random, tried)
-            : undefined;
-        if (other === undefined) {
-          const reason = err instanceof MeshError ? err.describe() : errorMessage(err);
-          return refuse(tunnel, 503, `cannot reach ${endpoint.ip}:${endpoint.port} of ${svc}: ${reason}`);
-        }
-        endpoint = other;
-      }
-    }
+    const opened = await openPassthrough(
+      deps.picker,
+      config.engine.services,
+      svc,
+      port,
+      (endpoint) => deps.connector.connect(endpoint, AbortSignal.timeout(10_000)),
+      () => tunnel.settled,
+    );
+    if ('refused' in opened) return refuse(tunnel, 503, opened.refused);
+    const { endpoint, upstream } = opened;
     if (tunnel.settled) {
+      deps.picker.release(endpoint);
       upstream.destroy();
       return;
     }
-    pipeTunnel(tunnel.accept(), upstream, (stats) =>
+    pipeTunnel(tunnel.accept(), upstream, (stats) => {
+      deps.picker.release(endpoint);
       deps.logger.debug('l4 tunnel closed', {
         service: svc,
         endpoint: endpoint.ip,
         sent: stats.bytesAtoB,
         received: stats.bytesBtoA,
         error: stats.error?.message,
-      }),
-    );
+      });
+    });
   };
 }

@@ -23,6 +23,7 @@ import { createHooks } from './program/hooks.ts';
 import { clientTls, serverTls, type IdentityProvider, type WaypointCert } from './program/identity.ts';
 import { RateLimiter, type FailureMode, type RedisEndpoint } from './ratelimit/index.ts';
 import { createTunnelHandler } from './server.ts';
+import { EndpointPicker } from './http/endpoints.ts';
 import { createTracing, type OtlpProtocol, type Tracing } from './telemetry/tracing.ts';
 import { HboneUpstream } from './upstream-hbone.ts';
 import type { AdminServer } from '../common/admin/index.ts';
@@ -85,6 +86,8 @@ export class Waypoint {
   private readonly tracing: Tracing;
   private readonly limiter: RateLimiter | undefined;
   private readonly engine: HttpEngine;
+  /** Endpoint choice and passive health, shared by the HTTP engine and the L4 passthrough. */
+  private readonly picker: EndpointPicker;
   private current: WaypointConfig | undefined;
   private hbone: HboneServer | undefined;
   private servers: AdminServer[] = [];
@@ -95,6 +98,7 @@ export class Waypoint {
       gateway: `${opts.gateway.namespace}/${opts.gateway.name}`,
     });
     this.registry = new Registry({ logger: this.log });
+    this.picker = new EndpointPicker(opts.random ?? Math.random);
     this.metrics = new WaypointMetrics(this.registry, {
       hbone: () => this.client.stats(),
       engine: () => this.engine.stats(),
@@ -128,6 +132,7 @@ export class Waypoint {
     this.engine = createHttpEngine({
       getConfig: () => this.config().engine,
       connector,
+      picker: this.picker,
       hooks: createHooks({
         gateway: opts.gateway,
         config: () => this.config(),
@@ -222,7 +227,7 @@ export class Waypoint {
         config: () => this.current,
         engine: this.engine,
         connector: this.connector,
-        random: o.random ?? Math.random,
+        picker: this.picker,
         logger: this.log,
       }),
       logger: this.log,

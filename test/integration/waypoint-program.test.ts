@@ -366,6 +366,15 @@ describe('waypoint program (integration)', function () {
         assert.equal(backendOfReply(r), 'v1');
       }
     }
+    // Requests and passthrough connections stop counting against their endpoint once they end.
+    let busy: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      const text = await (await fetch(`${waypoint.addresses.metricsUrl}/metrics`)).text();
+      busy = text.split('\n').filter((l) => /^waymesh_upstream_outstanding_requests\{.*\} [1-9]/.test(l));
+      if (busy.length === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.deepEqual(busy, []);
   });
 
   it('answers 404 when no route matches', async () => {

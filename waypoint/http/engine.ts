@@ -58,7 +58,7 @@ export function createHttpEngine(options: HttpEngineOptions): HttpEngine {
   const limits: EngineLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const logger = (options.logger ?? silentLogger).child({ component: 'waypoint-http' });
   const random = options.random ?? Math.random;
-  const picker = new EndpointPicker(random);
+  const picker = options.picker ?? new EndpointPicker(random);
   const upstreams = new Upstreams(options.connector);
   const deps: HandlerDeps = {
     getConfig: options.getConfig,

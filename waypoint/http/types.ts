@@ -9,6 +9,7 @@ import type { AppProtocol, MeshService } from '../../common/ir/mesh.ts';
 import type { Logger } from '../../common/log.ts';
 import type { ServiceKey } from '../../common/ir/source.ts';
 import type { Random, Router } from '../routing/types.ts';
+import type { EndpointPicker } from './endpoints.ts';
 
 /** What the HBONE layer knows about one tunnel. */
 export interface TunnelContext {
@@ -161,6 +162,11 @@ export interface HttpEngineOptions {
   readonly limits?: Partial<EngineLimits>;
   /** Drives weights, mirror fractions and endpoint tie-breaks; default `Math.random`. */
   readonly random?: Random;
+  /**
+   * Endpoint choice and passive health; default a new one. The waypoint shares its own with the
+   * L4 passthrough of `tcp` ports, so connections and requests count against the same endpoints.
+   */
+  readonly picker?: EndpointPicker;
   /** Default: silent. */
   readonly logger?: Logger;
 }
