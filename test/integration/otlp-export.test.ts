@@ -3,6 +3,7 @@ import { createLogger } from '../../common/log.ts';
 import { nodeHeadersSetter, type NodeHeaders } from '../../waypoint/telemetry/propagation.ts';
 import { endSpan, injectHeaders, startClientSpan, startServerSpan } from '../../waypoint/telemetry/spans.ts';
 import { createTracing, type OtlpProtocol, type Tracing } from '../../waypoint/telemetry/tracing.ts';
+import { blackHoleFirst } from '../helpers/black-hole.ts';
 import { closedPort, startTestSink, type OtlpSink } from '../helpers/otlp.ts';
 
 const TRACE = '0af7651916cd43dd8448eb211c80319c';
@@ -134,6 +135,38 @@ describe('waypoint tracing exported to the OTLP sink', function () {
     } finally {
       await tracing.shutdown();
     }
+  });
+
+  it('abandons a hung gRPC connect to the collector and delivers on a new connection', async () => {
+    // The first connection is accepted and never answered (a collector address still translated
+    // to a pod that is gone); grpc-js puts no timeout on it. OpenTelemetry's gRPC transport replaces
+    // its client after six exports past their deadline (here ~6 s; ~1 min at the default 10 s
+    // deadline), and the new one connects afresh. Fails if that replacement goes away.
+    const relay = await blackHoleFirst(sink.grpcPort);
+    let dropped = 0;
+    const tracing = createTracing({
+      protocol: 'grpc',
+      endpoint: `http://127.0.0.1:${relay.port}`,
+      samplingRatio: 1,
+      scheduledDelayMs: 100,
+      exportTimeoutMs: 1000,
+      onDropped: (n) => {
+        dropped += n;
+      },
+    });
+    try {
+      const deadline = Date.now() + 20_000;
+      while (sink.spans().length === 0 && Date.now() < deadline) {
+        requestWithRetry(tracing, {});
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      assert.ok(sink.spans().length > 0, `no span delivered in 20 s (${dropped} dropped)`);
+      assert.equal(relay.held.length, 1);
+    } finally {
+      await tracing.shutdown(3000);
+      relay.close();
+    }
+    assert.deepEqual(unhandled, []);
   });
 
   for (const protocol of ['grpc', 'http/protobuf'] as const satisfies readonly OtlpProtocol[]) {
