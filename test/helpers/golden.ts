@@ -7,14 +7,9 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
-import type {
-  V1EndpointSlice,
-  V1Namespace,
-  V1Pod,
-  V1Service,
-  V1ServiceAccount,
-} from '@kubernetes/client-node';
-import type { CustomObject, World } from '../../controller/translate/world.ts';
+import type { WireObject } from '../../controller/kube/resources.ts';
+import { worldFromLists } from '../../controller/kube/world-lists.ts';
+import type { World } from '../../controller/translate/world.ts';
 
 /** The `.in.yaml` cases of a directory: `[name, path]`, sorted. */
 export function goldenCases(dir: string): [string, string][] {
@@ -83,21 +78,8 @@ export function worldFromYaml(text: string, trustDomain = 'cluster.local'): Worl
     meta['generation'] ??= 1;
     (lists[bucket] ??= []).push(Object.freeze({ ...o, metadata: meta }));
   }
-  const get = <T>(k: string): readonly T[] => (lists[k] ?? []) as T[];
-  return Object.freeze({
-    trustDomain,
-    namespaces: get<V1Namespace>('namespaces'),
-    pods: get<V1Pod>('pods'),
-    services: get<V1Service>('services'),
-    serviceAccounts: get<V1ServiceAccount>('serviceAccounts'),
-    endpointSlices: get<V1EndpointSlice>('endpointSlices'),
-    gatewayClasses: get<CustomObject>('gatewayClasses'),
-    gateways: get<CustomObject>('gateways'),
-    httpRoutes: get<CustomObject>('httpRoutes'),
-    grpcRoutes: get<CustomObject>('grpcRoutes'),
-    referenceGrants: get<CustomObject>('referenceGrants'),
-    authorizationPolicies: get<CustomObject>('authorizationPolicies'),
-    rateLimitPolicies: get<CustomObject>('rateLimitPolicies'),
-    waypointReadyReplicas: ready,
-  });
+  // The controller's own assembly, with the lists in file order (the cases fix their order) and
+  // the ready replicas from the WaypointStatus document instead of Deployments.
+  const world = worldFromLists(trustDomain, (field) => (lists[field] ?? []) as WireObject[]);
+  return Object.freeze({ ...world, waypointReadyReplicas: ready });
 }
