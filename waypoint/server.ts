@@ -12,8 +12,7 @@ import type { MeshService } from '../common/ir/mesh.ts';
 import type { ServiceKey } from '../common/ir/source.ts';
 import type { Logger } from '../common/log.ts';
 import { parseWorkloadId } from '../common/spiffe.ts';
-import { endpointKey, type EndpointPicker } from './http/endpoints.ts';
-import { MAX_FAILOVERS } from './http/forward.ts';
+import type { EndpointPicker } from './http/endpoints.ts';
 import type { HttpEngine, TunnelContext, UpstreamConnector, UpstreamEndpoint } from './http/index.ts';
 import type { WaypointConfig } from './program/config.ts';
 import { plainDuplex } from './program/tunnel-stream.ts';
@@ -49,8 +48,8 @@ export type Passthrough =
 
 /**
  * Opens the upstream of a passthrough connection to `service`:`port`: the picker's endpoint, or
- * another one (up to {@link MAX_FAILOVERS} times) when its tunnel cannot be opened and
- * `tunnelFailover` says another may serve; unreachable ones are ejected. The chosen endpoint stays
+ * another one when its tunnel cannot be opened and `tunnelFailover` says another may serve (the
+ * same bound and ejection as a request's: `EndpointPicker.failover`). The chosen endpoint stays
  * counted until the caller releases it; a failed one is released here. Stops trying once
  * `gone()` (the client's tunnel went away).
  */
@@ -62,8 +61,9 @@ export async function openPassthrough(
   connect: (endpoint: UpstreamEndpoint) => Promise<Duplex>,
   gone: () => boolean,
 ): Promise<Passthrough> {
-  let endpoint = picker.pick(services, service, port);
-  if (endpoint === undefined) return { refused: `service ${service} port ${port} has no ready endpoint` };
+  const first = picker.pick(services, service, port);
+  if (first === undefined) return { refused: `service ${service} port ${port} has no ready endpoint` };
+  let endpoint: UpstreamEndpoint = first;
   const tried = new Set<string>();
   for (;;) {
     try {
@@ -73,12 +73,10 @@ export async function openPassthrough(
     } catch (err) {
       picker.release(endpoint);
       const failover = tunnelFailover(err);
-      if (failover?.eject === true) picker.failed(endpoint);
-      tried.add(endpointKey(endpoint));
       const other =
-        failover !== undefined && tried.size <= MAX_FAILOVERS && !gone()
-          ? picker.pick(services, service, port, tried)
-          : undefined;
+        failover === undefined
+          ? undefined
+          : picker.failover(services, service, port, endpoint, failover, tried, gone());
       if (other === undefined) {
         const reason = err instanceof MeshError ? err.describe() : errorMessage(err);
         return { refused: `cannot reach ${endpoint.ip}:${endpoint.port} of ${service}: ${reason}` };

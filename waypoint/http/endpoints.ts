@@ -7,10 +7,14 @@
  * failure also avoids the endpoints it already tried (forward.ts).
  */
 import { EndpointHealth } from '../../common/endpoint-health.ts';
+import type { TunnelFailover } from '../../common/hbone/index.ts';
 import type { MeshService } from '../../common/ir/mesh.ts';
 import type { ServiceKey } from '../../common/ir/source.ts';
 import type { Random } from '../routing/types.ts';
 import type { UpstreamEndpoint } from './types.ts';
+
+/** Endpoints a request or passthrough connection tries after the first one's tunnel failed to open. */
+export const MAX_FAILOVERS = 2;
 
 /** Tracks outstanding requests per endpoint and picks the least loaded one. */
 export class EndpointPicker {
@@ -52,6 +56,26 @@ export class EndpointPicker {
   /** The tunnel to `endpoint` could not be opened and the endpoint looks down: skip it for a while. */
   failed(endpoint: UpstreamEndpoint): void {
     this.health.failed(endpointKey(endpoint));
+  }
+
+  /**
+   * The tunnel to `endpoint` could not be opened and `failover` (`tunnelFailover`) allows another
+   * endpoint: ejects it when `failover` says so, adds its key to `tried`, and picks (and counts)
+   * an endpoint not in `tried`. Undefined when `giveUp`, when {@link MAX_FAILOVERS} others were
+   * tried already, or when none is left. The caller has released `endpoint`.
+   */
+  failover(
+    services: ReadonlyMap<ServiceKey, MeshService>,
+    service: ServiceKey,
+    port: number,
+    endpoint: UpstreamEndpoint,
+    failover: TunnelFailover,
+    tried: Set<string>,
+    giveUp: boolean,
+  ): UpstreamEndpoint | undefined {
+    if (failover.eject) this.failed(endpoint);
+    tried.add(endpointKey(endpoint));
+    return giveUp || tried.size > MAX_FAILOVERS ? undefined : this.pick(services, service, port, tried);
   }
 
   /** `endpoint` answered: it is no longer skipped. */

@@ -6,9 +6,9 @@
  *
  * Failover: when the tunnel to the chosen endpoint cannot be opened (see `connectFailover`),
  * nothing reached the backend, so the request goes at once to another endpoint it has not tried,
- * up to {@link MAX_FAILOVERS} times, whatever the route's retry policy says (as Envoy retries
+ * up to `MAX_FAILOVERS` (endpoints.ts) times, whatever the route's retry policy says (as Envoy retries
  * connect failures by default); these tries do not use up the policy's retries. An unreachable
- * endpoint is also skipped by later picks for a while (endpoints.ts).
+ * endpoint is also skipped by later picks for a while (`EndpointPicker.failover`).
  */
 import type { HeaderEdits, RetryPolicy, Timeouts } from '../../common/ir/routes.ts';
 import type { ServiceKey } from '../../common/ir/source.ts';
@@ -17,7 +17,7 @@ import { readReplayable } from './body.ts';
 import { Cancel } from './cancel.ts';
 import type { RequestBody } from './body.ts';
 import type { Exchange } from './exchange.ts';
-import { endpointKey, type EndpointPicker } from './endpoints.ts';
+import type { EndpointPicker } from './endpoints.ts';
 import { applyHeaderEdits, endToEndHeaders } from './headers.ts';
 import type { HeaderRecord } from './headers.ts';
 import {
@@ -57,9 +57,6 @@ export interface ForwardDeps {
 }
 
 function ignore(): void {}
-
-/** Endpoints a request tries after the first one's tunnel failed to open. */
-export const MAX_FAILOVERS = 2;
 
 /** Forwards `ex` per `plan`; resolves when the response is relayed, rejects with a MeshError. */
 export async function forward(deps: ForwardDeps, ex: Exchange, plan: ForwardPlan): Promise<void> {
@@ -166,15 +163,19 @@ export async function forward(deps: ForwardDeps, ex: Exchange, plan: ForwardPlan
         deps.hooks.onAttemptEnd?.(ex.parsed, info, 0, mapped.code);
         const failover = connectFailover(mapped);
         if (failover !== undefined) {
-          if (failover.eject) deps.picker.failed(endpoint);
           unreachable ??= new Set();
-          unreachable.add(endpointKey(endpoint));
-          if (unreachable.size <= MAX_FAILOVERS && !deadlineHit && !ex.clientGone.aborted) {
-            next = deps.picker.pick(ex.config.services, plan.service, plan.port, unreachable);
-            if (next !== undefined) {
-              maxAttempts++;
-              continue;
-            }
+          next = deps.picker.failover(
+            ex.config.services,
+            plan.service,
+            plan.port,
+            endpoint,
+            failover,
+            unreachable,
+            deadlineHit || ex.clientGone.aborted,
+          );
+          if (next !== undefined) {
+            maxAttempts++;
+            continue;
           }
         }
         const retry =
