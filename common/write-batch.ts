@@ -12,8 +12,9 @@
  * by the waypoint's HTTP/1.1 server and client and by the tunnel pipe (hbone/pipe.ts);
  * docs/benchmarks.md has the numbers.
  *
- * Large writes are not held (a bulk body would wait a turn per chunk): they leave at once, with
- * what the socket held before them. Whoever ends a socket calls {@link releaseWrites} first
+ * The HTTP/1.1 writers send a large write at once, with what the socket held before it
+ * ({@link writeBatched}); the tunnel pipe holds every chunk with {@link holdWrites}, so one turn's
+ * reads of a bulk flow leave in one `writev`. Whoever ends a socket calls {@link releaseWrites} first
  * (`end()` would uncork by itself, but the socket would stay in the turn's set); whoever
  * destroys one calls {@link releaseAndDestroy} (`destroy()` alone drops the held bytes).
  */
@@ -21,9 +22,9 @@ import net from 'node:net';
 import type { Writable } from 'node:stream';
 
 /**
- * Writes of at least this many bytes go out at once, with what the socket held. A bulk flow's
- * chunks are larger (socket reads of 64 KiB, TLS records of ~16 KiB); requests, responses and
- * the 9–36 byte tails of split HTTP/2 frames (hbone/pipe.ts) are smaller.
+ * Writes of at least this many bytes go out at once through {@link writeBatched}, with what the
+ * socket held: a body relayed by the waypoint's HTTP/1.1 server or client does not wait a turn
+ * per chunk. Heads and small responses are smaller.
  */
 export const BATCH_MAX_BYTES = 4096;
 

@@ -10,21 +10,20 @@
  *   high-water mark, which a 64 KiB socket read always leaves it: the source's reads were
  *   stopped and restarted once per chunk (four `epoll_ctl` and one more loop turn per 64 KiB).
  *   Here the source is paused only above {@link PAUSE_ABOVE_BYTES} unsent, still a bound.
- * - Split frames. A 16 KiB HTTP/2 DATA frame and its 9-byte header never fit one 16 KiB TLS
- *   record, and Node hands a stream its data per record, so the receiving end got a 16 KiB chunk
- *   and a 9–36 byte tail for nearly every record and wrote each to the app: 25,700 writes per
- *   200 MiB where a TLS proxy makes 12,800.
- * Writes below 4 KiB to a socket (a tail, a request, a response) are held until the end of the
- * event loop's turn (../write-batch.ts): a tail leaves with the next large chunk in one `writev`,
- * and the turn's small writes leave as a burst that wakes the app once. Large chunks are never
- * held (holding every chunk for the turn starved the pipe: 380 MB/s).
+ * - Writes to the socket. Node hands an HTTP/2 stream its data per TLS record, and a 16 KiB DATA
+ *   frame with its 9-byte header never fits one record, so the receiving end got a 16 KiB chunk
+ *   and a 9–36 byte tail for nearly every record: written as they came, 25,700 writes per
+ *   200 MiB, each waking the app. Every chunk for a socket is held until the end of the event
+ *   loop's turn (../write-batch.ts) and the turn's chunks leave in one `writev`: one socket read
+ *   of the tunnel (up to 64 KiB, several per turn) becomes one write of ~180 KiB, ~1,100 writes
+ *   per 200 MiB. A turn's requests and responses leave as a burst that wakes the app once.
  *
  * Sockets handed in should be created with `allowHalfOpen: true`, otherwise Node closes their
  * writable side as soon as their peer half-closes.
  */
 import type { Duplex } from 'node:stream';
 
-import { releaseAndDestroy, releaseWrites, writeBatched } from '../write-batch.ts';
+import { holdWrites, releaseAndDestroy, releaseWrites } from '../write-batch.ts';
 
 /** Outcome of one piped tunnel, reported exactly once. */
 export interface PipeStats {
@@ -56,7 +55,8 @@ class Direction {
   #data(chunk: Buffer): void {
     this.bytes += chunk.length;
     const dest = this.dest;
-    writeBatched(dest, chunk);
+    holdWrites(dest);
+    dest.write(chunk);
     if (!this.#paused && dest.writableLength > PAUSE_ABOVE_BYTES) {
       this.#paused = true;
       this.src.pause();
