@@ -8,9 +8,12 @@
 import net from 'node:net';
 
 import { createHboneServer, pipeTunnel } from '../../common/hbone/index.ts';
+import { applyAgentV8Flags } from '../../node-agent/v8-flags.ts';
 import { addressArg, readArgs, readIdentity } from './process-args.ts';
 import { peerVerifier } from './identities.ts';
 
+// The heap settings of the node agent this process stands in for (node-agent/v8-flags.ts).
+applyAgentV8Flags();
 const args = readArgs(['listen', 'sa', 'dir']);
 const listen = addressArg('listen', args.listen);
 const id = readIdentity(args.dir, args.sa);

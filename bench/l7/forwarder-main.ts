@@ -9,9 +9,12 @@
 import net from 'node:net';
 
 import { HboneClient, pipeTunnel } from '../../common/hbone/index.ts';
+import { applyAgentV8Flags } from '../../node-agent/v8-flags.ts';
 import { peerVerifier } from './identities.ts';
 import { addressArg, readArgs, readIdentity } from './process-args.ts';
 
+// The heap settings of the node agent this process stands in for (node-agent/v8-flags.ts).
+applyAgentV8Flags();
 const args = readArgs(['listen', 'via', 'authority', 'peer', 'sa', 'dir']);
 const listen = addressArg('listen', args.listen);
 const id = readIdentity(args.dir, args.sa);
