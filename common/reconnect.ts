@@ -82,8 +82,12 @@ export class RenewingClient<C extends grpc.Client> {
     channel.watchConnectivityState(state, deadline, (err) => {
       if (this.#closed || client !== this.#client) return;
       if (err === undefined) return this.#watch(client, Date.now());
+      // A timer runs from the event loop's cached time, so the deadline can fire a few
+      // milliseconds early (more after a long turn): wait out the rest.
+      const stuckMs = Date.now() - since;
+      if (stuckMs < this.#timeoutMs) return this.#watch(client, since);
       // Still connecting at the deadline: start over on a new channel.
-      this.#opts.onRenew?.(Date.now() - since);
+      this.#opts.onRenew?.(stuckMs);
       this.#client = this.#make();
       client.close();
     });
