@@ -18,6 +18,7 @@ const execFileAsync = promisify(execFile);
 export const BENCH_JS = {
   waypoint: 'dist/waypoint/main.js',
   l4Agent: 'dist/bench/l4/agent-process.js',
+  l4Relay: 'dist/bench/l4/relay-process.js',
   l7Engine: 'dist/bench/l7/engine-main.js',
   l7Forwarder: 'dist/bench/l7/forwarder-main.js',
   l7Endpoint: 'dist/bench/l7/endpoint-main.js',

@@ -3,7 +3,9 @@
  * (mutual TLS 1.3), measured in the same run in network namespaces: requests/s at saturation
  * (`wrk`), p50/p99 at a fixed 1,000 req/s (open-loop, 1 KiB responses), single-connection bulk
  * throughput, the proxies' CPU and RSS, and the RSS of an agent with 100 captured pods. Targets
- * are printed next to the ratios, not asserted. `WAYMESH_L4_CPU_PROF=<dir>` makes the two agents
+ * are printed next to the ratios, not asserted. For calibration the fixed-rate runs also go
+ * through the stunnel pair and a pair of plain Node TCP relays (what the machine charges any two
+ * processes, and any two Node processes, on a request's path). `WAYMESH_L4_CPU_PROF=<dir>` makes the two agents
  * write V8 CPU profiles there. See docs/benchmarks.md.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -111,10 +113,12 @@ export const l4Bench: Bench = {
       const all = [paths.direct, paths.stunnel, paths.agents];
       const sat: { path: BenchPath; row: BenchRow }[] = [];
       for (const path of all) sat.push({ path, row: await saturation(lab, path) });
-      const fixed = await measureFixed(all, FIXED_ROUNDS, FIXED_RATE, FIXED_MS, WARMUP_SECONDS * 1000);
+      const fixedPaths = [...all, paths.nodeRelay];
+      const fixed = await measureFixed(fixedPaths, FIXED_ROUNDS, FIXED_RATE, FIXED_MS, WARMUP_SECONDS * 1000);
       const p99s = (p: BenchPath): number[] => (fixed.get(p.label) ?? []).map((f) => f.result.p99Ms);
       const addedP99 = pairedDifference(p99s(paths.agents), p99s(paths.direct));
       const stunnelAddedP99 = pairedDifference(p99s(paths.stunnel), p99s(paths.direct));
+      const relayAddedP99 = pairedDifference(p99s(paths.nodeRelay), p99s(paths.direct));
       const bulk = await measureBulk(lab, all, BULK_ROUNDS);
       const bulkOf = (p: BenchPath): readonly BulkSample[] => bulk.get(p.label) ?? [];
       const mbs = (p: BenchPath): number[] => bulkOf(p).map((b) => b.mbPerSec);
@@ -123,6 +127,7 @@ export const l4Bench: Bench = {
       const many = await agentRssWithPods(lab, procs, ca, dir, MANY_PODS);
       const rows: BenchRow[] = [
         ...sat.flatMap(({ path, row }) => [row, fixedRow(path.label, fixed.get(path.label) ?? [])]),
+        fixedRow(paths.nodeRelay.label, fixed.get(paths.nodeRelay.label) ?? []),
         ...all.map((p) => bulkRow(p.label, bulkOf(p))),
       ];
       const rpsOf = (p: BenchPath): number => sat.find((s) => s.path === p)?.row.rps ?? NaN;
@@ -149,9 +154,17 @@ export const l4Bench: Bench = {
       console.log(
         `calibration: p99 stunnel pair − direct per round: ${stunnelAddedP99.perRound.map((r) => round(r)).join(', ')}`,
       );
+      console.log(
+        `calibration: p99 Node relay pair − direct per round: ${relayAddedP99.perRound.map((r) => round(r)).join(', ')}`,
+      );
       printTargets(ratios);
-      // Not a target: what the reference tunnel adds to p99 on the machine of the run.
-      return { rows, ratios: { ...ratios, stunnel_added_p99_ms_at_1k: round(stunnelAddedP99.median) } };
+      // Not targets: what the reference tunnel, and two Node processes that only relay, add to
+      // p99 on the machine of the run.
+      const calibration = {
+        stunnel_added_p99_ms_at_1k: round(stunnelAddedP99.median),
+        node_relay_added_p99_ms_at_1k: round(relayAddedP99.median),
+      };
+      return { rows, ratios: { ...ratios, ...calibration } };
     } finally {
       await procs.stopAll();
       await lab.cleanup();

@@ -1,14 +1,17 @@
 /**
- * Builds the three paths of the `l4` benchmark in one set of namespaces: direct (plain pair),
- * the stunnel pair (plain pair, mTLS 1.3 from a client-side to a server-side stunnel), and the
- * two node agents (meshed pair: client captured by agent A on node-a, server by agent B on
- * node-b). Each path names the processes whose CPU and RSS are its cost.
+ * Builds the paths of the `l4` benchmark in one set of namespaces: direct (plain pair), the
+ * stunnel pair (plain pair, mTLS 1.3 from a client-side to a server-side stunnel), the two node
+ * agents (meshed pair: client captured by agent A on node-a, server by agent B on node-b), and,
+ * for calibration, a pair of plain Node TCP relays placed as the stunnels are
+ * (`relay-process.ts`). Each path names the processes whose CPU and RSS are its cost.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import { issueLocalIdentity, type CertificateAuthority } from '../../certs/index.ts';
 import type { NetnsLab } from '../../test/helpers/netns.ts';
+import { BENCH_JS } from '../build.ts';
 import { startAgent, type AgentPod } from './agents.ts';
 import type { Target } from './loads.ts';
 import type { ProcessGroup } from './procs.ts';
@@ -34,15 +37,21 @@ export interface BenchPath {
 
 const STUNNEL_TLS_PORT = 15443;
 const STUNNEL_PLAIN_PORT = 15080;
+const RELAY_SERVER_PORT = 15444;
+const RELAY_CLIENT_PORT = 15081;
+/** The compiled relay (`relay-process.ts`; built by `ensureBuilt`). */
+const RELAY_SCRIPT = fileURLToPath(new URL(`../../${BENCH_JS.l4Relay}`, import.meta.url));
 
 /** Everything the measurement needs. */
 export interface L4Paths {
   readonly direct: BenchPath;
   readonly stunnel: BenchPath;
   readonly agents: BenchPath;
+  /** Calibration only (fixed-rate runs): two Node processes that relay and do nothing else. */
+  readonly nodeRelay: BenchPath;
 }
 
-/** Creates both pairs, the servers, the stunnel pair and the two agents. */
+/** Creates both pairs, the servers, the stunnel pair, the relay pair and the two agents. */
 export async function buildPaths(
   lab: NetnsLab,
   procs: ProcessGroup,
@@ -55,6 +64,7 @@ export async function buildPaths(
   await startNginx(lab, plain.server, plain.serverIp, join(dir, 'nginx-plain'));
   await startNginx(lab, mesh.server, mesh.serverIp, join(dir, 'nginx-mesh'));
   const stunnelPids = await startStunnelPair(lab, plain, ca, dir);
+  const relayPids = await startRelayPair(lab, plain);
   const agentPids = await startAgents(procs, mesh, ca, dir, cpuProfDir);
   return {
     direct: { label: 'direct', target: { ns: plain.client, host: plain.serverIp, port: APP_PORT }, pids: [] },
@@ -68,7 +78,28 @@ export async function buildPaths(
       target: { ns: mesh.client, host: mesh.serverIp, port: APP_PORT },
       pids: agentPids,
     },
+    nodeRelay: {
+      label: 'node relay pair',
+      target: { ns: plain.client, host: '127.0.0.1', port: RELAY_CLIENT_PORT },
+      pids: relayPids,
+    },
   };
+}
+
+async function startRelayPair(lab: NetnsLab, pair: PodPair): Promise<number[]> {
+  const server = lab.spawn(pair.server, process.execPath, [
+    RELAY_SCRIPT,
+    `${pair.serverIp}:${RELAY_SERVER_PORT}`,
+    `127.0.0.1:${APP_PORT}`,
+  ]);
+  await waitListening(pair.server, pair.serverIp, RELAY_SERVER_PORT, 'server-side Node relay', server);
+  const client = lab.spawn(pair.client, process.execPath, [
+    RELAY_SCRIPT,
+    `127.0.0.1:${RELAY_CLIENT_PORT}`,
+    `${pair.serverIp}:${RELAY_SERVER_PORT}`,
+  ]);
+  await waitListening(pair.client, '127.0.0.1', RELAY_CLIENT_PORT, 'client-side Node relay', client);
+  return [client.pid ?? -1, server.pid ?? -1];
 }
 
 async function startStunnelPair(
