@@ -754,6 +754,31 @@ describe('waypoint HTTP engine bad input', function () {
     ],
     ['malformed request line', 'GET /a b c HTTP/9\r\n\r\n'],
   ];
+  it('cuts a streamed response whose trailer field holds a control character, then keeps serving', async () => {
+    // A chunked response that streams (its end comes in a later read), ending with a trailer
+    // field whose value holds a control character: a malformed body from the backend. (This
+    // once threw in the relay's 'end' listener, which would have ended the waypoint process.)
+    const upstream = net.createServer((socket) => {
+      socket.once('data', () => {
+        socket.write('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n');
+        setTimeout(() => socket.write('0\r\nx-t: a\x01b\r\n\r\n'), 50);
+      });
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    w.closers.push(() => new Promise<void>((r) => upstream.close(() => r())));
+    const bad = (upstream.address() as net.AddressInfo).port;
+    const good = await w.backend(echo('b1'));
+    await w.start((req) => fwd({}, req.path)(req), [service(BACK, 'http', [bad])]);
+    const r = await raw(w.port, 'GET /t HTTP/1.1\r\nHost: web\r\n\r\n', 1000);
+    // The head and the first chunk were relayed; the end never is: the client sees a cut body.
+    assert.match(r.text, /^HTTP\/1\.1 200 [^]*\r\nhello\r\n$/);
+    assert.ok(r.closed);
+    assert.equal(w.done.at(-1)?.errorCode, 'WAYPOINT_UPSTREAM_RESET');
+    w.config = { ...w.config, services: new Map([[BACK, service(BACK, 'http', [good])]]) };
+    assert.equal((await json(w.client(), '/next')).status, 200);
+  });
+
   for (const [name, request] of smuggling) {
     it(`answers 400 and closes the tunnel for ${name}; the next connection still works`, async () => {
       let backendCalls = 0;

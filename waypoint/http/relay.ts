@@ -21,11 +21,18 @@ export function relayResponse(
 ): Promise<void> {
   const headers = applyHeaderEdits(endToEndHeaders(response.headers), edits);
   addHeaders(headers, ex.extraHeaders);
-  ex.status = response.status;
   const trailersOnly = ex.parsed.grpc ? takeGrpcStatus(headers) : undefined;
-  if (trailersOnly !== undefined) ex.grpcStatus = parseGrpcStatus(trailersOnly['grpc-status']);
   const res = ex.res;
-  res.writeHead(response.status, headers);
+  try {
+    // Throws for a field value the downstream writer refuses (a control character, one beyond
+    // latin1): nothing was sent; the upstream is freed and the attempt fails as the backend's.
+    res.writeHead(response.status, headers);
+  } catch (err) {
+    response.body.destroy();
+    return Promise.reject(asError(err));
+  }
+  ex.status = response.status;
+  if (trailersOnly !== undefined) ex.grpcStatus = parseGrpcStatus(trailersOnly['grpc-status']);
   const whole = response.whole;
   return new Promise<void>((resolve, reject) => {
     // Settled once: by the final write's callback, the client leaving, a broken upstream body
@@ -45,7 +52,14 @@ export function relayResponse(
       const trailers = response.trailers() ?? trailersOnly;
       if (trailers !== undefined) {
         if (ex.parsed.grpc) ex.grpcStatus = parseGrpcStatus(trailers['grpc-status']) ?? ex.grpcStatus;
-        res.addTrailers(endToEndHeaders(trailers));
+        try {
+          res.addTrailers(endToEndHeaders(trailers));
+        } catch (err) {
+          // As for the head: a trailer the client cannot be sent (this runs in an 'end'
+          // listener, where a throw would take the process down). See onError for the cut.
+          settle(asError(err));
+          return;
+        }
       }
       if (last === undefined) res.end(() => settle());
       else res.end(last, () => settle());
@@ -98,8 +112,10 @@ export function relayResponse(
       finish(undefined);
     };
     const onError = (err: Error): void => {
+      // The backend broke the body. The response is cut by the edge (a reply after the head
+      // went out destroys it), which records the backend's error; destroying it here would
+      // close it first and record the exchange as the client's doing (499).
       stopBody();
-      res.destroy();
       settle(err);
     };
     dropBody = (): void => {

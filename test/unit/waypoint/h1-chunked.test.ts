@@ -48,6 +48,17 @@ describe('waypoint h1 chunked coding', () => {
     assert.equal(r.trailers, 'Grpc-Status: 0\r\nX-T: 1\r\n');
   });
 
+  it('holds trailer field lines to the grammar of header fields', () => {
+    assert.equal(decode('0\r\nX-T:\r\nY: a\tb \r\n\r\n', 1).trailers, 'X-T:\r\nY: a\tb \r\n');
+    malformed('0\r\nX-T 1\r\n\r\n', /invalid trailer field name/);
+    malformed('0\r\nX-T\r\n\r\n', /without a colon/);
+    malformed('0\r\n: v\r\n\r\n', /without a name/);
+    malformed('0\r\nX: 1\r\n folded\r\n\r\n', /obsolete line folding/);
+    malformed('0\r\nX: a\x01b\r\n\r\n', /control character in a trailer field value/);
+    malformed('0\r\nX: a\x7fb\r\n\r\n', /control character in a trailer field value/);
+    malformed('0\r\nX: a\rb\r\n\r\n', /without CRLF/);
+  });
+
   it('accepts upper- and lower-case hex sizes', () => {
     assert.equal(decode(`A\r\n${'x'.repeat(10)}\r\na\r\n${'y'.repeat(10)}\r\n0\r\n\r\n`).body.length, 20);
   });

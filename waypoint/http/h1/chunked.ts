@@ -1,8 +1,11 @@
 /**
  * The chunked transfer coding (RFC 9112 §7.1) for a raw-socket HTTP/1.1 path: a streaming,
- * strict decoder (a size with at most 16 hex digits, CRLF where the grammar puts it, bounded
- * chunk extensions and trailers) and the encoder's framing. Pure: bytes in, data and trailers out.
+ * strict decoder (a size with at most 13 hex digits, CRLF where the grammar puts it, bounded
+ * chunk extensions and trailers, trailer field lines held to the grammar of header fields) and
+ * the encoder's framing. Pure: bytes in, data and trailers out.
  */
+
+import { isTokenByte } from './fields.ts';
 
 /** A chunked body that cannot be decoded; the connection must be answered 400 and closed. */
 export class ChunkedError extends Error {
@@ -60,6 +63,8 @@ export class ChunkedDecoder {
   private trailerBytes = 0;
   /** Bytes of the current trailer line (0: the line is empty so far). */
   private trailerLine = 0;
+  /** True once the current trailer line's colon was read (its value follows). */
+  private trailerValue = false;
   private readonly trailerParts: Buffer[] = [];
 
   constructor(private readonly limits: ChunkedLimits) {}
@@ -143,9 +148,15 @@ export class ChunkedDecoder {
           // Trailer field lines until an empty line; kept whole, parsed by the caller if needed.
           if (++this.trailerBytes > this.limits.maxTrailerBytes)
             throw new ChunkedError('trailer section too large');
-          if (c === CR) this.state = State.TrailerLf;
-          else if (c === LF) throw new ChunkedError('bare LF in the trailer section');
-          else this.trailerLine++;
+          if (c === CR) {
+            if (this.trailerLine > 0 && !this.trailerValue)
+              throw new ChunkedError('trailer field without a colon');
+            this.state = State.TrailerLf;
+          } else if (c === LF) throw new ChunkedError('bare LF in the trailer section');
+          else {
+            this.trailerField(c);
+            this.trailerLine++;
+          }
           this.trailerParts.push(buf.subarray(i, i + 1));
           i++;
           break;
@@ -160,6 +171,7 @@ export class ChunkedDecoder {
           } else {
             this.trailerParts.push(buf.subarray(i - 1, i));
             this.trailerLine = 0;
+            this.trailerValue = false;
             this.state = State.Trailer;
           }
           break;
@@ -167,6 +179,24 @@ export class ChunkedDecoder {
       }
     }
     return { data, consumed: i, done: this.state === State.Done };
+  }
+
+  /**
+   * Checks byte `c` of a trailer field line (not CR or LF) as the head parser checks header
+   * fields (RFC 9112 §5): a token, a colon, then a value without control characters but HTAB.
+   */
+  private trailerField(c: number): void {
+    if (this.trailerValue) {
+      if ((c < 0x20 && c !== 0x09) || c === 0x7f)
+        throw new ChunkedError('control character in a trailer field value');
+    } else if (c === 0x3a) {
+      if (this.trailerLine === 0) throw new ChunkedError('trailer field without a name');
+      this.trailerValue = true;
+    } else if (this.trailerLine === 0 && (c === 0x20 || c === 0x09)) {
+      throw new ChunkedError('obsolete line folding in the trailer section');
+    } else if (!isTokenByte(c)) {
+      throw new ChunkedError('invalid trailer field name');
+    }
   }
 }
 

@@ -56,6 +56,11 @@ const TCHAR = (() => {
   return t;
 })();
 
+/** True when byte `c` is a tchar. */
+export function isTokenByte(c: number): boolean {
+  return TCHAR[c] === 1;
+}
+
 /** A refusal with `status`. */
 export function headError(status: HeadError['status'], reason: string): HeadError {
   return { kind: 'error', status, reason };
