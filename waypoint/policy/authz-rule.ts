@@ -4,6 +4,7 @@
  */
 import { MeshError } from '../../common/errors.ts';
 import type { AuthzFrom, AuthzRule, AuthzTo, AuthzWhen, MatchSet } from '../../common/ir/policy.ts';
+import { fieldBytes } from '../routing/field-bytes.ts';
 import { Glob, GlobSet } from './glob.ts';
 import type { AuthzRequest } from './authz.ts';
 
@@ -127,7 +128,8 @@ class When {
   private readonly set: GlobSet;
   constructor(w: AuthzWhen) {
     this.header = w.header.toLowerCase();
-    this.set = GlobSet.of({ values: w.values, not: w.notValues });
+    // Compared with the bytes the client sent (../routing/field-bytes.ts).
+    this.set = GlobSet.of({ values: w.values.map(fieldBytes), not: w.notValues.map(fieldBytes) });
   }
   test(req: AuthzRequest): boolean {
     return this.set.test(req.header(this.header));

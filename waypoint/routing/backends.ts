@@ -10,6 +10,7 @@ import type {
   RouteEntry,
   RouteFilter,
 } from '../../common/ir/routes.ts';
+import { fieldBytes } from './field-bytes.ts';
 import { withQuery } from './paths.ts';
 import { PathPlan, RedirectPlan } from './redirect.ts';
 import type {
@@ -30,7 +31,11 @@ interface MirrorPlan {
 }
 
 function edits(f: HeaderEdits): HeaderEdits {
-  return { set: f.set, add: f.add, remove: f.remove };
+  const bytes = (e: { name: string; value: string }): { name: string; value: string } => ({
+    name: e.name,
+    value: fieldBytes(e.value),
+  });
+  return { set: f.set.map(bytes), add: f.add.map(bytes), remove: f.remove };
 }
 
 /** Rule filters split by kind; per-backend filters are folded in by {@link ForwardPlan}. */

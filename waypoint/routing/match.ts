@@ -5,6 +5,7 @@
  */
 import { MeshError } from '../../common/errors.ts';
 import type { GrpcMatch, HttpMatch, NamedMatch, PathMatch } from '../../common/ir/routes.ts';
+import { fieldBytes } from './field-bytes.ts';
 import { hasSegmentPrefix, normalizePrefix } from './paths.ts';
 import type { RequestView } from './request-view.ts';
 
@@ -40,13 +41,17 @@ class StringMatcher {
   }
 }
 
-/** A header or query-parameter matcher by name. */
+/**
+ * A header or query-parameter matcher by name. An exact header value is compared as the bytes
+ * the client sent (field-bytes.ts); query values are compared decoded.
+ */
 class NamedMatcher {
   readonly name: string;
   readonly value: StringMatcher;
-  constructor(m: NamedMatch, what: string) {
+  constructor(m: NamedMatch, what: 'header' | 'query param') {
     this.name = m.name;
-    this.value = StringMatcher.of(m.type, m.value, `${what} ${m.name}`);
+    const value = what === 'header' && m.type === 'Exact' ? fieldBytes(m.value) : m.value;
+    this.value = StringMatcher.of(m.type, value, `${what} ${m.name}`);
   }
 }
 

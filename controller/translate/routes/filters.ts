@@ -3,6 +3,7 @@
  * are unsupported; `RequestRedirect` with `URLRewrite` or a repeated filter is incompatible.
  */
 import type { HeaderEdits, PathModifier, RouteFilter } from '../../../common/ir/index.ts';
+import { headerValue } from '../policies/validate.ts';
 import type { RefContext } from './backends.ts';
 import { resolveTarget } from './backends.ts';
 import type { Result } from './read.ts';
@@ -39,6 +40,11 @@ function headerEdits(raw: unknown, type: string): Result<HeaderEdits> {
         return unsupported(
           `${type} ${field} entry ${JSON.stringify(item)} needs a valid header name and a value`,
         );
+      // The CRD bounds the value's length only; a control character would split or corrupt the
+      // message (the waypoint refuses to write it, so every request would fail).
+      const checked = headerValue(value);
+      if (typeof checked !== 'string')
+        return unsupported(`${type} ${field} value of header ${name} ${checked.error}`);
       out.push({ name: name.toLowerCase(), value });
     }
     return ok(out);

@@ -253,6 +253,12 @@ describe('waypoint/policy/authz matching', () => {
       true,
     ],
     [
+      'when value beyond ASCII, compared as the UTF-8 bytes sent',
+      rule({ when: [{ header: 'x-team', values: ['Zürich*'], notValues: [] }] }),
+      request({ headers: { 'x-team': Buffer.from('Zürich-1', 'utf8').toString('latin1') } }),
+      true,
+    ],
+    [
       'when header absent',
       rule({ when: [{ header: 'x-env', values: ['prod'], notValues: [] }] }),
       request(),

@@ -233,6 +233,20 @@ describe('waypoint/routing URLRewrite and header edits', () => {
     assert.equal(d.request.pathAndQuery, '/be/x');
   });
 
+  it('writes header values beyond ASCII as their UTF-8 bytes (the engine holds values as bytes)', () => {
+    const e = entry('utf8', {
+      filters: [
+        { type: 'RequestHeaderModifier', set: [{ name: 'x-user', value: 'José €' }], add: [], remove: [] },
+        { type: 'ResponseHeaderModifier', ...edits('x-plain', 'ascii') },
+      ],
+    });
+    const d = decide(e, req('/'));
+    assert.ok(d.kind === 'forward');
+    const value = d.request.headerEdits[0]?.set[0]?.value ?? '';
+    assert.deepEqual(Buffer.from(value, 'latin1'), Buffer.from('José €', 'utf8'));
+    assert.deepEqual(d.responseEdits, [edits('x-plain', 'ascii')]);
+  });
+
   it('passes timeouts and retry from the entry', () => {
     const retry = { attempts: 2, codes: [503], backoffMs: 25 };
     const d = decide(entry('t', { timeouts: { requestMs: 500, backendRequestMs: 200 }, retry }), req('/'));

@@ -218,6 +218,18 @@ describe('waypoint/routing matches', () => {
     ],
     ['gRPC path without method', grpc({ method: { type: 'Exact', service: 'p.S' } }), req('/p.S/'), false],
     [
+      'exact header value beyond ASCII, as UTF-8 bytes',
+      http({ headers: [{ name: 'x-user', type: 'Exact', value: 'José' }] }),
+      req('/', { headers: { 'x-user': Buffer.from('José', 'utf8').toString('latin1') } }),
+      true,
+    ],
+    [
+      'exact header value beyond ASCII, as latin1',
+      http({ headers: [{ name: 'x-user', type: 'Exact', value: 'José' }] }),
+      req('/', { headers: { 'x-user': 'José' } }),
+      false,
+    ],
+    [
       'gRPC header',
       grpc({ headers: [{ name: 'x-t', type: 'Exact', value: '1' }] }),
       req('/p.S/M', { headers: { 'x-t': '1' } }),
