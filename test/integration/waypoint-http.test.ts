@@ -794,6 +794,161 @@ describe('waypoint HTTP engine bad input', function () {
       assert.equal((await json(w.client(), '/next')).status, 200);
     });
   }
+
+  /** A loopback TCP backend that answers each request's first bytes with `answer` (raw HTTP/1.1). */
+  async function rawBackend(w: World, answer: (socket: net.Socket) => void): Promise<number> {
+    const server = net.createServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.once('data', () => answer(socket));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    w.closers.push(() => {
+      // close() waits for the connections, and these backends leave theirs hanging on purpose.
+      for (const socket of sockets) socket.destroy();
+      return new Promise<void>((r) => server.close(() => r()));
+    });
+    const sockets = new Set<net.Socket>();
+    server.on('connection', (socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
+    return (server.address() as net.AddressInfo).port;
+  }
+
+  /** A loopback h2c backend whose streams `handle` answers. */
+  async function h2Backend(w: World, handle: (stream: http2.ServerHttp2Stream) => void): Promise<number> {
+    const server = http2.createServer();
+    const sessions = new Set<http2.ServerHttp2Session>();
+    server.on('session', (session) => {
+      sessions.add(session);
+      session.once('close', () => sessions.delete(session));
+    });
+    server.on('stream', (stream) => {
+      stream.on('error', () => undefined);
+      handle(stream);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    w.closers.push(() => {
+      for (const session of sessions) session.destroy();
+      return new Promise<void>((r) => server.close(() => r()));
+    });
+    return (server.address() as net.AddressInfo).port;
+  }
+
+  const STREAMING_HEAD = 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nc\r\nfirst chunk\n\r\n';
+
+  /** Resolves once `w` recorded `n` finished requests (or rejects after `ms`). */
+  async function recorded(w: World, n: number, ms = 3000): Promise<RequestDone> {
+    const end = Date.now() + ms;
+    while (w.done.length < n) {
+      if (Date.now() > end) throw new Error(`${w.done.length} of ${n} requests recorded after ${ms} ms`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return w.done[n - 1] as RequestDone;
+  }
+
+  // Bodies that break mid-way. Each of these once ended the process: an upstream body (or a
+  // replay buffer) was destroyed with an error after its reader let go, or before it listened,
+  // and an 'error' event without a listener is fatal in Node. Mocha fails a test on such an
+  // uncaught exception.
+
+  /** After the case: a plain request to a healthy backend still works. */
+  async function stillServes(): Promise<void> {
+    const good = await w.backend(echo('good'));
+    w.config = { ...w.config, services: new Map([[BACK, service(BACK, 'http', [good])]]) };
+    assert.equal((await json(w.client(), '/next')).status, 200);
+  }
+
+  for (const protocol of ['http', 'http2'] as const) {
+    it(`survives a client that leaves while a streamed ${protocol} response is relayed`, async () => {
+      const port =
+        protocol === 'http'
+          ? await rawBackend(w, (s) => s.write(STREAMING_HEAD))
+          : await h2Backend(w, (stream) => {
+              stream.respond({ ':status': 200 });
+              stream.write('first chunk\n');
+            });
+      await w.start(fwd(), [service(BACK, protocol, [port])]);
+      const client = net.connect(w.port, '127.0.0.1');
+      client.on('error', () => undefined);
+      client.write('GET /stream HTTP/1.1\r\nHost: web\r\n\r\n');
+      await new Promise((r) => client.once('data', r));
+      client.destroy();
+      assert.equal((await recorded(w, 1)).errorCode, 'WAYPOINT_CLIENT_GONE');
+      await stillServes();
+    });
+  }
+
+  it('cuts a streamed response when the backend request timeout fires mid-body', async () => {
+    const port = await rawBackend(w, (s) => s.write(STREAMING_HEAD));
+    await w.start(fwd({ timeouts: { backendRequestMs: 200 } }), [service(BACK, 'http', [port])]);
+    const r = await raw(w.port, 'GET /slow HTTP/1.1\r\nHost: web\r\n\r\n', 3000);
+    assert.match(r.text, /^HTTP\/1\.1 200 [^]*first chunk\n\r\n$/);
+    assert.ok(r.closed);
+    assert.equal((await recorded(w, 1)).errorCode, 'WAYPOINT_TIMEOUT');
+    await stillServes();
+  });
+
+  it('closes the connection, not leaves it hanging, when the body breaks in the read that brought the head', async () => {
+    const port = await rawBackend(w, (s) =>
+      s.write('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nZZ\r\n'),
+    );
+    await w.start(fwd(), [service(BACK, 'http', [port])]);
+    const r = await raw(w.port, 'GET /bad HTTP/1.1\r\nHost: web\r\n\r\n', 3000);
+    assert.ok(r.closed, `still open after 3 s, got ${JSON.stringify(r.text)}`);
+    assert.equal((await recorded(w, 1)).errorCode, 'WAYPOINT_UPSTREAM_RESET');
+    await stillServes();
+  });
+
+  it('survives an HTTP/2 backend that resets its stream after answering, while the request body still uploads', async () => {
+    const port = await h2Backend(w, (stream) => {
+      stream.resume();
+      stream.respond({ ':status': 200, 'content-length': '3' });
+      stream.end('ok\n');
+      setTimeout(() => stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR), 200);
+    });
+    await w.start(fwd(), [service(BACK, 'http2', [port])]);
+    const client = net.connect(w.port, '127.0.0.1');
+    client.on('error', () => undefined);
+    client.write(`POST /upload HTTP/1.1\r\nHost: web\r\nContent-Length: 100000\r\n\r\n${'a'.repeat(100)}`);
+    await recorded(w, 1);
+    await new Promise((r) => setTimeout(r, 400));
+    client.destroy();
+    await stillServes();
+  });
+
+  it('survives a client that leaves mid-body on a route with retries (a body beyond the replay buffer)', async () => {
+    const port = await h2Backend(w, (stream) => stream.resume());
+    const retry = { attempts: 1, codes: [503], backoffMs: 0 };
+    await w.start(fwd({ retry }), [service(BACK, 'http2', [port])]);
+    const client = net.connect(w.port, '127.0.0.1');
+    client.on('error', () => undefined);
+    client.write(`POST /big HTTP/1.1\r\nHost: web\r\nContent-Length: 200000\r\n\r\n`);
+    client.write(Buffer.alloc(70_000, 'a'));
+    await new Promise((r) => setTimeout(r, 300));
+    client.destroy();
+    await recorded(w, 1);
+    await stillServes();
+  });
+
+  it('joins a repeated trailer field for an h2c client (Node refuses a repeated etag when it sends them)', async () => {
+    const port = await rawBackend(w, (s) =>
+      s.write(
+        'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\netag: "a"\r\netag: "b"\r\n\r\n',
+      ),
+    );
+    await w.start(fwd(), [service(BACK, 'http', [port])]);
+    const session = http2.connect(`http://127.0.0.1:${w.port}`);
+    w.closers.push(() => session.destroy());
+    const stream = session.request({ ':path': '/t', ':authority': 'web' });
+    const trailers = await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
+      stream.once('trailers', resolve);
+      stream.once('error', reject);
+      stream.resume();
+    });
+    assert.equal(trailers['etag'], '"a", "b"');
+    await stillServes();
+  });
 });
 
 describe('waypoint HTTP engine gRPC', function () {

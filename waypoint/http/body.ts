@@ -8,6 +8,7 @@ import type { Readable } from 'node:stream';
 
 import { MeshError } from '../../common/errors.ts';
 import type { CancelSignal } from './cancel.ts';
+import { quietErrors } from './quiet-errors.ts';
 import { EngineErrorCode } from './status.ts';
 
 /** A body that can be sent again (`Buffer`) or only once (`Readable`). */
@@ -38,7 +39,8 @@ export function readReplayable(req: Readable, limit: number, signal: CancelSigna
       if (size <= limit) return;
       req.pause();
       cleanup();
-      const rest = new PassThrough();
+      // Fed until the client's body ends, possibly before an upstream reads it: quiet-errors.ts.
+      const rest = quietErrors(new PassThrough());
       for (const c of chunks) rest.write(c);
       req.on('error', (err) => rest.destroy(err));
       req.pipe(rest);

@@ -56,8 +56,6 @@ export interface ForwardDeps {
   readonly limits: EngineLimits;
 }
 
-function ignore(): void {}
-
 /** Forwards `ex` per `plan`; resolves when the response is relayed, rejects with a MeshError. */
 export async function forward(deps: ForwardDeps, ex: Exchange, plan: ForwardPlan): Promise<void> {
   ex.backend = plan.service;
@@ -148,7 +146,6 @@ export async function forward(deps: ForwardDeps, ex: Exchange, plan: ForwardPlan
         deps.hooks.onAttemptEnd?.(ex.parsed, info, response.status, undefined);
         if (attempt < maxAttempts && plan.retry !== undefined && retryableStatus(plan.retry, effective)) {
           // Drop the refused answer; the connection may be cut, which is cheaper than reading it.
-          response.body.on('error', ignore);
           response.body.destroy();
           finish();
           await sleep(plan.retry.backoffMs, ex.clientGone);

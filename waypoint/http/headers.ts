@@ -45,6 +45,20 @@ export function endToEndHeaders(
   return out;
 }
 
+/**
+ * `headers` (mutated) with each repeated field joined into one line (RFC 9110 §5.3). For
+ * trailers: Node's HTTP/2 refuses a repeat of a field it knows as single-valued (`etag`,
+ * `content-type`, …) only when it sends them, inside its own listener, where the throw would end
+ * the process.
+ */
+export function joinRepeated(headers: HeaderRecord): HeaderRecord {
+  for (const name in headers) {
+    const value = headers[name];
+    if (Array.isArray(value)) headers[name] = value.join(', ');
+  }
+  return headers;
+}
+
 /** Applies header modifiers in order to `headers` (mutated) and returns it. */
 export function applyHeaderEdits(headers: HeaderRecord, edits: readonly HeaderEdits[]): HeaderRecord {
   for (const edit of edits) {

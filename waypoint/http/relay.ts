@@ -7,7 +7,7 @@
 import type { HeaderEdits } from '../../common/ir/routes.ts';
 import type { CancelSignal } from './cancel.ts';
 import type { Exchange } from './exchange.ts';
-import { addHeaders, applyHeaderEdits, endToEndHeaders } from './headers.ts';
+import { addHeaders, applyHeaderEdits, endToEndHeaders, joinRepeated } from './headers.ts';
 import type { HeaderRecord } from './headers.ts';
 import { parseGrpcStatus } from './status.ts';
 import type { UpstreamResponse } from './upstream-types.ts';
@@ -53,7 +53,7 @@ export function relayResponse(
       if (trailers !== undefined) {
         if (ex.parsed.grpc) ex.grpcStatus = parseGrpcStatus(trailers['grpc-status']) ?? ex.grpcStatus;
         try {
-          res.addTrailers(endToEndHeaders(trailers));
+          res.addTrailers(joinRepeated(endToEndHeaders(trailers)));
         } catch (err) {
           // As for the head: a trailer the client cannot be sent (this runs in an 'end'
           // listener, where a throw would take the process down). See onError for the cut.
@@ -70,8 +70,9 @@ export function relayResponse(
       settle(signal.aborted ? asError(signal.reason) : new Error('the client closed the response early'));
     };
     const onAbort = (): void => {
+      // A timeout, or the client gone: the edge cuts the response as for onError, recording
+      // the timeout as such.
       dropBody?.();
-      res.destroy();
       settle(asError(signal.reason));
     };
     res.once('close', onClose);
@@ -86,6 +87,12 @@ export function relayResponse(
     // A trailers-only HTTP/2 answer may have ended (and emitted 'end') before we got here.
     if (body.readableEnded) {
       finish(undefined);
+      return;
+    }
+    // Or the body broke before we got here (a malformed body in the head's read, a reset): its
+    // 'error' has been emitted already and no 'end' will come.
+    if (body.destroyed) {
+      settle(asError(body.errored ?? new Error('the backend response broke before its body was read')));
       return;
     }
     const stopBody = (): void => {

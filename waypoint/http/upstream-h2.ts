@@ -11,6 +11,7 @@ import { MeshError } from '../../common/errors.ts';
 import { toAbortSignal } from './cancel.ts';
 import type { CancelSignal } from './cancel.ts';
 import { endpointKey } from './endpoints.ts';
+import { quietErrors } from './quiet-errors.ts';
 import { EngineErrorCode } from './status.ts';
 import type { UpstreamConnector, UpstreamEndpoint } from './types.ts';
 import { CONNECT_TIMEOUT_MS, openUpstream } from './upstream-h1.ts';
@@ -39,7 +40,8 @@ export class H2Pool implements UpstreamPool {
       ':authority': spec.authority,
       ':scheme': 'http',
     };
-    const stream = session.request(headers, { endStream: spec.body === undefined, signal });
+    // Reset by the backend or aborted here, maybe after the relay let go of it: see quiet-errors.ts.
+    const stream = quietErrors(session.request(headers, { endStream: spec.body === undefined, signal }));
     if (Buffer.isBuffer(spec.body)) stream.end(spec.body);
     else if (spec.body !== undefined) spec.body.pipe(stream);
     // Listen for trailers before awaiting the head: both may arrive in one read.

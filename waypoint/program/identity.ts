@@ -4,7 +4,7 @@
  * certificate stays in use while a refresh fails), or static PEM files for component tests.
  */
 import { readFile } from 'node:fs/promises';
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 
 import {
   CertRotator,
@@ -72,6 +72,15 @@ export function certFromPem(
       {
         hint: 'the waypoint identity comes from POD_NAMESPACE and SERVICE_ACCOUNT (or --namespace/--service-account)',
       },
+    );
+  }
+  // A certificate for another key would only fail later, where the listener swaps it in (and
+  // in the rotator's promise, a throw there would end the process): refuse it here, so the
+  // rotator keeps the current certificate and retries.
+  if (!leaf.checkPrivateKey(createPrivateKey(keyPem))) {
+    throw new MeshError(
+      'WAYPOINT_CERT_KEY_MISMATCH',
+      `the certificate issued for ${spiffeId} does not match its private key`,
     );
   }
   let bundle = roots;

@@ -14,6 +14,7 @@ import { MeshError } from '../../../common/errors.ts';
 import { HboneClient } from '../../../common/hbone/index.ts';
 import type { WaypointSnapshot } from '../../../common/ir/snapshots.ts';
 import { compileWaypointConfig, limitsOf } from '../../../waypoint/program/config.ts';
+import { certFromPem } from '../../../waypoint/program/identity.ts';
 import { parseWaypointSettings } from '../../../waypoint/program/options.ts';
 import { HboneUpstream } from '../../../waypoint/upstream-hbone.ts';
 
@@ -188,6 +189,20 @@ describe('waypoint program: snapshot compilation', () => {
     );
     assert.equal(c.dropped.length, 1);
     assert.match(c.dropped[0]!, /httproute\/shop\/r\/rule\/1\/match\/0/);
+  });
+});
+
+describe('waypoint program: certificates', () => {
+  it('refuses an issued certificate that does not match its private key', () => {
+    const ca = inMemoryRootCa('cluster.local');
+    const id = 'spiffe://cluster.local/ns/shop/sa/waypoint';
+    const one = issueLocalIdentity(ca, id);
+    const other = issueLocalIdentity(ca, id);
+    assert.equal(certFromPem(id, one.keyPem, one.certChainPem, one.bundle).spiffeId, id);
+    assert.throws(
+      () => certFromPem(id, other.keyPem, one.certChainPem, one.bundle),
+      (err: unknown) => err instanceof MeshError && err.code === 'WAYPOINT_CERT_KEY_MISMATCH',
+    );
   });
 });
 

@@ -13,6 +13,7 @@ import { Readable } from 'node:stream';
 
 import { MeshError } from '../../../common/errors.ts';
 import { toAbortSignal } from '../cancel.ts';
+import { quietErrors } from '../quiet-errors.ts';
 import type { CancelSignal } from '../cancel.ts';
 import { EngineErrorCode } from '../status.ts';
 import type { LooseHeaders, UpstreamPool, UpstreamRequestSpec, UpstreamResponse } from '../upstream-types.ts';
@@ -379,16 +380,18 @@ function exchange(
         finish();
         return;
       }
-      body = new Readable({
-        read: () => {
-          if (stream.isPaused()) stream.resume();
-        },
-        destroy: (err, cb) => {
-          // The reader gave up (client gone, retry): the connection cannot be reused.
-          if (!responseDone) fail(err ?? new Error('the response body was abandoned'));
-          cb(err);
-        },
-      });
+      body = quietErrors(
+        new Readable({
+          read: () => {
+            if (stream.isPaused()) stream.resume();
+          },
+          destroy: (err, cb) => {
+            // The reader gave up (client gone, retry): the connection cannot be reused.
+            if (!responseDone) fail(err ?? new Error('the response body was abandoned'));
+            cb(err);
+          },
+        }),
+      );
       if (framing.kind === 'chunked') decoder = new ChunkedDecoder(RESPONSE_LIMITS);
       if (framing.kind === 'length') remaining = framing.bytes;
       resolve({
