@@ -931,6 +931,26 @@ describe('waypoint HTTP engine bad input', function () {
     await stillServes();
   });
 
+  it('answers 502 to an h2c client when the backend repeats a field HTTP/2 allows once', async () => {
+    const port = await rawBackend(w, (s) =>
+      s.write('HTTP/1.1 200 OK\r\ncontent-type: a/b\r\ncontent-type: c/d\r\ncontent-length: 2\r\n\r\nok'),
+    );
+    await w.start(fwd(), [service(BACK, 'http', [port])]);
+    const session = http2.connect(`http://127.0.0.1:${w.port}`);
+    w.closers.push(() => session.destroy());
+    const stream = session.request({ ':path': '/t', ':authority': 'web' });
+    const head = await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
+      stream.once('response', resolve);
+      stream.once('error', reject);
+    });
+    stream.setEncoding('utf8');
+    let text = '';
+    for await (const chunk of stream) text += String(chunk);
+    assert.equal(head[':status'], 502);
+    assert.match(text, /content-type/);
+    await stillServes();
+  });
+
   it('joins a repeated trailer field for an h2c client (Node refuses a repeated etag when it sends them)', async () => {
     const port = await rawBackend(w, (s) =>
       s.write(

@@ -24,8 +24,9 @@ export function relayResponse(
   const trailersOnly = ex.parsed.grpc ? takeGrpcStatus(headers) : undefined;
   const res = ex.res;
   try {
-    // Throws for a field value the downstream writer refuses (a control character, one beyond
-    // latin1): nothing was sent; the upstream is freed and the attempt fails as the backend's.
+    // Throws for a head the client's protocol cannot carry (for an h2c client, a field HTTP/2
+    // allows once that the backend repeated): nothing was sent; the upstream is freed and the
+    // attempt fails as the backend's (502).
     res.writeHead(response.status, headers);
   } catch (err) {
     response.body.destroy();

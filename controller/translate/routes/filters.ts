@@ -41,7 +41,7 @@ function headerEdits(raw: unknown, type: string): Result<HeaderEdits> {
           `${type} ${field} entry ${JSON.stringify(item)} needs a valid header name and a value`,
         );
       // The CRD bounds the value's length only; a control character would split or corrupt the
-      // message (the waypoint refuses to write it, so every request would fail).
+      // message (the waypoint's HTTP/1.1 writer refuses it, so every request would fail).
       const checked = headerValue(value);
       if (typeof checked !== 'string')
         return unsupported(`${type} ${field} value of header ${name} ${checked.error}`);
