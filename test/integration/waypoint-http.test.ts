@@ -835,6 +835,26 @@ describe('waypoint HTTP engine bad input', function () {
     return (server.address() as net.AddressInfo).port;
   }
 
+  /** One GET from an h2c client to the engine: the head, the body as text and the trailers. */
+  async function h2cGet(
+    w: World,
+    path: string,
+  ): Promise<{ head: http2.IncomingHttpHeaders; text: string; trailers?: http2.IncomingHttpHeaders }> {
+    const session = http2.connect(`http://127.0.0.1:${w.port}`);
+    w.closers.push(() => session.destroy());
+    const stream = session.request({ ':path': path, ':authority': 'web' });
+    let trailers: http2.IncomingHttpHeaders | undefined;
+    stream.once('trailers', (t: http2.IncomingHttpHeaders) => (trailers = t));
+    const head = await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
+      stream.once('response', resolve);
+      stream.once('error', reject);
+    });
+    stream.setEncoding('utf8');
+    let text = '';
+    for await (const chunk of stream) text += String(chunk);
+    return { head, text, ...(trailers === undefined ? {} : { trailers }) };
+  }
+
   const STREAMING_HEAD = 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nc\r\nfirst chunk\n\r\n';
 
   /** Resolves once `w` recorded `n` finished requests (or rejects after `ms`). */
@@ -936,18 +956,9 @@ describe('waypoint HTTP engine bad input', function () {
       s.write('HTTP/1.1 200 OK\r\ncontent-type: a/b\r\ncontent-type: c/d\r\ncontent-length: 2\r\n\r\nok'),
     );
     await w.start(fwd(), [service(BACK, 'http', [port])]);
-    const session = http2.connect(`http://127.0.0.1:${w.port}`);
-    w.closers.push(() => session.destroy());
-    const stream = session.request({ ':path': '/t', ':authority': 'web' });
-    const head = await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
-      stream.once('response', resolve);
-      stream.once('error', reject);
-    });
-    stream.setEncoding('utf8');
-    let text = '';
-    for await (const chunk of stream) text += String(chunk);
-    assert.equal(head[':status'], 502);
-    assert.match(text, /content-type/);
+    const r = await h2cGet(w, '/t');
+    assert.equal(r.head[':status'], 502);
+    assert.match(r.text, /content-type/);
     await stillServes();
   });
 
@@ -958,15 +969,7 @@ describe('waypoint HTTP engine bad input', function () {
       ),
     );
     await w.start(fwd(), [service(BACK, 'http', [port])]);
-    const session = http2.connect(`http://127.0.0.1:${w.port}`);
-    w.closers.push(() => session.destroy());
-    const stream = session.request({ ':path': '/t', ':authority': 'web' });
-    const trailers = await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
-      stream.once('trailers', resolve);
-      stream.once('error', reject);
-      stream.resume();
-    });
-    assert.equal(trailers['etag'], '"a", "b"');
+    assert.equal((await h2cGet(w, '/t')).trailers?.['etag'], '"a", "b"');
     await stillServes();
   });
 });
