@@ -66,6 +66,14 @@ describe('waypoint h1 response head parser', () => {
     );
   });
 
+  it('reads an HTTP/1.0 response with Transfer-Encoding, then closes its connection (RFC 9112 §6.1)', () => {
+    const h = head(
+      'HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+    );
+    assert.deepEqual(h.framing, { kind: 'chunked' });
+    assert.equal(h.keepAlive, false);
+  });
+
   it('refuses malformed heads', () => {
     for (const text of [
       'HTTP/1.1 20 OK\r\n\r\n',

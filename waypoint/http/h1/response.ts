@@ -84,8 +84,9 @@ export function parseResponseHead(buf: Buffer, limits: HeadLimits, method: strin
   if (method === 'HEAD' || line.status < 200 || line.status === 204 || line.status === 304) {
     framing = { kind: 'none' };
   } else if (te !== undefined) {
-    // RFC 9112 §6.3: Transfer-Encoding overrides Content-Length; the connection must not be reused.
-    if (cl !== undefined) keepAlive = false;
+    // RFC 9112 §6.3: Transfer-Encoding overrides Content-Length; the connection must not be
+    // reused. §6.1: nor after an HTTP/1.0 message with Transfer-Encoding (its framing is suspect).
+    if (cl !== undefined || line.versionMinor === 0) keepAlive = false;
     const codings = tokens(te);
     if (codings.at(-1) === 'chunked' && codings.length === 1) framing = { kind: 'chunked' };
     else if (codings.at(-1) === 'chunked') return headError(501, `transfer coding ${te} is not implemented`);
