@@ -5,8 +5,8 @@
  * throughput, the proxies' CPU and RSS, and the RSS of an agent with 100 captured pods. Targets
  * are printed next to the ratios, not asserted. For calibration the fixed-rate runs also go
  * through the stunnel pair and a pair of plain Node TCP relays (what the machine charges any two
- * processes, and any two Node processes, on a request's path). `WAYMESH_L4_CPU_PROF=<dir>` makes the two agents
- * write V8 CPU profiles there. See docs/benchmarks.md.
+ * processes, and any two Node processes, on a request's path). `WAYMESH_L4_CPU_PROF=<dir>`
+ * makes the two agents write V8 CPU profiles there. See docs/benchmarks.md.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

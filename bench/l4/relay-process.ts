@@ -4,23 +4,20 @@
  * is, show what any two Node processes on a request's path add on the machine of the run, so
  * that the agents' added p99 can be read against it. Compiled like the agent and run with its V8
  * flags, inside the pod's namespace: `node dist/bench/l4/relay-process.js <listen ip:port>
- * <connect ip:port>`; prints `ready` once listening; the
- * lab kills it with its namespace.
+ * <connect ip:port>`; prints `ready` once listening; the lab kills it with its namespace.
  */
 import { connect, createServer, type Socket } from 'node:net';
 
+import { parseAuthority, type HostPort } from '../../common/hbone/authority.ts';
 import { applyAgentV8Flags } from '../../node-agent/v8-flags.ts';
 
-function hostPort(arg: string | undefined, what: string): { host: string; port: number } {
-  const at = arg?.lastIndexOf(':') ?? -1;
-  const port = Number(arg?.slice(at + 1));
-  if (arg === undefined || at <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535) {
-    throw new Error(`relay-process: ${what} must be ip:port, got ${String(arg)}`);
-  }
-  return { host: arg.slice(0, at), port };
+function hostPort(arg: string | undefined, what: string): HostPort {
+  const hp = parseAuthority(arg);
+  if (hp === undefined) throw new Error(`relay-process: ${what} must be ip:port, got ${String(arg)}`);
+  return hp;
 }
 
-function relay(client: Socket, target: { host: string; port: number }): void {
+function relay(client: Socket, target: HostPort): void {
   const upstream = connect({ ...target, noDelay: true, allowHalfOpen: true });
   client.setNoDelay(true);
   client.pipe(upstream);
