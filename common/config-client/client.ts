@@ -198,7 +198,13 @@ export class ConfigClient {
       this.#connected = true;
       // A snapshot arrived, so the connection works: the next failure starts the backoff over.
       this.#attempt = 0;
-      this.#applying = this.#applying.then(() => this.#apply(stream, res));
+      // #apply catches what onSnapshot throws; anything else must not break the chain, or every
+      // later snapshot would be skipped (and the rejection would end the process).
+      this.#applying = this.#applying
+        .then(() => this.#apply(stream, res))
+        .catch((err: unknown) =>
+          this.#log.error('applying a snapshot failed', { version: res.version, error: errorMessage(err) }),
+        );
     });
     stream.on('status', (s: grpc.StatusObject) =>
       finish(`stream ended: ${grpc.status[s.code]} ${s.details}`),

@@ -135,13 +135,19 @@ export function createHttpEngine(options: HttpEngineOptions): HttpEngine {
       if (ctx.protocol === 'http') hand(stream, ctx, 'h1');
       else if (ctx.protocol === 'http2' || ctx.protocol === 'grpc') hand(stream, ctx, 'h2');
       else {
-        detectProtocol(stream, limits.detectTimeoutMs).then(
-          (kind) => hand(stream, ctx, kind),
-          (err: unknown) => {
-            logger.debug('protocol detection failed', { error: errorMessage(err) });
+        detectProtocol(stream, limits.detectTimeoutMs)
+          .then(
+            (kind) => hand(stream, ctx, kind),
+            (err: unknown) => {
+              logger.debug('protocol detection failed', { error: errorMessage(err) });
+              stream.destroy();
+            },
+          )
+          .catch((err: unknown) => {
+            // A throw from a server's connection handling must end this tunnel, not the process.
+            logger.error('serving a tunnel failed', { error: errorMessage(err) });
             stream.destroy();
-          },
-        );
+          });
       }
     },
     stats() {
