@@ -65,3 +65,21 @@ export function pemDecodeAll(text: string, type: string): Buffer[] {
     .filter((m) => m.type === type)
     .map((m) => Buffer.from(m.body, 'binary'));
 }
+
+/** One PEM block: its label, its DER body, and whether it carries RFC 1421 headers. */
+export interface PemBlock {
+  readonly type: string;
+  readonly der: Buffer;
+  readonly hasHeaders: boolean;
+}
+
+/** Every PEM block in `text`, whatever its label (text between blocks is ignored, RFC 7468 §2). */
+export function pemBlocks(text: string): PemBlock[] {
+  if (!text.includes('-----BEGIN')) return [];
+  return forge.pem.decode(text).map((m) => ({
+    type: m.type,
+    der: Buffer.from(m.body, 'binary'),
+    hasHeaders:
+      m.procType !== null || m.contentDomain !== null || m.dekInfo !== null || (m.headers?.length ?? 0) > 0,
+  }));
+}

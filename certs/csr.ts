@@ -6,12 +6,12 @@
 import type { KeyObject } from 'node:crypto';
 import { MeshError } from '../common/errors.ts';
 import { parseSpiffeId, formatSpiffeId } from '../common/spiffe.ts';
-import { nameDer, oidDer, pemDecodeAll, pemEncode } from './asn1.ts';
-import { children, content, decodeOid, encode, expectTag, raw, readRoot, Tag } from './der.ts';
+import { nameDer, oidDer, pemBlocks, pemEncode } from './asn1.ts';
+import { children, content, decodeOid, encode, expectTag, raw, readRoot, Tag, type Tlv } from './der.ts';
 import { extensionSequenceDer, uriSubjectAltName, type ExtensionSpec } from './extensions.ts';
 import { checkPublicKey, signatureAlgorithm, signData, spkiOf } from './keys.ts';
 import { Oid } from './oids.ts';
-import { parseSubjectAltNames, publicKeyOf, verifySignature } from './parse.ts';
+import { checkName, parseSubjectAltNames, publicKeyOf, verifySignature } from './parse.ts';
 
 /** A CSR the CA has verified. */
 export interface VerifiedCsr {
@@ -59,37 +59,48 @@ function malformed(why: string): MeshError {
   });
 }
 
+/** The DER of the one PEM block in `pem`, which must be a plain `CERTIFICATE REQUEST`. */
 function decodePem(pem: string): Buffer {
-  let blocks: Buffer[];
+  let blocks: ReturnType<typeof pemBlocks>;
   try {
-    blocks = pemDecodeAll(pem, 'CERTIFICATE REQUEST');
+    blocks = pemBlocks(pem);
   } catch (err) {
     throw malformed((err as Error).message);
   }
-  if (blocks.length !== 1 || blocks[0] === undefined)
+  const [block] = blocks;
+  if (blocks.length !== 1 || block === undefined)
     throw malformed(`expected one PEM block, found ${blocks.length}`);
-  return blocks[0];
+  if (block.type !== 'CERTIFICATE REQUEST')
+    throw malformed(`the PEM block is a ${JSON.stringify(block.type)}, not a "CERTIFICATE REQUEST"`);
+  if (block.hasHeaders) throw malformed('the PEM block carries headers (Proc-Type, DEK-Info …)');
+  return block.der;
 }
 
-/** Finds the SAN extension value inside the CSR's extensionRequest attribute. */
-function requestedSan(der: Buffer, attrs: ReturnType<typeof children>): Buffer | undefined {
+/**
+ * The SAN extension value inside the CSR's extensionRequest attribute. One extensionRequest,
+ * and each extension in it once (RFC 5280 §4.2, which the certificate will have to meet).
+ */
+function requestedSan(der: Buffer, attrs: readonly Tlv[]): Buffer | undefined {
+  let san: Buffer | undefined;
+  let requests = 0;
   for (const attr of attrs) {
-    const [typeT, valuesT] = children(der, attr);
+    const [typeT, valuesT] = children(der, expectTag(attr, Tag.SEQUENCE, 'attribute'));
     if (decodeOid(content(der, expectTag(typeT, Tag.OID, 'attribute type'))) !== Oid.extensionRequest)
       continue;
-    const extSeq = expectTag(
-      children(der, expectTag(valuesT, Tag.SET, 'attribute values'))[0],
-      Tag.SEQUENCE,
-      'extensions',
-    );
-    for (const ext of children(der, extSeq)) {
-      const parts = children(der, ext);
+    if (++requests > 1) throw new Error('more than one extensionRequest attribute');
+    const values = children(der, expectTag(valuesT, Tag.SET, 'attribute values'));
+    if (values.length !== 1) throw new Error('extensionRequest must hold one set of extensions');
+    const seen = new Set<string>();
+    for (const ext of children(der, expectTag(values[0], Tag.SEQUENCE, 'extensions'))) {
+      const parts = children(der, expectTag(ext, Tag.SEQUENCE, 'extension'));
       const oid = decodeOid(content(der, expectTag(parts[0], Tag.OID, 'extension id')));
+      if (seen.has(oid)) throw new Error(`extension ${oid} is requested more than once`);
+      seen.add(oid);
       if (oid === Oid.subjectAltName)
-        return content(der, expectTag(parts[parts.length - 1], Tag.OCTET_STRING, 'SAN'));
+        san = content(der, expectTag(parts[parts.length - 1], Tag.OCTET_STRING, 'SAN'));
     }
   }
-  return undefined;
+  return san;
 }
 
 /**
@@ -101,11 +112,17 @@ export function verifyCsr(pem: string): VerifiedCsr {
   const der = decodePem(pem);
   let info: Buffer, spki: Buffer, algOid: string, signature: Buffer, san: Buffer | undefined;
   try {
-    const [infoT, algT, sigT] = children(der, readRoot(der, Tag.SEQUENCE));
+    const top = children(der, readRoot(der, Tag.SEQUENCE));
+    if (top.length !== 3)
+      throw new Error('a CSR is {certificationRequestInfo, signatureAlgorithm, signature}');
+    const [infoT, algT, sigT] = top;
     const infoTlv = expectTag(infoT, Tag.SEQUENCE, 'certificationRequestInfo');
     const fields = children(der, infoTlv);
-    if (content(der, expectTag(fields[0], Tag.INTEGER, 'version'))[0] !== 0)
+    if (fields.length < 3 || fields.length > 4)
+      throw new Error('certificationRequestInfo is not {version, subject, subjectPKInfo, attributes}');
+    if (!content(der, expectTag(fields[0], Tag.INTEGER, 'version')).equals(Buffer.from([0])))
       throw new Error('version must be 0');
+    checkName(der, fields[1], 'subject');
     info = raw(der, infoTlv);
     spki = raw(der, expectTag(fields[2], Tag.SEQUENCE, 'subjectPKInfo'));
     const attrs = fields[3] === undefined ? [] : children(der, expectTag(fields[3], 0xa0, 'attributes'));
@@ -115,7 +132,9 @@ export function verifyCsr(pem: string): VerifiedCsr {
         expectTag(children(der, expectTag(algT, Tag.SEQUENCE, 'algorithm'))[0], Tag.OID, 'algorithm'),
       ),
     );
-    signature = content(der, expectTag(sigT, Tag.BIT_STRING, 'signature')).subarray(1);
+    const sigBits = content(der, expectTag(sigT, Tag.BIT_STRING, 'signature'));
+    if (sigBits[0] !== 0) throw new Error('the signature BIT STRING must have 0 unused bits');
+    signature = sigBits.subarray(1);
     san = requestedSan(der, attrs);
   } catch (err) {
     if (err instanceof MeshError && err.code === 'CSR_MALFORMED') throw err;
@@ -150,5 +169,6 @@ export function verifyCsr(pem: string): VerifiedCsr {
   } catch (err) {
     throw new MeshError('CSR_IDENTITY_INVALID', (err as Error).message);
   }
-  return Object.freeze({ spki, identity });
+  // The CA certifies the key as Node re-encodes it: canonical DER whatever the request's encoding.
+  return Object.freeze({ spki: key.export({ type: 'spki', format: 'der' }), identity });
 }

@@ -47,10 +47,14 @@ export function readTlv(buf: Uint8Array, offset = 0, limit = buf.length): Tlv {
   let contentStart = offset + 2;
   if (len & 0x80) {
     const n = len & 0x7f;
-    if (n === 0 || n > 4) throw bad('unsupported length encoding');
+    if (n === 0) throw bad('indefinite length (BER, not DER)');
+    if (n > 4) throw bad('unsupported length encoding');
     if (contentStart + n > limit) throw bad('truncated length');
+    // X.690 §10.1: the fewest octets, so no leading zero octet and no long form below 128.
+    if (buf[contentStart] === 0) throw bad('length with a leading zero octet (not DER)');
     len = 0;
     for (let i = 0; i < n; i++) len = len * 256 + (buf[contentStart + i] ?? 0);
+    if (len < 0x80) throw bad('long-form length below 128 (not DER)');
     contentStart += n;
   }
   const end = contentStart + len;
@@ -101,21 +105,57 @@ export function present(t: Tlv | undefined, what: string): Tlv {
   return t;
 }
 
-/** Decodes an OBJECT IDENTIFIER's content into dotted form. */
+/** The largest arc value before another 7 bits could leave the safe-integer range. */
+const MAX_ARC = Math.floor(Number.MAX_SAFE_INTEGER / 128);
+
+/** Decodes an OBJECT IDENTIFIER's content into dotted form (X.690 §8.19, minimal subidentifiers). */
 export function decodeOid(bytes: Uint8Array): string {
   if (bytes.length === 0) throw bad('empty OID');
-  const first = bytes[0] ?? 0;
-  const parts: number[] = first < 80 ? [Math.floor(first / 40), first % 40] : [2, first - 80];
+  const arcs: number[] = [];
   let value = 0;
-  for (let i = 1; i < bytes.length; i++) {
-    const b = bytes[i] ?? 0;
+  let atStart = true;
+  for (const b of bytes) {
+    // A subidentifier's first octet is never 0x80: that would be a non-minimal encoding.
+    if (atStart && b === 0x80) throw bad('OID subidentifier with a leading 0x80 octet');
+    if (value > MAX_ARC) throw bad('OID arc too large');
     value = value * 128 + (b & 0x7f);
-    if ((b & 0x80) === 0) {
-      parts.push(value);
+    atStart = (b & 0x80) === 0;
+    if (atStart) {
+      arcs.push(value);
       value = 0;
     }
   }
-  return parts.join('.');
+  if (!atStart) throw bad('OID ends inside a subidentifier');
+  // The first subidentifier packs two arcs: 40 × first + second, where only arc 2 may exceed 39.
+  const first = arcs[0] ?? 0;
+  const head = first < 40 ? [0, first] : first < 80 ? [1, first - 40] : [2, first - 80];
+  return [...head, ...arcs.slice(1)].join('.');
+}
+
+/** Decodes a DER BOOLEAN (X.690 §11.1: one octet, 0x00 or 0xFF). */
+export function decodeBoolean(buf: Uint8Array, t: Tlv): boolean {
+  if (t.tag !== Tag.BOOLEAN) throw bad(`expected a BOOLEAN, got tag 0x${t.tag.toString(16)}`);
+  const v = buf[t.contentStart];
+  if (t.end - t.contentStart !== 1 || (v !== 0x00 && v !== 0xff))
+    throw bad('BOOLEAN is not one octet 00 or FF');
+  return v === 0xff;
+}
+
+/** Decodes a small non-negative DER INTEGER (up to 2^31 − 1), such as a version or pathLen. */
+export function decodeSmallInt(buf: Uint8Array, t: Tlv, what: string): number {
+  if (t.tag !== Tag.INTEGER) throw bad(`${what} is not an INTEGER`);
+  const n = t.end - t.contentStart;
+  const b0 = buf[t.contentStart] ?? 0;
+  const b1 = buf[t.contentStart + 1] ?? 0;
+  if (n === 0) throw bad(`${what} is an empty INTEGER`);
+  // X.690 §8.3.2: no redundant leading 00 (or FF) octet.
+  if (n > 1 && ((b0 === 0 && (b1 & 0x80) === 0) || (b0 === 0xff && (b1 & 0x80) !== 0)))
+    throw bad(`${what} is a non-minimal INTEGER`);
+  if (b0 & 0x80) throw bad(`${what} is negative`);
+  if (n > 4) throw bad(`${what} is too large`);
+  let v = 0;
+  for (let i = t.contentStart; i < t.end; i++) v = v * 256 + (buf[i] ?? 0);
+  return v;
 }
 
 /** Decodes a UTCTime or GeneralizedTime element into a Date. */
@@ -131,7 +171,26 @@ export function decodeTime(buf: Buffer, t: Tlv): Date {
   let year = Number(m[1]);
   // RFC 5280 §4.1.2.5.1: two-digit years 50–99 are 19xx, 00–49 are 20xx.
   if (t.tag === Tag.UTC_TIME) year += year >= 50 ? 1900 : 2000;
-  return new Date(Date.UTC(year, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])));
+  const [month, day, hour, minute, second] = [m[2], m[3], m[4], m[5], m[6]].map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  // Date.UTC rolls month 13 or 31 February over into the next month; a real time survives the trip.
+  if (
+    date.getUTCFullYear() !== year ||
+    date.getUTCMonth() !== month - 1 ||
+    date.getUTCDate() !== day ||
+    date.getUTCHours() !== hour ||
+    date.getUTCMinutes() !== minute ||
+    date.getUTCSeconds() !== second
+  ) {
+    throw bad(`invalid time ${JSON.stringify(s)}`);
+  }
+  return date;
 }
 
 /** Encodes a DER length prefix. */

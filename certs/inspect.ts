@@ -1,5 +1,6 @@
 /** Human-facing facts about a certificate, for `waymesh certs inspect` and admin pages. */
 import { X509Certificate } from 'node:crypto';
+import { MeshError } from '../common/errors.ts';
 import { certsFromPem } from './pem.ts';
 
 /** What `certs inspect` shows for one certificate. */
@@ -18,8 +19,16 @@ export interface CertificateSummary {
 
 /** Summarises every certificate in a PEM text (leaf first, as stored). */
 export function inspectPem(pem: string, what: string): CertificateSummary[] {
-  return certsFromPem(pem, what).map((c) => {
-    const x = new X509Certificate(c.der);
+  return certsFromPem(pem, what).map((c, i) => {
+    let x: X509Certificate;
+    try {
+      x = new X509Certificate(c.der);
+    } catch (err) {
+      throw new MeshError(
+        'CERT_MALFORMED',
+        `${what}: OpenSSL cannot read certificate ${i + 1}: ${(err as Error).message}`,
+      );
+    }
     return {
       // Node reports an empty subject (usual for workload certificates) as undefined.
       subject: (x.subject as string | undefined)?.replaceAll('\n', ', ') ?? '',

@@ -23,6 +23,9 @@ export const VerifyError = {
   NO_SPIFFE_ID: 'CERT_NO_SPIFFE_ID',
   WRONG_TRUST_DOMAIN: 'CERT_WRONG_TRUST_DOMAIN',
   WRONG_EKU: 'CERT_WRONG_EKU',
+  LEAF_KEY_USAGE: 'CERT_LEAF_KEY_USAGE',
+  CA_KEY_USAGE: 'CERT_CA_KEY_USAGE',
+  PATH_LENGTH: 'CERT_PATH_LENGTH',
 } as const;
 
 const MAX_DEPTH = 5;
@@ -31,18 +34,39 @@ function fail(code: string, message: string, hint = ''): never {
   throw new MeshError(code, message, { hint });
 }
 
+/** True when `cert` is within its validity window at `now`. */
+function validAt(cert: Certificate, now: Date): boolean {
+  return now >= cert.notBefore && now <= cert.notAfter;
+}
+
+/**
+ * The first of `candidates` valid at `now`, else the first: during a renewal an expired root
+ * or intermediate and its successor can share a subject and key, and either verifies the
+ * signature, so the choice must not fall on the expired one while the other is there.
+ */
+function pick(candidates: readonly Certificate[], now: Date): Certificate | undefined {
+  return candidates.find((c) => validAt(c, now)) ?? candidates[0];
+}
+
 /** Finds the path leaf → … → root, or throws CERT_UNTRUSTED. */
 function buildPath(
   leaf: Certificate,
   intermediates: readonly Certificate[],
   bundle: TrustBundle,
+  now: Date,
 ): Certificate[] {
   const path = [leaf];
   let current = leaf;
   for (let depth = 0; depth < MAX_DEPTH; depth++) {
-    const root = bundle.roots.find((r) => isSignedBy(current, r));
+    const root = pick(
+      bundle.roots.filter((r) => isSignedBy(current, r)),
+      now,
+    );
     if (root !== undefined) return [...path, root];
-    const next = intermediates.find((c) => c.isCa && !path.includes(c) && isSignedBy(current, c));
+    const next = pick(
+      intermediates.filter((c) => c.isCa && !path.includes(c) && isSignedBy(current, c)),
+      now,
+    );
     if (next === undefined) break;
     path.push(next);
     current = next;
@@ -52,6 +76,40 @@ function buildPath(
     `the peer certificate chain does not lead to a root trusted for ${bundle.trustDomain}`,
     'was it issued by another mesh or an old CA that is no longer in the trust bundle?',
   );
+}
+
+/**
+ * Key usage and path length along the path (RFC 5280 §4.2.1.3, §4.2.1.9; X509-SVID §4.3):
+ * the leaf must be allowed digital signatures and must not sign certificates or CRLs; each CA
+ * must be allowed to sign certificates and must not have more CAs under it than it permits.
+ */
+function checkUsage(path: readonly Certificate[]): void {
+  const [leaf, ...cas] = path;
+  const usage = leaf?.keyUsage;
+  if (usage === undefined || !usage.has('digitalSignature')) {
+    fail(
+      VerifyError.LEAF_KEY_USAGE,
+      `the peer certificate ${usage === undefined ? 'has no keyUsage' : 'lacks keyUsage digitalSignature'}, which a workload certificate (X509-SVID) must carry`,
+    );
+  }
+  if (usage.has('keyCertSign') || usage.has('cRLSign')) {
+    fail(
+      VerifyError.LEAF_KEY_USAGE,
+      'the peer certificate may sign certificates or CRLs (keyUsage keyCertSign/cRLSign), which a workload certificate must not',
+    );
+  }
+  for (const [i, ca] of cas.entries()) {
+    const which = `CA certificate ${i + 1} of the peer chain`;
+    if (ca.keyUsage !== undefined && !ca.keyUsage.has('keyCertSign'))
+      fail(VerifyError.CA_KEY_USAGE, `${which} may not sign certificates (keyUsage lacks keyCertSign)`);
+    // Under cas[i] sit i CA certificates before the leaf.
+    if (ca.pathLen !== undefined && i > ca.pathLen) {
+      fail(
+        VerifyError.PATH_LENGTH,
+        `${which} allows ${ca.pathLen} CA certificate(s) below it (pathLenConstraint), the chain has ${i}`,
+      );
+    }
+  }
 }
 
 function checkValidity(path: readonly Certificate[], now: Date): void {
@@ -100,8 +158,10 @@ export function verifyPeerChain(
     leaf,
     rest.map((d) => parseCertificate(d)),
     bundle,
+    now,
   );
   checkValidity(path, now);
+  checkUsage(path);
   if (leaf.uris.length !== 1 || leaf.uris[0] === undefined) {
     fail(
       VerifyError.NO_SPIFFE_ID,
@@ -115,6 +175,12 @@ export function verifyPeerChain(
     return fail(
       VerifyError.NO_SPIFFE_ID,
       `the peer certificate's URI SAN is not a SPIFFE id: ${(err as Error).message}`,
+    );
+  }
+  if (id.path === '') {
+    fail(
+      VerifyError.NO_SPIFFE_ID,
+      `the peer's SPIFFE id ${leaf.uris[0]} names only a trust domain; a workload id has a path (X509-SVID §5.2)`,
     );
   }
   if (id.trustDomain !== bundle.trustDomain) {

@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createPublicKey } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'mocha';
 import { isMeshError } from '../../../common/errors.ts';
-import { pemEncode } from '../../../certs/asn1.ts';
+import { oidDer, pemEncode } from '../../../certs/asn1.ts';
+import { encode, Tag } from '../../../certs/der.ts';
+import { extensionSequenceDer, uriSubjectAltName } from '../../../certs/extensions.ts';
 
 import {
   buildCsr,
@@ -16,7 +18,7 @@ import {
   verifyCsr,
   type KeyKind,
 } from '../../../certs/index.ts';
-import { spkiOf } from '../../../certs/keys.ts';
+import { signatureAlgorithm, signData, spkiOf } from '../../../certs/keys.ts';
 import { Oid } from '../../../certs/oids.ts';
 
 const ID = 'spiffe://cluster.local/ns/default/sa/web';
@@ -28,6 +30,43 @@ function assertCode(fn: () => unknown, code: string, why?: RegExp): void {
     if (why !== undefined) assert.match(err.message, why);
     return true;
   });
+}
+
+/** The parts of a hand-built CSR; each defaults to what createCsr would write. */
+interface RawCsr {
+  readonly version?: Buffer;
+  readonly subject?: Buffer;
+  readonly spki?: Buffer;
+  readonly extra?: readonly Buffer[];
+  readonly algorithm?: Buffer;
+  readonly unusedBits?: number;
+}
+
+/** A CSR for ID assembled from `parts` and signed by `key` over what it holds. */
+function rawCsr(key: KeyObject, parts: RawCsr = {}): string {
+  const attributes = encode(
+    0xa0,
+    encode(
+      Tag.SEQUENCE,
+      oidDer(Oid.extensionRequest),
+      encode(Tag.SET, extensionSequenceDer([uriSubjectAltName(ID)])),
+    ),
+  );
+  const info = encode(
+    Tag.SEQUENCE,
+    parts.version ?? encode(Tag.INTEGER, Buffer.from([0])),
+    parts.subject ?? encode(Tag.SEQUENCE),
+    parts.spki ?? spkiOf(key),
+    attributes,
+    ...(parts.extra ?? []),
+  );
+  const der = encode(
+    Tag.SEQUENCE,
+    info,
+    parts.algorithm ?? signatureAlgorithm(key),
+    encode(Tag.BIT_STRING, Buffer.from([parts.unusedBits ?? 0]), signData(info, key)),
+  );
+  return pemEncode('CERTIFICATE REQUEST', der);
 }
 
 function pemBody(pem: string): Buffer {
@@ -177,6 +216,68 @@ describe('certs/csr', () => {
       assertCode(() => verifyCsr(pem), 'CSR_MALFORMED', /malformed/);
     });
 
+    it('a key whose encoding is BER is certified in canonical DER (regression: the CA answered INTERNAL)', () => {
+      const key = generateKey();
+      const spki = spkiOf(key); // 30 59 | 30 13 <algorithm> | 03 42 <key bits>
+      const alg = spki.subarray(2, 4 + (spki[3] ?? 0));
+      const bits = spki.subarray(2 + alg.length + 2); // the BIT STRING's content (short-form length)
+      // The key bits as a constructed BIT STRING: BER that OpenSSL reads, not DER.
+      const ber = encode(Tag.SEQUENCE, alg, encode(0x23, encode(Tag.BIT_STRING, bits)));
+      assert.equal(createPublicKey({ key: ber, format: 'der', type: 'spki' }).asymmetricKeyType, 'ec');
+      const verified = verifyCsr(rawCsr(key, { spki: ber }));
+      assert.deepEqual(verified.spki, spki);
+    });
+
+    it('a signature labelled with the other key type → CSR_BAD_SIGNATURE', () => {
+      const rsa = generateKey('rsa-2048');
+      const ecdsaLabel = encode(Tag.SEQUENCE, oidDer(Oid.ecdsaWithSha256));
+      assertCode(() => verifyCsr(rawCsr(rsa, { algorithm: ecdsaLabel })), 'CSR_BAD_SIGNATURE');
+      const ec = generateKey();
+      const rsaLabel = encode(Tag.SEQUENCE, oidDer(Oid.sha256WithRsa), encode(Tag.NULL));
+      assertCode(() => verifyCsr(rawCsr(ec, { algorithm: rsaLabel })), 'CSR_BAD_SIGNATURE');
+    });
+
+    const notDer: readonly { name: string; parts: (key: KeyObject) => RawCsr; why: RegExp }[] = [
+      {
+        name: 'a key with a non-minimal length',
+        parts: (key) => {
+          const spki = spkiOf(key);
+          return { spki: Buffer.concat([Buffer.from([0x30, 0x82, 0x00, spki[1] ?? 0]), spki.subarray(2)]) };
+        },
+        why: /leading zero octet/,
+      },
+      {
+        name: 'version written in two octets',
+        parts: () => ({ version: encode(Tag.INTEGER, Buffer.from([0, 0])) }),
+        why: /version must be 0/,
+      },
+      {
+        name: 'a subject that is not a Name',
+        parts: () => ({ subject: encode(Tag.INTEGER, Buffer.from([1])) }),
+        why: /subject has tag 0x2/,
+      },
+      {
+        name: 'an extra field after the attributes',
+        parts: () => ({ extra: [encode(Tag.NULL)] }),
+        why: /certificationRequestInfo is not/,
+      },
+      { name: 'signature bits with unused bits', parts: () => ({ unusedBits: 5 }), why: /0 unused bits/ },
+    ];
+    for (const c of notDer) {
+      it(`${c.name} → CSR_MALFORMED`, () => {
+        const key = generateKey();
+        assertCode(() => verifyCsr(rawCsr(key, c.parts(key))), 'CSR_MALFORMED', c.why);
+      });
+    }
+
+    it('the SAN extension requested twice → CSR_MALFORMED', () => {
+      const pem = buildCsr(generateKey(), [
+        uriSubjectAltName(ID),
+        uriSubjectAltName('spiffe://cluster.local/ns/kube-system/sa/admin'),
+      ]);
+      assertCode(() => verifyCsr(pem), 'CSR_MALFORMED', /requested more than once/);
+    });
+
     const malformed: readonly { name: string; pem: () => string; why: RegExp }[] = [
       { name: 'empty input', pem: () => '', why: /found 0/ },
       { name: 'plain garbage', pem: () => 'not a csr at all', why: /found 0/ },
@@ -198,12 +299,26 @@ describe('certs/csr', () => {
       {
         name: 'a certificate instead of a CSR',
         pem: () => pemEncode('CERTIFICATE', pemBody(createCsr(generateKey(), ID))),
-        why: /found 0/,
+        why: /the PEM block is a "CERTIFICATE", not a "CERTIFICATE REQUEST"/,
       },
       {
         name: 'a private key instead of a CSR',
         pem: () => privateKeyToPem(generateKey()),
-        why: /found 0/,
+        why: /the PEM block is a "PRIVATE KEY"/,
+      },
+      {
+        name: 'a CSR followed by a certificate block',
+        pem: () => createCsr(generateKey(), ID) + pemEncode('CERTIFICATE', Buffer.from([0x30, 0x00])),
+        why: /expected one PEM block, found 2/,
+      },
+      {
+        name: 'a CSR block with encryption headers',
+        pem: () =>
+          createCsr(generateKey(), ID).replace(
+            /-----\r?\n/,
+            '-----\r\nProc-Type: 4,ENCRYPTED\r\nDEK-Info: AES-128-CBC,00112233445566778899AABBCCDDEEFF\r\n\r\n',
+          ),
+        why: /carries headers/,
       },
       {
         name: 'trailing bytes after the CSR',

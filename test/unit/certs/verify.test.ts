@@ -11,7 +11,9 @@ import {
   extKeyUsage,
   keyUsage,
   subjectKeyIdentifier,
+  uriSubjectAltName,
   type ExtensionSpec,
+  type KeyUsageName,
 } from '../../../certs/extensions.ts';
 import {
   CertificateAuthority,
@@ -54,6 +56,13 @@ interface ForgeOptions {
   readonly notBefore?: Date;
   readonly notAfter?: Date;
   readonly subject?: Buffer;
+  /** Key usages (default: by `ca`); null omits the extension. */
+  readonly usage?: readonly KeyUsageName[] | null;
+  readonly pathLen?: number;
+  /** Extensions appended as they are (duplicates and unknown ones included). */
+  readonly extra?: readonly ExtensionSpec[];
+  /** The certified key (default: a fresh one), e.g. to renew a root with the same key. */
+  readonly key?: KeyObject;
 }
 
 function sanExtension(uris: readonly string[], dns: readonly string[]): ExtensionSpec {
@@ -66,18 +75,31 @@ function sanExtension(uris: readonly string[], dns: readonly string[]): Extensio
 
 /** Forges a certificate for a fresh key, signed by `issuer` (or by itself with `'self'`). */
 function forge(issuer: Signed | 'self', o: ForgeOptions = {}): Signed {
-  const key = generateKey();
+  const { key, der } = forgeDer(issuer, o);
+  return { key, cert: parseCertificate(der) };
+}
+
+/** {@link forge} without parsing the result, for certificates the parser must refuse. */
+function forgeDer(issuer: Signed | 'self', o: ForgeOptions = {}): { key: KeyObject; der: Buffer } {
+  const key = o.key ?? generateKey();
   const spki = spkiOf(key);
   const subject = o.subject ?? nameDer([]);
   const uris = o.uris ?? [ID];
   const dns = o.dns ?? [];
+  const usage =
+    o.usage === undefined
+      ? o.ca === true
+        ? (['digitalSignature', 'keyCertSign'] as const)
+        : (['digitalSignature', 'keyEncipherment'] as const)
+      : o.usage;
   const extensions: ExtensionSpec[] = [
-    basicConstraints(o.ca ?? false),
-    keyUsage(o.ca === true ? ['digitalSignature', 'keyCertSign'] : ['digitalSignature', 'keyEncipherment']),
+    basicConstraints(o.ca ?? false, o.pathLen),
+    ...(usage === null ? [] : [keyUsage(usage)]),
     subjectKeyIdentifier(keyIdentifier(spki)),
   ];
   if (o.eku !== null) extensions.push(extKeyUsage(o.eku ?? [Oid.serverAuth, Oid.clientAuth]));
   if (uris.length + dns.length > 0) extensions.push(sanExtension(uris, dns));
+  extensions.push(...(o.extra ?? []));
   if (issuer !== 'self') {
     extensions.push(authorityKeyIdentifier(issuer.cert.subjectKeyId ?? keyIdentifier(issuer.cert.spki)));
   }
@@ -93,7 +115,7 @@ function forge(issuer: Signed | 'self', o: ForgeOptions = {}): Signed {
     },
     issuer === 'self' ? key : issuer.key,
   );
-  return { key, cert: parseCertificate(der) };
+  return { key, der };
 }
 
 function caName(cn: string): Buffer {
@@ -328,6 +350,89 @@ describe('certs/verify', () => {
         why: /not a SPIFFE id/,
       },
       {
+        name: 'a leaf without keyUsage',
+        chain: () => [forge(root, { usage: null }).cert.der],
+        code: VerifyError.LEAF_KEY_USAGE,
+        why: /has no keyUsage/,
+      },
+      {
+        name: 'a leaf without digitalSignature',
+        chain: () => [forge(root, { usage: ['keyEncipherment'] }).cert.der],
+        code: VerifyError.LEAF_KEY_USAGE,
+        why: /lacks keyUsage digitalSignature/,
+      },
+      {
+        name: 'a leaf that may sign certificates (cA false, keyCertSign)',
+        chain: () => [forge(root, { usage: ['digitalSignature', 'keyCertSign', 'cRLSign'] }).cert.der],
+        code: VerifyError.LEAF_KEY_USAGE,
+        why: /may sign certificates or CRLs/,
+      },
+      {
+        name: 'an intermediate that may not sign certificates',
+        chain: () => {
+          const weak = forge(root, {
+            ca: true,
+            subject: caName('weak'),
+            uris: [],
+            usage: ['digitalSignature'],
+          });
+          return [forge(weak).cert.der, weak.cert.der];
+        },
+        code: VerifyError.CA_KEY_USAGE,
+        why: /CA certificate 1 of the peer chain may not sign certificates/,
+      },
+      {
+        name: 'an intermediate under one that allows none (pathLen 0)',
+        chain: () => {
+          const top = forge(root, { ca: true, subject: caName('top'), uris: [], pathLen: 0 });
+          const below = forge(top, { ca: true, subject: caName('below'), uris: [] });
+          return [forge(below).cert.der, below.cert.der, top.cert.der];
+        },
+        code: VerifyError.PATH_LENGTH,
+        why: /CA certificate 2 of the peer chain allows 0 CA certificate\(s\) below it/,
+      },
+      {
+        name: 'a SPIFFE id without a path',
+        chain: () => [forge(root, { uris: [`spiffe://${TD}`] }).cert.der],
+        code: VerifyError.NO_SPIFFE_ID,
+        why: /names only a trust domain/,
+      },
+      {
+        name: 'two subjectAltName extensions',
+        chain: () => [
+          forgeDer(root, { extra: [uriSubjectAltName(`spiffe://${TD}/ns/kube-system/sa/admin`)] }).der,
+        ],
+        code: 'CERT_MALFORMED',
+        why: /extension 2\.5\.29\.17 appears more than once/,
+      },
+      {
+        name: 'an unknown critical extension',
+        chain: () => [
+          forgeDer(root, { extra: [{ oid: '1.2.3.4.5', critical: true, value: encode(Tag.NULL) }] }).der,
+        ],
+        code: 'CERT_MALFORMED',
+        why: /critical extension 1\.2\.3\.4\.5 is not supported/,
+      },
+      {
+        name: 'an intermediate with name constraints (critical, not supported)',
+        chain: () => {
+          const permitted = encode(
+            Tag.SEQUENCE,
+            encode(0xa0, encode(Tag.SEQUENCE, encode(0x82, Buffer.from('.other.example')))),
+          );
+          const constrained = forgeDer(root, {
+            ca: true,
+            subject: caName('constrained'),
+            uris: [],
+            extra: [{ oid: '2.5.29.30', critical: true, value: permitted }],
+          });
+          // The intermediate is refused while the chain is read, before any path is built.
+          return [forge(root).cert.der, constrained.der];
+        },
+        code: 'CERT_MALFORMED',
+        why: /critical extension 2\.5\.29\.30 is not supported/,
+      },
+      {
         name: 'garbage in the chain',
         chain: () => [Buffer.from('not a certificate')],
         code: 'CERT_MALFORMED',
@@ -365,6 +470,28 @@ describe('certs/verify', () => {
         formatSpiffeId(verifyPeerChain([fromNew], both, 'server', NOW)),
         `spiffe://${TD}/ns/a/sa/b`,
       );
+    });
+
+    it('an expired root and its renewal (same subject and key) accept leaves in either order', () => {
+      const key = generateKey();
+      const subject = caName('renewed root');
+      const expired = forge('self', {
+        ca: true,
+        key,
+        subject,
+        uris: [],
+        notBefore: new Date(NOW.getTime() - 10 * DAY),
+        notAfter: new Date(NOW.getTime() - DAY),
+      });
+      const renewed = forge('self', { ca: true, key, subject, uris: [] });
+      const leaf = forge(renewed).cert.der;
+      for (const roots of [
+        [expired.cert, renewed.cert],
+        [renewed.cert, expired.cert],
+      ]) {
+        assert.equal(formatSpiffeId(verifyPeerChain([leaf], new TrustBundle(TD, roots), 'client', NOW)), ID);
+      }
+      assertFails([leaf], new TrustBundle(TD, [expired.cert]), VerifyError.EXPIRED, /CA certificate 1/);
     });
 
     it('a bundle with only the new root refuses leaves of the old one', () => {
