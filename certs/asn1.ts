@@ -59,11 +59,9 @@ export function pemEncode(type: string, der: Uint8Array): string {
 
 /** Extracts every PEM block of `type` from `text`, as DER. */
 export function pemDecodeAll(text: string, type: string): Buffer[] {
-  if (!text.includes('-----BEGIN')) return [];
-  return forge.pem
-    .decode(text)
-    .filter((m) => m.type === type)
-    .map((m) => Buffer.from(m.body, 'binary'));
+  return pemBlocks(text)
+    .filter((b) => b.type === type)
+    .map((b) => b.der);
 }
 
 /** One PEM block: its label, its DER body, and whether it carries RFC 1421 headers. */

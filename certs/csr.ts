@@ -11,7 +11,14 @@ import { children, content, decodeOid, encode, expectTag, raw, readRoot, Tag, ty
 import { extensionSequenceDer, uriSubjectAltName, type ExtensionSpec } from './extensions.ts';
 import { checkPublicKey, signatureAlgorithm, signData, spkiOf } from './keys.ts';
 import { Oid } from './oids.ts';
-import { checkName, parseSubjectAltNames, publicKeyOf, verifySignature } from './parse.ts';
+import {
+  algorithmOid,
+  bitStringBytes,
+  checkName,
+  parseSubjectAltNames,
+  publicKeyOf,
+  verifySignature,
+} from './parse.ts';
 
 /** A CSR the CA has verified. */
 export interface VerifiedCsr {
@@ -126,15 +133,8 @@ export function verifyCsr(pem: string): VerifiedCsr {
     info = raw(der, infoTlv);
     spki = raw(der, expectTag(fields[2], Tag.SEQUENCE, 'subjectPKInfo'));
     const attrs = fields[3] === undefined ? [] : children(der, expectTag(fields[3], 0xa0, 'attributes'));
-    algOid = decodeOid(
-      content(
-        der,
-        expectTag(children(der, expectTag(algT, Tag.SEQUENCE, 'algorithm'))[0], Tag.OID, 'algorithm'),
-      ),
-    );
-    const sigBits = content(der, expectTag(sigT, Tag.BIT_STRING, 'signature'));
-    if (sigBits[0] !== 0) throw new Error('the signature BIT STRING must have 0 unused bits');
-    signature = sigBits.subarray(1);
+    algOid = algorithmOid(der, expectTag(algT, Tag.SEQUENCE, 'algorithm'));
+    signature = bitStringBytes(der, expectTag(sigT, Tag.BIT_STRING, 'signature'));
     san = requestedSan(der, attrs);
   } catch (err) {
     if (err instanceof MeshError && err.code === 'CSR_MALFORMED') throw err;

@@ -50,12 +50,13 @@ export interface Certificate {
   readonly authorityKeyId: Buffer | undefined;
 }
 
-function algorithmOid(buf: Buffer, alg: Tlv): string {
+/** The OID of an AlgorithmIdentifier. */
+export function algorithmOid(buf: Buffer, alg: Tlv): string {
   return decodeOid(content(buf, expectTag(children(buf, alg)[0], Tag.OID, 'algorithm')));
 }
 
 /** The bytes of a BIT STRING that holds whole octets (signatures, keys): no unused bits. */
-function bitStringBytes(buf: Buffer, t: Tlv): Buffer {
+export function bitStringBytes(buf: Buffer, t: Tlv): Buffer {
   const bits = content(buf, expectTag(t, Tag.BIT_STRING, 'BIT STRING'));
   if (bits[0] !== 0) throw new Error('a signature BIT STRING must have 0 unused bits');
   return bits.subarray(1);
@@ -250,15 +251,16 @@ export function parseCertificate(der: Buffer): Certificate {
     if (validity.length !== 2) throw new Error('validity is not {notBefore, notAfter}');
     const spkiT = expectTag(fields[o + 5], Tag.SEQUENCE, 'subjectPublicKeyInfo');
     if (children(der, spkiT).length !== 2) throw new Error('subjectPublicKeyInfo is not {algorithm, key}');
+    const trailing = fields.slice(o + 6);
     let next = 0;
-    for (const f of fields.slice(o + 6)) {
+    for (const f of trailing) {
       const at = TRAILING_TBS_TAGS.indexOf(f.tag, next);
       if (at === -1) throw new Error(`unexpected field with tag 0x${f.tag.toString(16)} in tbsCertificate`);
       next = at + 1;
     }
     const ext = parseExtensions(
       der,
-      fields.slice(o + 6).find((f) => f.tag === 0xa3),
+      trailing.find((f) => f.tag === 0xa3),
     );
     return Object.freeze({
       der,
