@@ -34,22 +34,41 @@ export function kubeTime(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
+/** metav1.Condition's bound on `message` (characters); the API server refuses a longer one. */
+export const CONDITION_MESSAGE_MAX = 32768;
+
+/**
+ * `message` cut to fit a condition, saying how much was left out. Messages list every problem
+ * of an object, so a route with thousands of bad rules would otherwise have its whole status
+ * write refused, and no condition at all would reach the user.
+ */
+export function conditionMessage(message: string): string {
+  if (message.length <= CONDITION_MESSAGE_MAX) return message;
+  const note = (n: number): string => ` … (${n} more characters)`;
+  let keep = CONDITION_MESSAGE_MAX - note(message.length).length;
+  // Never split a surrogate pair: the API server counts code points.
+  const last = message.charCodeAt(keep - 1);
+  if (last >= 0xd800 && last <= 0xdbff) keep -= 1;
+  return `${message.slice(0, keep)}${note(message.length - keep)}`;
+}
+
 /** Conditions with transition times: kept from `live` (by type) when status/reason/message match. */
 export function withTransitionTimes(desired: readonly Condition[], live: unknown, now: string): JsonRecord[] {
   const previous = new Map(records(live).map((c) => [c['type'], c]));
   return desired.map((c) => {
     const p = previous.get(c.type);
+    const message = conditionMessage(c.message);
     const same =
       p !== undefined &&
       p['status'] === c.status &&
       p['reason'] === c.reason &&
-      p['message'] === c.message &&
+      p['message'] === message &&
       typeof p['lastTransitionTime'] === 'string';
     return {
       type: c.type,
       status: c.status,
       reason: c.reason,
-      message: c.message,
+      message,
       observedGeneration: c.observedGeneration,
       lastTransitionTime: same ? p['lastTransitionTime'] : now,
     };

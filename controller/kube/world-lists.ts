@@ -38,12 +38,42 @@ export function waypointReadyReplicas(deployments: readonly V1Deployment[]): Rec
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function optionalString(v: unknown): boolean {
+  return v === undefined || typeof v === 'string';
+}
+
+/**
+ * True for an object whose metadata has the shapes the API server guarantees and translate()
+ * relies on: an object, with name and namespace strings when set and annotations a string map.
+ * Every other field (labels included) is read defensively. Anything else (a hand-written list
+ * for `x explain`, a broken server) is left out of the World rather than allowed to throw.
+ */
+export function wellFormed(o: unknown): o is WireObject {
+  if (!isRecord(o) || !isRecord(o['metadata'])) return false;
+  const m = o['metadata'];
+  const annotations = m['annotations'];
+  return (
+    optionalString(m['name']) &&
+    optionalString(m['namespace']) &&
+    (annotations === undefined ||
+      (isRecord(annotations) && Object.values(annotations).every((x) => typeof x === 'string')))
+  );
+}
+
 /** The World of `trustDomain` from `listOf(field)`, each list already in {@link byNamespaceName} order. */
 export function worldFromLists(
   trustDomain: string,
   listOf: (field: WorldField) => readonly WireObject[],
 ): World {
-  const items = <T>(field: WorldField): readonly T[] => listOf(field) as unknown as readonly T[];
+  const items = <T>(field: WorldField): readonly T[] => {
+    const list: readonly unknown[] = listOf(field);
+    // Copies only in the rare case that something is dropped.
+    return (list.every(wellFormed) ? list : list.filter(wellFormed)) as unknown as readonly T[];
+  };
   return {
     trustDomain,
     namespaces: items<V1Namespace>('namespaces'),

@@ -28,6 +28,16 @@ function connectionTokens(value: string | string[] | undefined): ReadonlySet<str
   return new Set(text.split(',').map((t) => t.trim().toLowerCase()));
 }
 
+/**
+ * Sets field `name`. A field may be called `__proto__` (it is a valid token): assigning it on a
+ * plain object would be ignored, so that one name is defined as an own property instead.
+ */
+function put(headers: HeaderRecord, name: string, value: string | string[]): void {
+  if (name === '__proto__')
+    Object.defineProperty(headers, name, { value, writable: true, enumerable: true, configurable: true });
+  else headers[name] = value;
+}
+
 /** Copies `headers` without hop-by-hop, pseudo and `connection`-listed headers. */
 export function endToEndHeaders(
   headers: Readonly<Record<string, string | string[] | undefined>>,
@@ -38,7 +48,7 @@ export function endToEndHeaders(
     const value = headers[name];
     if (value === undefined || name.charCodeAt(0) === 58 /* ':' */) continue;
     if (HOP_BY_HOP.has(name) || listed?.has(name) === true) continue;
-    out[name] = value;
+    put(out, name, value);
   }
   // gRPC needs `te: trailers` end to end over HTTP/2; it is the only `te` value allowed there.
   if (headers['te'] === 'trailers') out['te'] = 'trailers';
@@ -62,10 +72,11 @@ export function joinRepeated(headers: HeaderRecord): HeaderRecord {
 /** Applies header modifiers in order to `headers` (mutated) and returns it. */
 export function applyHeaderEdits(headers: HeaderRecord, edits: readonly HeaderEdits[]): HeaderRecord {
   for (const edit of edits) {
-    for (const { name, value } of edit.set) headers[name] = value;
+    for (const { name, value } of edit.set) put(headers, name, value);
     for (const { name, value } of edit.add) {
-      const current = headers[name];
-      if (current === undefined) headers[name] = value;
+      // Own fields only: `constructor` is a header name, not Object.prototype's.
+      const current = Object.hasOwn(headers, name) ? headers[name] : undefined;
+      if (current === undefined) put(headers, name, value);
       else if (Array.isArray(current)) current.push(value);
       else headers[name] = name === 'set-cookie' ? [current, value] : `${current}, ${value}`;
     }

@@ -31,13 +31,17 @@ export function indexEndpoints(world: World, pods: readonly PodInfo[]): Endpoint
     const svc = m?.labels[SERVICE_NAME_LABEL];
     if (m === undefined || svc === undefined || m.namespace === '') continue;
     const key = `${m.namespace}/${svc}`;
-    slices.set(key, [...(slices.get(key) ?? []), s]);
+    const list = slices.get(key);
+    if (list === undefined) slices.set(key, [s]);
+    else list.push(s);
   }
   const podsByName = new Map<string, PodInfo>();
   const podsByNamespace = new Map<string, PodInfo[]>();
   for (const p of pods) {
     podsByName.set(`${p.meta.namespace}/${p.meta.name}`, p);
-    podsByNamespace.set(p.meta.namespace, [...(podsByNamespace.get(p.meta.namespace) ?? []), p]);
+    const inNs = podsByNamespace.get(p.meta.namespace);
+    if (inNs === undefined) podsByNamespace.set(p.meta.namespace, [p]);
+    else inNs.push(p);
   }
   return { slices, podsByName, podsByNamespace };
 }

@@ -7,22 +7,24 @@ import type { AppProtocol } from '../../../common/ir/index.ts';
 
 // appProtocol values (case-insensitive) and what the mesh does with them. Protocols we can only
 // carry as opaque bytes (TLS, databases) are `tcp`; WebSocket upgrades are HTTP/1.1.
-const BY_APP_PROTOCOL: Readonly<Record<string, AppProtocol>> = {
-  http: 'http',
-  http_proxy: 'http',
-  'grpc-web': 'http',
-  'kubernetes.io/ws': 'http',
-  http2: 'http2',
-  'kubernetes.io/h2c': 'http2',
-  grpc: 'grpc',
-  tcp: 'tcp',
-  https: 'tcp',
-  tls: 'tcp',
-  'kubernetes.io/wss': 'tcp',
-  mongo: 'tcp',
-  mysql: 'tcp',
-  redis: 'tcp',
-};
+const BY_APP_PROTOCOL: ReadonlyMap<string, AppProtocol> = new Map(
+  Object.entries({
+    http: 'http',
+    http_proxy: 'http',
+    'grpc-web': 'http',
+    'kubernetes.io/ws': 'http',
+    http2: 'http2',
+    'kubernetes.io/h2c': 'http2',
+    grpc: 'grpc',
+    tcp: 'tcp',
+    https: 'tcp',
+    tls: 'tcp',
+    'kubernetes.io/wss': 'tcp',
+    mongo: 'tcp',
+    mysql: 'tcp',
+    redis: 'tcp',
+  } satisfies Record<string, AppProtocol>),
+);
 
 // Port-name prefixes (`<protocol>` or `<protocol>-<suffix>`), longest first so `grpc-web`
 // is not read as `grpc`.
@@ -49,7 +51,7 @@ export function resolveAppProtocol(
   name: string,
 ): AppProtocol {
   if (protocol !== 'TCP') return 'unknown';
-  const fromField = appProtocol === undefined ? undefined : BY_APP_PROTOCOL[appProtocol.toLowerCase()];
+  const fromField = appProtocol === undefined ? undefined : BY_APP_PROTOCOL.get(appProtocol.toLowerCase());
   if (fromField !== undefined) return fromField;
   const lower = name.toLowerCase();
   for (const [prefix, p] of BY_NAME) {

@@ -73,10 +73,12 @@ export function toWorkload(pod: PodInfo, trustDomain: string, captured: boolean)
   } catch {
     return undefined;
   }
-  const namedPorts: Record<string, number> = {};
+  // Entries, not assignments: a port named `__proto__` must be a key, not the prototype.
+  const byName = new Map<string, number>();
   for (const p of [...pod.ports].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-    namedPorts[p.name] ??= p.port;
+    if (!byName.has(p.name)) byName.set(p.name, p.port);
   }
+  const namedPorts = Object.fromEntries(byName);
   return {
     uid: pod.meta.uid,
     name: pod.meta.name,

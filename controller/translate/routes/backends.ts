@@ -74,11 +74,22 @@ export function resolveTarget(ref: Readonly<Record<string, unknown>>, ctx: RefCo
   const service = ctx.services.get(serviceKey(namespace, name));
   if (service === undefined)
     return fail(REASON.backendNotFound, `Service ${namespace}/${name} does not exist`);
+  if (service.type === 'ExternalName')
+    return fail(
+      REASON.backendNotFound,
+      `Service ${namespace}/${name} is of type ExternalName, a DNS alias with no endpoints the mesh can send to`,
+    );
   const port = int(ref['port']);
   if (port === undefined) return fail(REASON.backendNotFound, `${what} needs a port`);
-  const sp = service.ports.find((p) => p.port === port);
-  if (sp === undefined)
+  const numbered = service.ports.filter((p) => p.port === port);
+  if (numbered.length === 0)
     return fail(REASON.backendNotFound, `Service ${namespace}/${name} has no port ${port}`);
+  const sp = numbered.find((p) => p.protocol === 'TCP');
+  if (sp === undefined)
+    return fail(
+      REASON.unsupportedProtocol,
+      `Service ${namespace}/${name} port ${port} is not TCP; the mesh carries only TCP`,
+    );
   // An explicit `tcp` appProtocol cannot carry gRPC; HTTP over a `grpc` port is fine (HTTP/2).
   if (ctx.routeKind === 'GRPCRoute' && sp.appProtocol === 'tcp')
     return fail(

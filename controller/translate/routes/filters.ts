@@ -33,19 +33,25 @@ function headerEdits(raw: unknown, type: string): Result<HeaderEdits> {
     return unsupported(`${type} filter has no ${type[0]?.toLowerCase()}${type.slice(1)} field`);
   const pairs = (field: 'set' | 'add'): Result<{ name: string; value: string }[]> => {
     const out: { name: string; value: string }[] = [];
+    const seen = new Set<string>();
     for (const item of list(o[field])) {
       const name = str(obj(item)?.['name']);
       const value = str(obj(item)?.['value']);
-      if (name === undefined || value === undefined || !HEADER_NAME.test(name))
+      if (name === undefined || value === undefined || value === '' || !HEADER_NAME.test(name))
         return unsupported(
-          `${type} ${field} entry ${JSON.stringify(item)} needs a valid header name and a value`,
+          `${type} ${field} entry ${JSON.stringify(item)} needs a valid header name and a non-empty value`,
         );
       // The CRD bounds the value's length only; a control character would split or corrupt the
       // message (the waypoint's HTTP/1.1 writer refuses it, so every request would fail).
       const checked = headerValue(value);
       if (typeof checked !== 'string')
         return unsupported(`${type} ${field} value of header ${name} ${checked.error}`);
-      out.push({ name: name.toLowerCase(), value });
+      // Gateway API (HTTPHeader.name): of entries with equivalent (case-insensitive) names only
+      // the first counts.
+      const lower = name.toLowerCase();
+      if (seen.has(lower)) continue;
+      seen.add(lower);
+      out.push({ name: lower, value });
     }
     return ok(out);
   };
@@ -53,14 +59,14 @@ function headerEdits(raw: unknown, type: string): Result<HeaderEdits> {
   if (!set.ok) return set;
   const add = pairs('add');
   if (!add.ok) return add;
-  const remove: string[] = [];
+  const remove = new Set<string>();
   for (const item of list(o['remove'])) {
     const name = str(item);
     if (name === undefined || !HEADER_NAME.test(name))
       return unsupported(`${type} remove entry ${JSON.stringify(item)} is not a header name`);
-    remove.push(name.toLowerCase());
+    remove.add(name.toLowerCase());
   }
-  return ok({ set: set.value, add: add.value, remove });
+  return ok({ set: set.value, add: add.value, remove: [...remove] });
 }
 
 function pathModifier(raw: unknown, type: string): Result<PathModifier | undefined> {

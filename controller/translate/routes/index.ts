@@ -51,7 +51,9 @@ function bind(routes: readonly RouteInput[]): Binding[] {
         const key = `${res.service.key}:${port}`;
         const b = bindings.get(key) ?? { service: res.service, port, routes: [] };
         bindings.set(key, b);
-        if (!b.routes.includes(route)) b.routes.push(route);
+        // Two parentRefs of one route can land on the same port; it is pushed once, and since a
+        // route's parents are visited together, an earlier push is the last entry.
+        if (b.routes.at(-1) !== route) b.routes.push(route);
       }
     }
   }
@@ -87,10 +89,16 @@ function table(b: Binding, protocol: 'http' | 'grpc'): RouteTable {
     if (route.kind !== kind) continue;
     const ns = route.source.namespace;
     if (ns === b.service.namespace) producer.push(...ranked(route));
-    else consumers.set(ns, [...(consumers.get(ns) ?? []), ...ranked(route)]);
+    else {
+      const list = consumers.get(ns);
+      if (list === undefined) consumers.set(ns, ranked(route));
+      else list.push(...ranked(route));
+    }
   }
-  const byNs: Record<string, RouteTable['producer']> = {};
-  for (const ns of [...consumers.keys()].sort(byText)) byNs[ns] = sortByPrecedence(consumers.get(ns) ?? []);
+  // fromEntries defines own properties, so no namespace name can reach the prototype.
+  const byNs = Object.fromEntries(
+    [...consumers.keys()].sort(byText).map((ns) => [ns, sortByPrecedence(consumers.get(ns) ?? [])]),
+  );
   return {
     service: b.service.key,
     port: b.port,

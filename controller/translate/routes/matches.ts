@@ -53,8 +53,8 @@ function named(raw: unknown, what: 'header' | 'query param'): Result<NamedMatch[
     const rawName = str(o?.['name']);
     const value = str(o?.['value']);
     const type = o?.['type'] ?? 'Exact';
-    if (rawName === undefined || !HEADER_NAME.test(rawName) || value === undefined)
-      return unsupported(`${what} match ${JSON.stringify(item)} needs a valid name and a value`);
+    if (rawName === undefined || !HEADER_NAME.test(rawName) || value === undefined || value === '')
+      return unsupported(`${what} match ${JSON.stringify(item)} needs a valid name and a non-empty value`);
     if (type !== 'Exact' && type !== 'RegularExpression')
       return unsupported(`${what} match type ${JSON.stringify(type)} is not supported`);
     if (type === 'RegularExpression' && !compiles(value))

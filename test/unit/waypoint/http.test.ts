@@ -95,6 +95,21 @@ describe('waypoint http: headers', () => {
     ]);
     assert.deepEqual(out, { b: '2, 3', c: 'new', 'set-cookie': ['x=1', 'y=2'] });
   });
+  it('treats constructor and __proto__ as header names, not Object.prototype members', () => {
+    const copied = endToEndHeaders(JSON.parse('{"__proto__":"p","x":"1"}') as Record<string, string>);
+    const out = applyHeaderEdits(copied, [
+      {
+        set: [{ name: 'toString', value: 's' }],
+        add: [
+          { name: 'constructor', value: 'c' },
+          { name: '__proto__', value: 'q' },
+        ],
+        remove: [],
+      },
+    ]);
+    assert.equal(Object.getPrototypeOf(out), Object.prototype);
+    assert.equal(JSON.stringify(out), '{"__proto__":"p, q","x":"1","toString":"s","constructor":"c"}');
+  });
 });
 
 describe('waypoint http: endpoint picker', () => {
