@@ -686,6 +686,57 @@ describe('waypoint HTTP engine (loopback)', function () {
     assert.equal(ok.headers['ratelimit-remaining'], '0');
   });
 
+  it('gives policy and the backend one spelling of the path: no way around a DENY on /admin', async () => {
+    const seen: string[] = [];
+    const port = await w.backend((req, res) => {
+      seen.push(`${req.url} host=${req.headers.host}`);
+      echo('b1')(req, res);
+    });
+    await w.start(fwd(), [service(BACK, 'http', [port])], {
+      hooks: {
+        authorize: (info) => ({
+          allowed: info.path !== '/admin' && !info.path.startsWith('/admin/'),
+          policy: 'default/no-admin',
+          reason: 'path /admin',
+        }),
+      },
+    });
+    const get = async (target: string): Promise<string> =>
+      (await raw(w.port, `GET ${target} HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n`)).text;
+    for (const target of [
+      '/%61dmin',
+      '/public/../admin',
+      '/public/%2e%2e/admin/x',
+      '/a\\..\\admin',
+      'http://web/admin',
+      'http://web/a/../admin?q=1',
+    ]) {
+      assert.match(await get(target), /^HTTP\/1\.1 403 /, target);
+    }
+    assert.deepEqual(seen, []);
+    assert.match(await get('/%7Euser/./docs/%2e%2e/a%2fb?q=%2e%2e'), /^HTTP\/1\.1 200 /);
+    assert.match(await get('http://reviews.shop:8080?x'), /^HTTP\/1\.1 200 /);
+    assert.deepEqual(seen, ['/~user/a%2Fb?q=%2e%2e host=web', '/?x host=reviews.shop:8080']);
+    assert.match(await get('/bad%zz'), /^HTTP\/1\.1 400 [^]*malformed percent-encoding/);
+    assert.match(await get('http://user@web/a'), /^HTTP\/1\.1 400 [^]*userinfo/);
+    assert.equal(seen.length, 2);
+
+    const session = http2.connect(`http://127.0.0.1:${w.port}`);
+    w.closers.push(() => void session.destroy());
+    const h2 = (path: string): Promise<number | string> =>
+      new Promise((resolve) => {
+        const st = session.request({ ':path': path, ':authority': 'web' });
+        st.on('response', (h) => resolve(Number(h[':status'])));
+        st.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+        st.resume();
+      });
+    assert.equal(await h2('/x/%2E%2E/%61dmin'), 403);
+    // A `:path` that is not a path makes the stream malformed (RFC 9113 §8.1.1): nghttp2 resets it.
+    assert.equal(await h2('http://web/admin'), 'ERR_HTTP2_STREAM_ERROR');
+    assert.equal(await h2('/ok'), 200);
+    assert.equal(seen.at(-1), '/ok host=web');
+  });
+
   it('serves 200 concurrent requests', async () => {
     const port = await w.backend(echo('b1'));
     await w.start(fwd(), [service(BACK, 'http', [port])]);

@@ -59,6 +59,7 @@ export async function handleRequest(
 /** Authorization and rate limit, then routing; a promise only while work is pending. */
 function serve(deps: HandlerDeps, ex: Exchange): Promise<void> | undefined {
   const { parsed } = ex;
+  if (parsed.targetError !== undefined) throw new MeshError(EngineErrorCode.BAD_REQUEST, parsed.targetError);
   const hooks = deps.hooks;
   const authz = hooks.authorize?.(parsed);
   if (authz !== undefined && !authz.allowed) {

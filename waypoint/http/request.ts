@@ -1,7 +1,7 @@
 /**
  * The downstream request, parsed once: {@link ParsedRequest} is both the router's
  * `RouteRequest` and the hooks' `RequestInfo`, so the method, path, query and authority are
- * split out a single time per request whatever reads them.
+ * split out a single time per request whatever reads them, the path normalized (target.ts).
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream';
 
 import type { RouteRequest } from '../routing/types.ts';
 import { H1Request } from './h1/server.ts';
+import { normalizeTarget } from './target.ts';
 import type { RequestInfo, TunnelContext } from './types.ts';
 
 /** `method` in uppercase; the same string when it has no lowercase letter (no copy per request). */
@@ -37,15 +38,19 @@ export class ParsedRequest implements RouteRequest, RequestInfo {
   readonly target: TunnelContext['target'];
   readonly headers: Readonly<IncomingHttpHeaders>;
 
+  /** Why the request target cannot be served (answered 400 before any policy), else undefined. */
+  readonly targetError: string | undefined;
+
   constructor(req: DownstreamRequest, tunnel: TunnelContext) {
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
     this.method = upperMethod(req.method ?? 'GET');
-    this.pathAndQuery = url;
-    this.path = q === -1 ? url : url.slice(0, q);
-    this.query = q === -1 ? '' : url.slice(q + 1);
+    // HTTP/2's `:path` is always origin-form (RFC 9113 §8.3.1); HTTP/1.1 may send absolute-form.
+    const target = normalizeTarget(req.url ?? '/', this.method, req.httpVersionMajor === 1);
+    this.pathAndQuery = target.pathAndQuery;
+    this.path = target.path;
+    this.query = target.query;
+    this.targetError = target.error;
     this.headers = req.headers;
-    const authority = req.headers[':authority'] ?? req.headers.host;
+    const authority = target.authority ?? req.headers[':authority'] ?? req.headers.host;
     this.authority = typeof authority === 'string' ? authority : '';
     const contentType = req.headers['content-type'];
     this.grpc =
