@@ -133,6 +133,21 @@ describe('waypoint h1 request head parser', () => {
     refused('GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n', 400, /control/);
   });
 
+  it('takes only SP and HTAB as whitespace around framing values, never a no-break space (0xA0)', () => {
+    for (const te of ['\xa0chunked', 'chunked\xa0', 'gzip,\xa0chunked'])
+      refused(`POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ${te}\r\n\r\n`, 400, /final/);
+    for (const cl of ['\xa05', '5\xa0', '5,\xa05'])
+      refused(`POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ${cl}\r\n\r\n`, 400, /Content-Length/);
+    assert.equal(head('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5,\t5 \r\n\r\n').contentLength, 5);
+    assert.equal(head('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \tchunked \r\n\r\n').chunked, true);
+  });
+
+  it('counts empty lines before the request line toward the head limit (431)', () => {
+    refused(`${'\r\n'.repeat(600)}GET / HTTP/1.1\r\nHost: a\r\n\r\n`, 431, /larger than 1024/);
+    refused('\r\n'.repeat(512), 431, /larger than 1024/);
+    assert.equal(head('\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n').headBytes, 31);
+  });
+
   it('refuses malformed request lines and Host problems (400)', () => {
     refused('GET  / HTTP/1.1\r\nHost: a\r\n\r\n', 400, /request line/);
     refused('G(T / HTTP/1.1\r\nHost: a\r\n\r\n', 400, /request line/);

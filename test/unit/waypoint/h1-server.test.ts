@@ -124,6 +124,34 @@ describe('waypoint h1 server', function () {
     await t.until((s) => s.endsWith('GET /d 0'));
   });
 
+  it('parses a head that trickles in once it can be complete, bare-LF and oversized ones included', async () => {
+    h = await new Harness(echoHead).start();
+    const pieces = async (t: Talk, text: string, size: number): Promise<void> => {
+      for (let i = 0; i < text.length; i += size) {
+        t.socket.write(text.slice(i, i + size));
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    };
+    const ok = open();
+    await pieces(ok, 'GET /slow HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n\r\n', 3);
+    await ok.until((s) => s.endsWith('GET /slow 0'));
+    // A bare-LF end of head arriving in its own read is refused at once, not at the timeout.
+    const bare = open();
+    await pieces(bare, 'GET / HTTP/1.1\r\nHost: x\n', 4);
+    bare.socket.write('\n');
+    await bare.closed();
+    assert.match(bare.text(), /^HTTP\/1\.1 400 /);
+    const big = open();
+    await pieces(big, `GET / HTTP/1.1\r\nHost: x\r\nX: ${'v'.repeat(4200)}`, 1024);
+    await big.closed();
+    assert.match(big.text(), /^HTTP\/1\.1 431 /);
+    const flood = open();
+    await pieces(flood, '\r\n'.repeat(2100), 512);
+    await flood.closed();
+    assert.match(flood.text(), /^HTTP\/1\.1 431 /);
+    assert.deepEqual(h.refused, [400, 431, 431]);
+  });
+
   it('decodes a chunked request body and sends a chunked response with trailers', async () => {
     h = await new Harness((req, res) => {
       const parts: Buffer[] = [];

@@ -189,18 +189,31 @@ function lowerName(name: string): string {
   return name.toLowerCase();
 }
 
+/**
+ * `text` without surrounding optional whitespace: SP and HTAB only (RFC 9110 §5.6.3). Not
+ * `String.prototype.trim()`, which also strips U+00A0 — byte 0xA0 in a latin1 head — so that
+ * `Transfer-Encoding: \xa0chunked` would read as chunked where other parsers refuse it.
+ */
+export function trimOws(text: string): string {
+  let from = 0;
+  let to = text.length;
+  while (from < to && (text.charCodeAt(from) === SP || text.charCodeAt(from) === HTAB)) from++;
+  while (to > from && (text.charCodeAt(to - 1) === SP || text.charCodeAt(to - 1) === HTAB)) to--;
+  return from === 0 && to === text.length ? text : text.slice(from, to);
+}
+
 /** Splits a comma-separated list into lowercase, trimmed, non-empty tokens. */
 export function tokens(value: string | undefined): string[] {
   if (value === undefined) return [];
   // The values a keep-alive exchange carries, without trimming and lower-casing.
   if (value === 'keep-alive' || value === 'close' || value === 'chunked') return [value];
   if (!value.includes(',')) {
-    const one = value.trim().toLowerCase();
+    const one = trimOws(value).toLowerCase();
     return one === '' ? [] : [one];
   }
   return value
     .split(',')
-    .map((t) => t.trim().toLowerCase())
+    .map((t) => trimOws(t).toLowerCase())
     .filter((t) => t !== '');
 }
 
@@ -214,7 +227,8 @@ export function scanHead<L>(
   limits: HeadLimits,
   startLine: (text: string, end: number) => L | HeadError,
 ): ScannedHead<L> | HeadError | HeadIncomplete {
-  // RFC 9112 §2.2: empty lines before the start line are ignored.
+  // RFC 9112 §2.2: empty lines before the start line are ignored — but they count toward the
+  // head's limit, or a stream of CRLFs would be buffered and re-scanned without end.
   let start = 0;
   while (start + 1 < buf.length && buf[start] === CR && buf[start + 1] === LF) start += 2;
   // A short buffer (a head alone, or with a small body) is decoded whole: searching for the
@@ -222,7 +236,7 @@ export function scanHead<L>(
   // reaches. A longer one is decoded up to the end of the head when that is in `buf` (not the
   // body behind it), else all there is up to the limit (so a head ended by bare LFs is still
   // seen, and refused).
-  const limit = Math.min(buf.length, start + limits.maxHeadBytes);
+  const limit = Math.min(buf.length, limits.maxHeadBytes);
   let textEnd = limit;
   if (limit - start > DECODE_WHOLE_BYTES) {
     const crlf2 = buf.indexOf(HEAD_END, start);
@@ -233,7 +247,7 @@ export function scanHead<L>(
     const end = lineEnd(text, from);
     if (end === -2) return headError(400, 'line ending without CR (bare LF)');
     if (end === -1) {
-      return buf.length - start >= limits.maxHeadBytes
+      return buf.length >= limits.maxHeadBytes
         ? headError(431, `message head larger than ${limits.maxHeadBytes} bytes`)
         : { kind: 'incomplete' };
     }
@@ -304,7 +318,7 @@ export function contentLengthOf(value: string): number | string {
   // The common case, one plain number, without splitting.
   const n = digitsValue(value);
   if (n >= 0) return n;
-  const values = value.split(',').map((v) => v.trim());
+  const values = value.split(',').map(trimOws);
   const first = values[0] ?? '';
   // 15 digits at most: below 2^53.
   if (!/^\d+$/.test(first) || first.length > 15) return 'invalid Content-Length';

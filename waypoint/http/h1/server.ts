@@ -24,6 +24,8 @@ import { parseRequestHead } from './head.ts';
 import type { RequestHead } from './head.ts';
 import { H1Response } from './outgoing.ts';
 import type { ResponseContext, ResponseSink } from './outgoing.ts';
+const CR = 0x0d;
+const LF = 0x0a;
 
 /** Limits of the server. */
 export interface H1ServerLimits {
@@ -234,12 +236,13 @@ class Connection<T> implements ResponseSink {
       this.#bodyBytes(chunk);
       return;
     }
+    const had = this.#pending?.length ?? 0;
     this.#pending = this.#pending === undefined ? chunk : Buffer.concat([this.#pending, chunk]);
     if (this.phase === Phase.Idle) {
       this.phase = Phase.Head;
       this.since = Date.now();
     }
-    if (this.phase === Phase.Head) this.#next();
+    if (this.phase === Phase.Head && (had === 0 || this.#mayEndHead(had))) this.#next();
     else if (this.#pending.length > this.server.limits.maxHeadBytes && !this.#pausedByPipeline) {
       // Pipelined requests beyond one head's worth wait in the kernel, not here.
       this.#pausedByPipeline = true;
@@ -255,6 +258,22 @@ class Connection<T> implements ResponseSink {
       this.#destroy();
     } else if (this.phase === Phase.Head || this.phase === Phase.Idle) this.#destroy();
     // Answer: the response is written, then the connection closes (finished()).
+  }
+
+  /**
+   * Whether the bytes after `had` could end the head (an LF followed by LF or CRLF, looking
+   * back 3 bytes) or fill it to the limit. A head that trickles in a few bytes per read is
+   * parsed when it can be complete, not from the start on every read (quadratic CPU).
+   */
+  #mayEndHead(had: number): boolean {
+    const buf = this.#pending;
+    if (buf === undefined) return false;
+    if (buf.length >= this.server.limits.maxHeadBytes) return true;
+    for (let i = buf.indexOf(LF, Math.max(0, had - 3)); i !== -1; i = buf.indexOf(LF, i + 1)) {
+      const next = buf[i + 1];
+      if (next === LF || (next === CR && buf[i + 2] === LF)) return true;
+    }
+    return false;
   }
 
   /** Parses the next request from the buffer when no exchange is in flight. */
