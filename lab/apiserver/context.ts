@@ -110,8 +110,17 @@ export class ServerContext {
     if (this.#closed) throw new Error('the API server is closed');
   }
 
+  /** Fans out a committed change; a failing watcher or reaction never fails the write itself. */
   #publish(ev: ChangeEvent): void {
-    this.hub.publish(ev);
+    try {
+      this.hub.publish(ev);
+    } catch (err) {
+      this.log.error('a watch failed to take a change and was ended', {
+        err: String(err),
+        resource: ev.resource,
+        name: ev.object.metadata.name,
+      });
+    }
     for (const fn of this.#after) {
       try {
         fn(ev);

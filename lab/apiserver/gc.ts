@@ -2,10 +2,13 @@
  * Reactions to committed changes that keep the store consistent, run after the write that
  * caused them (asynchronously, like the upstream controllers): cascading deletion through
  * ownerReferences (Background, Foreground with blockOwnerDeletion, Orphan), namespace
- * termination, CRD install/removal with their objects, and ClusterIP release.
+ * termination, CRD install/removal with their objects, and ClusterIP release. Metadata is read
+ * tolerantly and every object is handled in its own step, so that one malformed object (stored
+ * by an older lab) never stops the collection of the others.
  */
 import type { ServerContext } from './context.ts';
 import { Deleter, FOREGROUND_FINALIZER, ORPHAN_FINALIZER, type Propagation } from './handlers/delete.ts';
+import { finalizersOf, ownerRefsOf } from './object-meta.ts';
 import { crdToDef, resourceKey } from './registry.ts';
 import type { JsonObject, KubeObject, OwnerReference } from './types.ts';
 import type { ChangeEvent } from './watch.ts';
@@ -41,6 +44,17 @@ export function installGarbageCollector(ctx: ServerContext): { idle(): Promise<v
     }
   };
 
+  /** Runs `fn` on every item; a failure is logged and skips only that item. */
+  const each = <T>(items: T[], fn: (item: T) => void): void => {
+    for (const item of items) {
+      try {
+        fn(item);
+      } catch (err) {
+        ctx.log.warn('garbage collection of one object failed', { err: String(err) });
+      }
+    }
+  };
+
   const del = (resource: string, obj: KubeObject, policy: Propagation): void => {
     const def = ctx.registry.byKey(resource);
     const live = ctx.store.get(resource, obj.metadata.namespace ?? '', obj.metadata.name ?? '');
@@ -54,14 +68,14 @@ export function installGarbageCollector(ctx: ServerContext): { idle(): Promise<v
   };
 
   const dependentsOf = (uid: string): { resource: string; object: KubeObject }[] =>
-    ctx.store.entries().filter((e) => (e.object.metadata.ownerReferences ?? []).some((r) => r.uid === uid));
+    ctx.store.entries().filter((e) => ownerRefsOf(e.object.metadata).some((r) => r.uid === uid));
 
   const rewriteOwners = (resource: string, obj: KubeObject, keep: (r: OwnerReference) => boolean): void => {
     const def = ctx.registry.byKey(resource);
     const live = ctx.store.get(resource, obj.metadata.namespace ?? '', obj.metadata.name ?? '');
     if (def === undefined || live === undefined) return;
     const next = structuredClone(live);
-    const refs = (live.metadata.ownerReferences ?? []).filter(keep);
+    const refs = ownerRefsOf(live.metadata).filter(keep);
     if (refs.length === 0) delete next.metadata.ownerReferences;
     else next.metadata.ownerReferences = refs;
     ctx.commitPut(def, next, live);
@@ -70,10 +84,9 @@ export function installGarbageCollector(ctx: ServerContext): { idle(): Promise<v
   const removeFinalizer = (resource: string, obj: KubeObject, finalizer: string): void => {
     const def = ctx.registry.byKey(resource);
     const live = ctx.store.get(resource, obj.metadata.namespace ?? '', obj.metadata.name ?? '');
-    if (def === undefined || live === undefined || !(live.metadata.finalizers ?? []).includes(finalizer))
-      return;
+    if (def === undefined || live === undefined || !finalizersOf(live.metadata).includes(finalizer)) return;
     const next = structuredClone(live);
-    const rest = (live.metadata.finalizers ?? []).filter((f) => f !== finalizer);
+    const rest = finalizersOf(live.metadata).filter((f) => f !== finalizer);
     if (rest.length === 0) delete next.metadata.finalizers;
     else next.metadata.finalizers = rest;
     const stored = ctx.commitPut(def, next, live);
@@ -85,24 +98,24 @@ export function installGarbageCollector(ctx: ServerContext): { idle(): Promise<v
   const checkForegroundOwner = (resource: string, owner: KubeObject): void => {
     const uid = owner.metadata.uid ?? '';
     const blocking = dependentsOf(uid).filter((d) =>
-      (d.object.metadata.ownerReferences ?? []).some((r) => r.uid === uid && r.blockOwnerDeletion === true),
+      ownerRefsOf(d.object.metadata).some((r) => r.uid === uid && r.blockOwnerDeletion === true),
     );
     if (blocking.length === 0) removeFinalizer(resource, owner, FOREGROUND_FINALIZER);
   };
 
   const onTerminating = (ev: ChangeEvent): void => {
     const o = ev.object;
-    const fins = o.metadata.finalizers ?? [];
+    const fins = finalizersOf(o.metadata);
     const uid = o.metadata.uid ?? '';
     if (fins.includes(ORPHAN_FINALIZER)) {
       later(() => {
-        for (const d of dependentsOf(uid)) rewriteOwners(d.resource, d.object, (r) => r.uid !== uid);
+        each(dependentsOf(uid), (d) => rewriteOwners(d.resource, d.object, (r) => r.uid !== uid));
         removeFinalizer(ev.resource, o, ORPHAN_FINALIZER);
       });
     }
     if (fins.includes(FOREGROUND_FINALIZER) && ev.prev?.metadata.deletionTimestamp === undefined) {
       later(() => {
-        for (const d of dependentsOf(uid)) del(d.resource, d.object, 'Foreground');
+        each(dependentsOf(uid), (d) => del(d.resource, d.object, 'Foreground'));
         checkForegroundOwner(ev.resource, o);
       });
     }
@@ -117,16 +130,16 @@ export function installGarbageCollector(ctx: ServerContext): { idle(): Promise<v
     if (remaining) return;
     const def = ctx.registry.byKey('namespaces');
     if (def === undefined) return;
-    if ((live.metadata.finalizers ?? []).length > 0) return; // metadata finalizers hold it, as upstream
+    if (finalizersOf(live.metadata).length > 0) return; // metadata finalizers hold it, as upstream
     ctx.commitRemove(def, live);
   };
 
   const onNamespaceTerminating = (ns: string): void => {
     later(() => {
-      for (const e of ctx.store.entries()) {
-        if (e.resource === 'namespaces' || e.object.metadata.namespace !== ns) continue;
-        del(e.resource, e.object, 'Background');
-      }
+      const inside = ctx.store
+        .entries()
+        .filter((e) => e.resource !== 'namespaces' && e.object.metadata.namespace === ns);
+      each(inside, (e) => del(e.resource, e.object, 'Background'));
       finalizeNamespace(ns);
     });
   };
@@ -143,19 +156,19 @@ export function installGarbageCollector(ctx: ServerContext): { idle(): Promise<v
       const key = resourceKey(def);
       const served = ctx.registry.byKey(key);
       if (served !== undefined && !served.builtin) {
-        for (const cr of ctx.store.list(key)) ctx.commitRemove(served, cr);
+        each(ctx.store.list(key), (cr) => ctx.commitRemove(served, cr));
         ctx.registry.removeCrd(o);
       }
     }
     later(() => {
-      for (const d of dependentsOf(uid)) {
-        const others = (d.object.metadata.ownerReferences ?? []).filter(
+      each(dependentsOf(uid), (d) => {
+        const others = ownerRefsOf(d.object.metadata).filter(
           (r) => r.uid !== uid && ctx.store.byUid(r.uid) !== undefined,
         );
         if (others.length === 0) del(d.resource, d.object, 'Background');
         else rewriteOwners(d.resource, d.object, (r) => r.uid !== uid);
-      }
-      for (const ref of o.metadata.ownerReferences ?? []) {
+      });
+      for (const ref of ownerRefsOf(o.metadata)) {
         const owner = ctx.store.byUid(ref.uid);
         if (owner !== undefined && owner.object.metadata.deletionTimestamp !== undefined)
           checkForegroundOwner(owner.resource, owner.object);

@@ -1,12 +1,13 @@
 /**
  * Kind-specific admission run before a write is committed: Service ClusterIPs, Pod and
- * Namespace defaults, CRD validation and status, and schema handling of custom resources
- * through the optional hooks (validate, applyDefaults, prune).
+ * Namespace defaults, CRD validation (crd-validation.ts) and status, and schema handling of
+ * custom resources through the optional hooks (validate, applyDefaults, prune).
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { ServerContext } from './context.ts';
+import { crdVersionErrors } from './crd-validation.ts';
 import { crdToDef, hasStatus, resourceKey } from './registry.ts';
-import { invalid } from './rules.ts';
+import { invalid, invalidCauses } from './rules.ts';
 import { ApiError, type Json, type JsonObject, type KubeObject, type ResourceDef } from './types.ts';
 
 /** How strictly unknown fields are handled (`fieldValidation` query parameter). */
@@ -41,7 +42,7 @@ export function removedPaths(before: Json, after: Json, prefix = ''): string[] {
   const out: string[] = [];
   for (const [k, v] of Object.entries(before)) {
     const p = prefix === '' ? k : `${prefix}.${k}`;
-    if (!(k in a)) out.push(p);
+    if (!Object.hasOwn(a, k)) out.push(p);
     else out.push(...removedPaths(v, a[k] ?? null, p));
   }
   return out;
@@ -149,8 +150,10 @@ function crdStatus(crd: KubeObject, now: string): JsonObject {
   };
 }
 
-function admitCrd(ctx: ServerContext, crd: KubeObject, live: KubeObject | undefined): void {
+function admitCrd(ctx: ServerContext, def: ResourceDef, crd: KubeObject, live: KubeObject | undefined): void {
   const d = crdToDef(crd);
+  const causes = crdVersionErrors(crd);
+  if (causes.length > 0) throw invalidCauses(def, crd.metadata.name ?? '', causes);
   const existing = ctx.registry.byKey(resourceKey(d));
   if (existing?.builtin === true) {
     throw new ApiError(
@@ -210,19 +213,8 @@ function admitCustom(
   } else {
     const errs = hooks.validate(out, schema);
     if (errs.length > 0) {
-      const name = out.metadata.name ?? '';
-      const msg = errs.map((e) => `${e.path}: ${e.message}`).join(', ');
-      throw new ApiError(
-        422,
-        'Invalid',
-        `${def.kind}.${def.group} "${name}" is invalid: ${errs.length > 1 ? `[${msg}]` : msg}`,
-        {
-          name,
-          group: def.group,
-          kind: def.kind,
-          causes: errs.map((e) => ({ reason: e.type, message: e.message, field: e.path })),
-        },
-      );
+      const causes = errs.map((e) => ({ field: e.path, reason: e.type, message: e.message }));
+      throw invalidCauses(def, out.metadata.name ?? '', causes);
     }
   }
   return out;
@@ -252,7 +244,8 @@ export function admitCreate(
     };
     out['spec'] = { finalizers: ['kubernetes'] };
     out['status'] = { phase: 'Active' };
-  } else if (isCore(def, 'customresourcedefinitions.apiextensions.k8s.io')) admitCrd(ctx, out, undefined);
+  } else if (isCore(def, 'customresourcedefinitions.apiextensions.k8s.io'))
+    admitCrd(ctx, def, out, undefined);
   else if (isCore(def, 'deployments.apps') || isCore(def, 'daemonsets.apps')) {
     const spec = obj(out['spec'] as Json);
     if (def.kind === 'Deployment') {
@@ -285,7 +278,7 @@ export function admitUpdate(
   if (!def.builtin) return opts.status ? next : admitCustom(ctx, def, version, next, opts);
   if (opts.status) return next;
   if (isCore(def, 'services')) admitService(ctx, def, next, live, opts);
-  else if (isCore(def, 'customresourcedefinitions.apiextensions.k8s.io')) admitCrd(ctx, next, live);
+  else if (isCore(def, 'customresourcedefinitions.apiextensions.k8s.io')) admitCrd(ctx, def, next, live);
   else if (isCore(def, 'namespaces')) {
     next.metadata.labels = {
       ...(next.metadata.labels ?? {}),

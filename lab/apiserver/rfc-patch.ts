@@ -1,13 +1,12 @@
 /**
  * JSON Patch (RFC 6902) and JSON Merge Patch (RFC 7386) over plain JSON values. Pure; failures
- * are ApiErrors shaped as kube-apiserver answers them.
+ * are ApiErrors shaped as kube-apiserver answers them. Keys are only ever followed and written
+ * as own properties; a JSON pointer through `__proto__` is refused (422), so no patch reaches
+ * Object.prototype.
  */
 import { isDeepStrictEqual } from 'node:util';
+import { isObject, ownValue, setKey } from './patch/json.ts';
 import { ApiError, type Json, type JsonObject } from './types.ts';
-
-function isObject(v: Json | undefined): v is JsonObject {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
 
 /** RFC 7386 merge patch. */
 export function mergePatch(target: Json, patch: Json): Json {
@@ -15,7 +14,7 @@ export function mergePatch(target: Json, patch: Json): Json {
   const out: JsonObject = isObject(target) ? { ...target } : {};
   for (const [k, v] of Object.entries(patch)) {
     if (v === null) delete out[k];
-    else out[k] = mergePatch(out[k] ?? null, v);
+    else setKey(out, k, mergePatch(ownValue(out, k) ?? null, v));
   }
   return out;
 }
@@ -31,18 +30,26 @@ function bad(message: string): ApiError {
 function parsePointer(ptr: string): string[] {
   if (ptr === '') return [];
   if (!ptr.startsWith('/')) throw bad(`invalid JSON pointer "${ptr}"`);
-  return ptr
+  const path = ptr
     .slice(1)
     .split('/')
     .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (path.includes('__proto__'))
+    throw bad(`invalid JSON pointer "${ptr}": a "__proto__" segment is refused`);
+  return path;
 }
 
 function parentOf(doc: Json, path: string[], op: string): { parent: Json; key: string } {
   let cur = doc;
   for (const seg of path.slice(0, -1)) {
-    if (Array.isArray(cur)) cur = cur[Number(seg)] ?? null;
-    else if (isObject(cur) && seg in cur) cur = cur[seg] ?? null;
-    else throw bad(`${op} operation does not apply: doc is missing path: "/${path.join('/')}"`);
+    const next = Array.isArray(cur)
+      ? cur[arrayIndex(cur, seg, false)]
+      : isObject(cur)
+        ? ownValue(cur, seg)
+        : undefined;
+    if (next === undefined)
+      throw bad(`${op} operation does not apply: doc is missing path: "/${path.join('/')}"`);
+    cur = next;
   }
   return { parent: cur, key: path[path.length - 1] ?? '' };
 }
@@ -59,7 +66,7 @@ function getAt(doc: Json, path: string[], op: string): Json {
   if (path.length === 0) return doc;
   const { parent, key } = parentOf(doc, path, op);
   if (Array.isArray(parent)) return parent[arrayIndex(parent, key, false)] ?? null;
-  if (isObject(parent) && key in parent) return parent[key] ?? null;
+  if (isObject(parent) && Object.hasOwn(parent, key)) return parent[key] ?? null;
   throw bad(`${op} operation does not apply: doc is missing path: "/${path.join('/')}"`);
 }
 
@@ -75,7 +82,7 @@ function addAt(doc: Json, path: string[], value: Json, op: string): Json {
   if (path.length === 0) return value;
   const { parent, key } = parentOf(doc, path, op);
   if (Array.isArray(parent)) parent.splice(arrayIndex(parent, key, true), 0, value);
-  else if (isObject(parent)) parent[key] = value;
+  else if (isObject(parent)) setKey(parent, key, value);
   else throw bad(`${op} operation does not apply: doc is missing path: "/${path.join('/')}"`);
   return doc;
 }

@@ -3,9 +3,9 @@
  * (optimistic concurrency, immutable fields, the status split) and when `generation` moves.
  */
 import { isDeepStrictEqual } from 'node:util';
+import { DNS_SUBDOMAIN, finalizersOf, type FieldCause } from './object-meta.ts';
 import { ApiError, type Json, type JsonObject, type KubeObject, type ResourceDef } from './types.ts';
 
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** A 422 Invalid error with one cause, as kube-apiserver renders field errors. */
@@ -16,13 +16,24 @@ export function invalid(
   message: string,
   reason = 'FieldValueInvalid',
 ): ApiError {
+  return invalidCauses(def, name, [{ field, reason, message }]);
+}
+
+/** A 422 Invalid error with every cause (`[a, b]` in the message when there are several). */
+export function invalidCauses(def: ResourceDef, name: string, causes: FieldCause[]): ApiError {
   const gk = def.group === '' ? def.kind : `${def.kind}.${def.group}`;
-  return new ApiError(422, 'Invalid', `${gk} "${name}" is invalid: ${field}: ${message}`, {
-    name,
-    group: def.group,
-    kind: def.kind,
-    causes: [{ reason, message, field }],
-  });
+  const text = causes.map((c) => `${c.field}: ${c.message}`).join(', ');
+  return new ApiError(
+    422,
+    'Invalid',
+    `${gk} "${name}" is invalid: ${causes.length > 1 ? `[${text}]` : text}`,
+    {
+      name,
+      group: def.group,
+      kind: def.kind,
+      causes: causes.map((c) => ({ reason: c.reason, message: c.message, field: c.field })),
+    },
+  );
 }
 
 /** Validates an object name for `def` (DNS label for namespaces, DNS subdomain otherwise). */
@@ -158,7 +169,7 @@ export function prepareUpdate(
     m.deletionTimestamp = live.metadata.deletionTimestamp;
     if (live.metadata.deletionGracePeriodSeconds !== undefined)
       m.deletionGracePeriodSeconds = live.metadata.deletionGracePeriodSeconds;
-    const added = (m.finalizers ?? []).filter((f) => !(live.metadata.finalizers ?? []).includes(f));
+    const added = finalizersOf(m).filter((f) => !finalizersOf(live.metadata).includes(f));
     if (added.length > 0) {
       throw invalid(
         def,
@@ -192,6 +203,18 @@ export function conflict(def: ResourceDef, name: string): ApiError {
       kind: def.plural,
     },
   );
+}
+
+/** The 422 of a PUT without resourceVersion where the kind requires one (custom resources). */
+export function unconditionalUpdate(def: Pick<ResourceDef, 'group' | 'plural'>, name: string): ApiError {
+  const gr = def.group === '' ? def.plural : `${def.plural}.${def.group}`;
+  const message = 'Invalid value: 0x0: must be specified for an update';
+  return new ApiError(422, 'Invalid', `${gr} "${name}" is invalid: metadata.resourceVersion: ${message}`, {
+    name,
+    group: def.group,
+    kind: def.plural,
+    causes: [{ reason: 'FieldValueInvalid', message, field: 'metadata.resourceVersion' }],
+  });
 }
 
 /** The 404 NotFound of a missing object. */

@@ -64,7 +64,10 @@ export interface ApiServerOptions {
   watchHistorySize?: number;
   /** Interval of BOOKMARK events on watches that allow them (default 60 s). */
   bookmarkIntervalMs?: number;
-  /** Server-side end of watches that set no timeoutSeconds (default 1800 s; clients then resume). */
+  /**
+   * Server-side end of watches that set no timeoutSeconds (or 0): a random point between this and
+   * twice this, as kube-apiserver's --min-request-timeout (default 1800 s; clients then resume).
+   */
   watchTimeoutSeconds?: number;
   /** WAL records between compactions into the snapshot (default 1000). */
   compactEvery?: number;

@@ -1,9 +1,9 @@
 /**
  * HTTP edge helpers: JSON answers, Kubernetes `Status` error bodies, `Warning` headers and
- * bounded request-body reading.
+ * bounded request-body reading (decoding is in decode.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ApiError, type Json } from './types.ts';
+import { ApiError } from './types.ts';
 
 /** Largest request body accepted (kube-apiserver's default is 3 MiB for objects). */
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
@@ -43,37 +43,32 @@ export function sendError(res: ServerResponse, err: ApiError): void {
   sendJson(res, err.code, err.toStatus());
 }
 
-/** Reads the whole body (413 above the limit). */
+/**
+ * Reads the whole body. Above the limit it answers 413 (the error handler writes the Status)
+ * while reading on and discarding what the client still sends, so that the client can read
+ * the answer before the connection ends: destroying the socket at once would reset it. A
+ * client that keeps sending past twice the limit has its connection closed.
+ */
 export function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let over = false;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY_BYTES) {
+      if (over) {
+        if (size > 2 * MAX_BODY_BYTES) req.destroy();
+      } else if (size <= MAX_BODY_BYTES) {
+        chunks.push(c);
+      } else {
+        over = true;
+        chunks.length = 0;
         reject(
-          new ApiError(413, 'RequestEntityTooLarge', `the request body exceeds ${MAX_BODY_BYTES} bytes`),
+          new ApiError(413, 'RequestEntityTooLarge', `Request entity too large: limit is ${MAX_BODY_BYTES}`),
         );
-        req.destroy();
-        return;
       }
-      chunks.push(c);
     });
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
-}
-
-/** Parses a JSON body; empty → null; 400 on syntax errors. */
-export function parseJsonBody(text: string): Json {
-  if (text.trim() === '') return null;
-  try {
-    return JSON.parse(text) as Json;
-  } catch (err) {
-    throw new ApiError(
-      400,
-      'BadRequest',
-      `the body of the request could not be decoded as JSON: ${(err as Error).message}`,
-    );
-  }
 }

@@ -98,13 +98,30 @@ export class WatchHub {
     this.history = new WatchHistory(capacity, startRv);
   }
 
-  /** Records and fans out a committed change, in commit order. */
+  /**
+   * Records and fans out a committed change, in commit order. A watcher whose `deliver` throws
+   * is removed and ended; every other watcher still gets the change, and the first such error
+   * is rethrown afterwards for the caller to log (the change itself is committed).
+   */
   publish(ev: ChangeEvent): void {
     this.history.push(ev);
+    let failure: Error | undefined;
     for (const w of this.#watchers) {
       const frame = frameFor(w.filter, ev);
-      if (frame !== undefined) w.deliver(frame, ev.rv);
+      if (frame === undefined) continue;
+      try {
+        w.deliver(frame, ev.rv);
+      } catch (err) {
+        failure ??= err instanceof Error ? err : new Error(String(err));
+        this.#watchers.delete(w);
+        try {
+          w.end();
+        } catch {
+          // already reported through `failure`
+        }
+      }
     }
+    if (failure !== undefined) throw failure;
   }
 
   /** Adds a watcher; returns the function that removes it. */

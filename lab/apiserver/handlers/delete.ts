@@ -4,6 +4,7 @@
  * policy that gc.ts carries out.
  */
 import type { ServerContext } from '../context.ts';
+import { finalizersOf } from '../object-meta.ts';
 import { resourceKey } from '../registry.ts';
 import { conflict, notFound } from '../rules.ts';
 import { matches, type Selector } from '../selectors.ts';
@@ -118,7 +119,7 @@ export class Deleter {
     const policy = o.propagationPolicy ?? 'Background';
     const next = structuredClone(live);
     const m = next.metadata;
-    const finalizers = [...(m.finalizers ?? [])];
+    const finalizers = finalizersOf(m);
     if (policy === 'Orphan' && !finalizers.includes(ORPHAN_FINALIZER)) finalizers.push(ORPHAN_FINALIZER);
     if (policy === 'Foreground' && !finalizers.includes(FOREGROUND_FINALIZER))
       finalizers.push(FOREGROUND_FINALIZER);
@@ -130,7 +131,7 @@ export class Deleter {
     if (
       m.deletionTimestamp !== undefined &&
       grace >= (m.deletionGracePeriodSeconds ?? 0) &&
-      finalizers.length === (m.finalizers ?? []).length
+      finalizers.length === finalizersOf(live.metadata).length
     ) {
       return live; // already terminating; a longer or equal grace period changes nothing
     }

@@ -9,8 +9,9 @@ import type { FieldValidation } from '../kinds.ts';
 import type { ResourcePath } from '../paths.ts';
 import { apiVersionOf, resourceKey } from '../registry.ts';
 import { compileSelector } from '../selectors.ts';
-import { parseJsonBody, readBody, sendJson } from '../status-http.ts';
-import { ApiError, type JsonObject, type KubeObject, type ResourceDef } from '../types.ts';
+import { decodeBody, queryInt } from '../decode.ts';
+import { readBody, sendJson } from '../status-http.ts';
+import { ApiError, type Json, type JsonObject, type KubeObject, type ResourceDef } from '../types.ts';
 import { parseDeleteOptions, type Deleter } from './delete.ts';
 import { patchKind, type ObjectOps, type Target, type WriteOptions } from './objects.ts';
 import { servePodLog, type PodLogFile } from './logs.ts';
@@ -109,6 +110,7 @@ export async function handleResource(
   }
   const send = (code: number, body: unknown, warnings: string[] = []): void =>
     sendJson(res, code, body, 'application/json', warnings);
+  const decoded = async (): Promise<Json> => decodeBody(ct, await readBody(req));
 
   if (VIRTUAL_RESOURCES.has(key)) {
     if (method !== 'POST' || p.name !== undefined)
@@ -117,7 +119,7 @@ export async function handleResource(
         'MethodNotAllowed',
         `the server does not allow this method on the requested resource (${def.plural} are create-only)`,
       );
-    send(201, tokenReview(ctx, d.adminToken, parseJsonBody(await readBody(req))));
+    send(201, tokenReview(ctx, d.adminToken, await decoded()));
     return;
   }
   if (sub !== undefined) {
@@ -135,7 +137,7 @@ export async function handleResource(
     if (sub === 'token') {
       if (method !== 'POST')
         throw new ApiError(405, 'MethodNotAllowed', 'serviceaccounts/token is create-only');
-      send(201, tokenRequest(ctx, def, t.namespace ?? '', p.name, parseJsonBody(await readBody(req))));
+      send(201, tokenRequest(ctx, def, t.namespace ?? '', p.name, await decoded()));
       return;
     }
     if (sub === 'log' && d.podLogFile !== undefined) {
@@ -147,7 +149,7 @@ export async function handleResource(
     }
     if (sub === 'binding') {
       if (method !== 'POST') throw new ApiError(405, 'MethodNotAllowed', 'pods/binding is create-only');
-      send(201, ops.bind(t, parseJsonBody(await readBody(req)), writeOptions(q, sub)));
+      send(201, ops.bind(t, await decoded(), writeOptions(q, sub)));
       return;
     }
   }
@@ -185,14 +187,13 @@ export async function handleResource(
           `too old resource version: ${q.get('resourceVersion') ?? ''} (${ctx.store.resourceVersion})`,
         );
       }
-      const limit = q.get('limit') === null ? undefined : Number(q.get('limit'));
-      const r = ops.list(t, selector, limit, q.get('continue') ?? undefined);
+      const r = ops.list(t, selector, queryInt(q, 'limit'), q.get('continue') ?? undefined);
       sendListOrTable(d, req, res, def, p.version, r, q);
       return;
     }
     if (method === 'POST') {
       const o = writeOptions(q, undefined);
-      const created = ops.create(t, parseJsonBody(await readBody(req)), o);
+      const created = ops.create(t, await decoded(), o);
       send(201, created, o.warnings);
       return;
     }
@@ -207,7 +208,7 @@ export async function handleResource(
         def,
         t.namespace,
         selector,
-        parseDeleteOptions(parseJsonBody(await readBody(req)), q),
+        parseDeleteOptions(await decoded(), q),
       );
       send(
         200,
@@ -242,7 +243,7 @@ export async function handleResource(
   }
   if (method === 'PUT') {
     const o = writeOptions(q, sub);
-    const r = ops.update(t, parseJsonBody(await readBody(req)), o);
+    const r = ops.update(t, await decoded(), o);
     send(200, r, o.warnings);
     return;
   }
@@ -261,7 +262,7 @@ export async function handleResource(
   if (method === 'DELETE') {
     if (sub !== undefined)
       throw new ApiError(405, 'MethodNotAllowed', `the server does not allow DELETE on ${def.plural}/${sub}`);
-    const opts = parseDeleteOptions(parseJsonBody(await readBody(req)), q);
+    const opts = parseDeleteOptions(await decoded(), q);
     const r = d.deleter.delete(def, t.namespace, p.name, opts);
     const still = ctx.store.get(key, t.namespace ?? '', p.name) !== undefined;
     send(still ? 202 : 200, ctx.present(def, p.version, r));

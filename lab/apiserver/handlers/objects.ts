@@ -3,12 +3,21 @@
  * including the `status` and pod `binding` subresources. HTTP-free: handlers/http.ts adapts.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { load as loadYaml } from 'js-yaml';
 import type { ServerContext } from '../context.ts';
+import { checkDepth, parseJson, parseYaml } from '../decode.ts';
 import { admitCreate, admitUpdate, type AdmitOptions } from '../kinds.ts';
+import { finalizersOf, objectMetaErrors, type FieldCause } from '../object-meta.ts';
 import { hasStatus, resourceKey } from '../registry.ts';
 import { mergePatch, jsonPatch } from '../rfc-patch.ts';
-import { alreadyExists, isNoop, notFound, prepareCreate, prepareUpdate } from '../rules.ts';
+import {
+  alreadyExists,
+  invalidCauses,
+  isNoop,
+  notFound,
+  prepareCreate,
+  prepareUpdate,
+  unconditionalUpdate,
+} from '../rules.ts';
 import { matches, type Selector } from '../selectors.ts';
 import { ApiError, type Json, type JsonObject, type KubeObject, type ResourceDef } from '../types.ts';
 import { apiVersionOf } from '../registry.ts';
@@ -56,6 +65,91 @@ function asObject(body: Json, what: string): KubeObject {
   if (typeof o.metadata !== 'object' || Array.isArray(o.metadata))
     throw new ApiError(400, 'BadRequest', `${what}: metadata must be an object`);
   return o;
+}
+
+/** 400 when a create/update body names another apiVersion or kind than the URL (kube's decoder). */
+function checkBodyType(t: Target, input: KubeObject): void {
+  const want = apiVersionOf(t.def.group, t.version);
+  if (input.apiVersion !== undefined && input.apiVersion !== '' && input.apiVersion !== want) {
+    throw new ApiError(
+      400,
+      'BadRequest',
+      `the API version in the data (${String(input.apiVersion)}) does not match the expected API version (${want})`,
+    );
+  }
+  if (input.kind !== undefined && input.kind !== t.def.kind && input.kind !== '') {
+    throw new ApiError(
+      400,
+      'BadRequest',
+      `the kind "${String(input.kind)}" of the body does not match the resource ${t.def.plural} (${t.def.kind})`,
+    );
+  }
+}
+
+/** kube's EnsureObjectNamespaceMatchesRequestNamespace: 400 for another namespace than the URL's. */
+function checkNamespaceMatches(t: Target, obj: KubeObject): void {
+  const ns = obj.metadata.namespace;
+  if (t.def.namespaced && ns !== undefined && ns !== '' && ns !== t.namespace) {
+    throw new ApiError(
+      400,
+      'BadRequest',
+      'the namespace of the provided object does not match the namespace sent on the request',
+    );
+  }
+}
+
+/** kube's checkName: 400 when the object is not the one the URL names. */
+function checkIdentity(t: Target, obj: KubeObject): void {
+  const name = obj.metadata.name ?? '';
+  if (name !== t.name) {
+    throw new ApiError(
+      400,
+      'BadRequest',
+      `the name of the object (${String(name)}) does not match the name on the URL (${t.name ?? ''})`,
+    );
+  }
+  checkNamespaceMatches(t, obj);
+}
+
+/** 422 when a patch changed apiVersion or kind (kube's ValidateTypeMeta of the result). */
+function checkPatchedType(t: Target, obj: KubeObject): void {
+  const causes: FieldCause[] = [];
+  const want: [string, unknown, string][] = [
+    ['kind', obj.kind, t.def.kind],
+    ['apiVersion', obj.apiVersion, apiVersionOf(t.def.group, t.version)],
+  ];
+  for (const [field, got, expected] of want) {
+    if (got !== undefined && got !== '' && got !== expected) {
+      const message = `Invalid value: ${JSON.stringify(got)}: must be ${expected}`;
+      causes.push({ field, reason: 'FieldValueInvalid', message });
+    }
+  }
+  if (causes.length > 0) throw invalidCauses(t.def, t.name ?? '', causes);
+}
+
+/** 422 naming every malformed metadata field of an object about to be stored. */
+function checkMeta(def: ResourceDef, obj: KubeObject): void {
+  const causes = objectMetaErrors(obj.metadata);
+  const name = obj.metadata.name;
+  if (causes.length > 0) throw invalidCauses(def, typeof name === 'string' ? name : '', causes);
+}
+
+/** The position a continue token of {@link ObjectOps.list} holds (400 when it holds none). */
+function decodeContinue(token: string): { ns: string; name: string } {
+  let after: unknown;
+  try {
+    after = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    after = undefined;
+  }
+  const o = (after ?? {}) as { ns?: unknown; name?: unknown };
+  if (typeof o.ns !== 'string' || typeof o.name !== 'string')
+    throw new ApiError(
+      400,
+      'BadRequest',
+      'invalid continue token: continue key is not valid: malformed token',
+    );
+  return { ns: o.ns, name: o.name };
 }
 
 /** Verb logic over the shared context. */
@@ -109,12 +203,7 @@ export class ObjectOps {
   ): { items: KubeObject[]; rv: string; continue?: string; remaining?: number } {
     let items = this.#ctx.store.list(resourceKey(t.def), t.namespace).filter((o) => matches(sel, o));
     if (cont !== undefined && cont !== '') {
-      let after: { ns: string; name: string };
-      try {
-        after = JSON.parse(Buffer.from(cont, 'base64url').toString('utf8')) as { ns: string; name: string };
-      } catch {
-        throw new ApiError(400, 'BadRequest', 'continue key is not valid: malformed token');
-      }
+      const after = decodeContinue(cont);
       items = items.filter((o) => {
         const ns = o.metadata.namespace ?? '';
         return ns > after.ns || (ns === after.ns && (o.metadata.name ?? '') > after.name);
@@ -136,32 +225,19 @@ export class ObjectOps {
   /** POST: creates an object (dry-run returns it without storing). */
   create(t: Target, body: Json, o: WriteOptions): KubeObject {
     const input = asObject(body, 'create');
+    checkBodyType(t, input);
     if (t.def.namespaced) {
-      const bodyNs = input.metadata.namespace;
-      if (bodyNs !== undefined && bodyNs !== '' && t.namespace !== undefined && bodyNs !== t.namespace) {
-        throw new ApiError(
-          400,
-          'BadRequest',
-          `the namespace of the provided object does not match the namespace sent on the request`,
-        );
-      }
       if (t.namespace === undefined)
         throw new ApiError(
           404,
           'NotFound',
           `the server could not find the requested resource (namespace required for ${t.def.plural})`,
         );
+      checkNamespaceMatches(t, input);
       this.checkNamespace(t.namespace, true);
     }
-    const apiVersion = apiVersionOf(t.def.group, t.version);
-    if (input.kind !== undefined && input.kind !== t.def.kind && input.kind !== '') {
-      throw new ApiError(
-        400,
-        'BadRequest',
-        `the kind "${input.kind}" of the body does not match the resource ${t.def.plural} (${t.def.kind})`,
-      );
-    }
-    const obj = prepareCreate(t.def, apiVersion, t.namespace, input, {
+    checkMeta(t.def, input);
+    const obj = prepareCreate(t.def, apiVersionOf(t.def.group, t.version), t.namespace, input, {
       now: this.#ctx.now(),
       uid: randomUUID(),
       suffix: randomSuffix(),
@@ -183,13 +259,8 @@ export class ObjectOps {
   /** PUT: replaces an object (or its status); stale resourceVersion → 409. */
   update(t: Target, body: Json, o: WriteOptions): KubeObject {
     const input = asObject(body, 'update');
-    if (input.metadata.name !== undefined && input.metadata.name !== t.name) {
-      throw new ApiError(
-        400,
-        'BadRequest',
-        `the name of the object (${input.metadata.name}) does not match the name on the URL (${t.name ?? ''})`,
-      );
-    }
+    checkBodyType(t, input);
+    checkIdentity(t, input);
     const key = resourceKey(t.def);
     const live = this.#ctx.store.get(key, t.namespace ?? '', t.name ?? '');
     if (live === undefined) {
@@ -197,6 +268,10 @@ export class ObjectOps {
         return this.create(t, { ...input, metadata: { ...input.metadata, name: t.name ?? '' } }, o);
       throw notFound(t.def, t.name ?? '');
     }
+    // Custom resources do not allow unconditional updates (CRD strategies, as upstream).
+    const rv = input.metadata.resourceVersion;
+    if (!t.def.builtin && (rv === undefined || rv === null || rv === ''))
+      throw unconditionalUpdate(t.def, t.name ?? '');
     return this.#replace(t, live, input, o);
   }
 
@@ -211,12 +286,7 @@ export class ObjectOps {
     const live = this.#ctx.store.get(key, t.namespace ?? '', t.name ?? '');
     if (kind === 'apply') return this.#apply(t, live, raw, o);
     if (live === undefined) throw notFound(t.def, t.name ?? '');
-    let patchBody: Json;
-    try {
-      patchBody = JSON.parse(raw) as Json;
-    } catch (err) {
-      throw new ApiError(400, 'BadRequest', `error decoding patch: ${(err as Error).message}`);
-    }
+    const patchBody = parseJson(raw, 'error decoding patch');
     const current = this.#ctx.present(t.def, t.version, live) as unknown as Json;
     let patched: Json;
     if (kind === 'json') patched = jsonPatch(current, patchBody);
@@ -235,6 +305,9 @@ export class ObjectOps {
       patched = hooks.strategicMergePatch(current, patchBody, t.def.kind);
     }
     const next = asObject(patched, 'patch');
+    checkDepth(patched, 'the patched object is invalid', 422);
+    checkIdentity(t, next);
+    checkPatchedType(t, next);
     // A patch that does not mention resourceVersion applies to the live object; one that sets
     // it is a precondition (upstream semantics).
     const patchMeta = (patchBody as JsonObject | null)?.['metadata'];
@@ -243,7 +316,7 @@ export class ObjectOps {
       patchMeta !== null &&
       typeof patchMeta === 'object' &&
       !Array.isArray(patchMeta) &&
-      'resourceVersion' in patchMeta;
+      Object.hasOwn(patchMeta, 'resourceVersion');
     if (!patchSetsRv && kind !== 'json') next.metadata.resourceVersion = live.metadata.resourceVersion;
     return this.#replace(t, live, next, o);
   }
@@ -306,20 +379,19 @@ export class ObjectOps {
     if (o.fieldManager === undefined || o.fieldManager === '') {
       throw new ApiError(422, 'Invalid', 'PATCH request with apply patch type requires fieldManager');
     }
-    let applied: KubeObject;
-    try {
-      applied = asObject(loadYaml(raw) as Json, 'apply');
-    } catch (err) {
-      if (err instanceof ApiError) throw err;
-      throw new ApiError(400, 'BadRequest', `error decoding YAML: ${(err as Error).message}`);
-    }
-    if (applied.metadata.name !== undefined && applied.metadata.name !== t.name) {
+    const applied = asObject(parseYaml(raw), 'apply');
+    const version = apiVersionOf(t.def.group, t.version);
+    if (applied.apiVersion !== version) {
       throw new ApiError(
         400,
         'BadRequest',
-        `the name of the object (${applied.metadata.name}) does not match the name on the URL (${t.name ?? ''})`,
+        `Incorrect version specified in apply patch. Specified patch version: ${String(applied.apiVersion ?? '')}, expected: ${version}`,
       );
     }
+    checkBodyType(t, applied);
+    if (applied.metadata.name !== undefined) checkIdentity(t, applied);
+    else checkNamespaceMatches(t, applied);
+    checkMeta(t.def, applied);
     const opts = {
       manager: o.fieldManager,
       force: o.force,
@@ -340,6 +412,7 @@ export class ObjectOps {
   #replace(t: Target, live: KubeObject, input: KubeObject, o: WriteOptions): KubeObject {
     const status = o.subresource === 'status';
     const prepared = prepareUpdate(t.def, live, input, { status, hasStatus: hasStatus(t.def, t.version) });
+    checkMeta(t.def, prepared);
     return this.#admitAndCommit(
       o,
       (rb) => admitUpdate(this.#ctx, t.def, t.version, live, prepared, { ...o, rollback: rb, status }),
@@ -369,8 +442,8 @@ export class ObjectOps {
       if (
         live !== undefined &&
         live.metadata.deletionTimestamp !== undefined &&
-        (live.metadata.finalizers ?? []).length > 0 &&
-        (stored.metadata.finalizers ?? []).length === 0 &&
+        finalizersOf(live.metadata).length > 0 &&
+        finalizersOf(stored.metadata).length === 0 &&
         (stored.metadata.deletionGracePeriodSeconds ?? 0) === 0
       ) {
         // The last finalizer was removed from an object being deleted: it goes now.

@@ -2,15 +2,22 @@
  * `?watch=true`: a chunked stream of JSON watch events. Starts with synthetic ADDED events
  * (resourceVersion unset/"0") or a replay from history (a specific resourceVersion; too old →
  * an ERROR event carrying a 410 Expired Status, as kube-apiserver does), then live events,
- * periodic BOOKMARKs when asked, and ends at `timeoutSeconds`. A watcher whose socket falls
- * behind by more than the buffer limit is closed rather than slowing the server.
+ * periodic BOOKMARKs when asked, and ends at `timeoutSeconds` (0 or absent: between the server
+ * default and twice that; clamped to what a timer can hold). A watcher whose socket falls behind by more than the
+ * buffer limit is closed rather than slowing the server; one whose event cannot be rendered
+ * (a Table row) gets an ERROR event and is closed, as kube-apiserver ends such a watch.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ServerContext } from '../context.ts';
+import { queryInt } from '../decode.ts';
 import { apiVersionOf, resourceKey } from '../registry.ts';
 import { matches, type Selector } from '../selectors.ts';
+import { toApiError } from '../status-http.ts';
 import { ApiError, type KubeObject, type ResourceDef } from '../types.ts';
 import { frameFor as frameOf, type WatchFrame } from '../watch.ts';
+
+/** Longest delay a Node.js timer holds (larger ones fire after 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Tunables of watch streams. */
 export interface WatchSettings {
@@ -39,9 +46,13 @@ export function serveWatch(
   const rvParam = query.get('resourceVersion') ?? '';
   const bookmarks = query.get('allowWatchBookmarks') === 'true';
   const sendInitial = query.get('sendInitialEvents') === 'true';
-  const timeoutSec = Number(query.get('timeoutSeconds') ?? settings.defaultTimeoutSeconds);
-  if (!Number.isFinite(timeoutSec) || timeoutSec < 0)
-    throw new ApiError(400, 'BadRequest', 'timeoutSeconds must be a non-negative number');
+  const requested = queryInt(query, 'timeoutSeconds', 0);
+  // Like kube-apiserver's minRequestTimeout: a random point in [default, 2 × default), so that
+  // watches started together do not all end (and relist) together.
+  const timeoutSec =
+    requested === undefined || requested === 0
+      ? settings.defaultTimeoutSeconds * (1 + Math.random())
+      : requested;
   if (rvParam !== '' && !/^\d+$/.test(rvParam))
     throw new ApiError(400, 'BadRequest', `invalid resource version "${rvParam}"`);
   const present = (o: KubeObject): unknown => {
@@ -84,10 +95,22 @@ export function serveWatch(
   };
   req.on('close', finish);
   res.on('error', finish);
+  const emit = (type: WatchFrame['type'], o: KubeObject): void => {
+    if (closed) return;
+    let object: unknown;
+    try {
+      object = present(o);
+    } catch (err) {
+      ctx.log.warn('ending a watch whose event could not be rendered', { resource, err: String(err) });
+      write({ type: 'ERROR', object: toApiError(err).toStatus() });
+      finish();
+      return;
+    }
+    write({ type, object });
+  };
 
   if (rvParam === '' || rvParam === '0' || sendInitial) {
-    for (const o of ctx.store.list(resource, t.namespace))
-      if (matches(t.selector, o)) write({ type: 'ADDED', object: present(o) });
+    for (const o of ctx.store.list(resource, t.namespace)) if (matches(t.selector, o)) emit('ADDED', o);
     if (sendInitial) bookmark({ 'k8s.io/initial-events-end': 'true' });
   } else {
     const past = ctx.hub.history.since(lastRv);
@@ -107,7 +130,7 @@ export function serveWatch(
       const filter = { resource, namespace: t.namespace, selector: t.selector };
       // Reuse the live translation so replay and live delivery agree on selector transitions.
       const frame = frameOf(filter, ev);
-      if (frame !== undefined) write({ type: frame.type, object: present(frame.object) });
+      if (frame !== undefined) emit(frame.type, frame.object);
       lastRv = ev.rv;
     }
   }
@@ -116,7 +139,7 @@ export function serveWatch(
     filter: { resource, namespace: t.namespace, selector: t.selector },
     deliver: (frame: WatchFrame, rv: number) => {
       lastRv = rv;
-      write({ type: frame.type, object: present(frame.object) });
+      emit(frame.type, frame.object);
     },
     end: finish,
   });
@@ -128,5 +151,5 @@ export function serveWatch(
     };
     timers[0] = setTimeout(tick, settings.bookmarkIntervalMs);
   }
-  if (timeoutSec > 0) timers.push(setTimeout(finish, timeoutSec * 1000));
+  if (timeoutSec > 0) timers.push(setTimeout(finish, Math.min(timeoutSec * 1000, MAX_TIMER_MS)));
 }

@@ -23,7 +23,7 @@ import { ApiError } from '../types.ts';
 import type { Json, JsonObject, KubeObject, ObjectMeta } from '../types.ts';
 import { deleteAt, fieldSetOf, itemKey, leaves, pathId, setOf, showPath, valueAt } from './fields.ts';
 import type { FieldPath } from './fields.ts';
-import { cloneJson, isObject, isPrimitive, jsonEqual } from './json.ts';
+import { cloneJson, isObject, isPrimitive, jsonEqual, ownValue, setKey } from './json.ts';
 import { applyKeys, fieldMeta, mergesLists, rootType } from './metadata.ts';
 
 /** Options of one apply request. */
@@ -226,10 +226,12 @@ function mergeValue(live: Json | undefined, applied: Json, type: string | undefi
     const out: JsonObject = isObject(live) ? cloneJson(live) : {};
     for (const [k, v] of Object.entries(applied)) {
       const meta = fieldMeta(type, k);
-      out[k] =
+      const before = ownValue(out, k);
+      const after =
         Array.isArray(v) && mergesLists(meta)
-          ? mergeList(out[k], v, applyKeys(meta), meta.type)
-          : mergeValue(out[k], v, meta.type);
+          ? mergeList(before, v, applyKeys(meta), meta.type)
+          : mergeValue(before, v, meta.type);
+      setKey(out, k, after);
     }
     return out;
   }

@@ -5,7 +5,7 @@
  * leaves of a set, reading and deleting the value a path names. Pure.
  */
 import type { Json, JsonObject } from '../types.ts';
-import { isObject, isPrimitive, jsonEqual } from './json.ts';
+import { isObject, isPrimitive, jsonEqual, ownValue, setKey } from './json.ts';
 import { applyKeys, fieldMeta, keyValue, mergesLists } from './metadata.ts';
 
 /** A path through an object as FieldsV1 element strings, e.g. `['f:spec', 'f:replicas']`. */
@@ -72,9 +72,9 @@ export function setOf(paths: readonly FieldPath[]): JsonObject {
   for (const path of paths) {
     let node = root;
     for (const el of path) {
-      const next = node[el];
+      const next = ownValue(node, el);
       const child: JsonObject = isObject(next) ? next : {};
-      node[el] = child;
+      setKey(node, el, child);
       node = child;
     }
   }
@@ -102,7 +102,7 @@ export function showPath(path: FieldPath): string {
 }
 
 function child(node: Json | undefined, el: string): Json | undefined {
-  if (el.startsWith('f:')) return isObject(node) ? node[el.slice(2)] : undefined;
+  if (el.startsWith('f:')) return isObject(node) ? ownValue(node, el.slice(2)) : undefined;
   if (!Array.isArray(node)) return undefined;
   const at = indexOf(node, el);
   return at >= 0 ? node[at] : undefined;
@@ -115,7 +115,7 @@ function indexOf(list: Json[], el: string): number {
   }
   const key = JSON.parse(el.slice(2)) as JsonObject;
   return list.findIndex(
-    (item) => isObject(item) && Object.entries(key).every(([k, v]) => jsonEqual(item[k], v)),
+    (item) => isObject(item) && Object.entries(key).every(([k, v]) => jsonEqual(ownValue(item, k), v)),
   );
 }
 

@@ -1,12 +1,29 @@
 /**
  * Small helpers over plain JSON values shared by the patch engines: type guards, deep
- * equality and deep copies. Pure; nothing here mutates its inputs.
+ * equality, deep copies and own-property access. Keys come from requests, so they are read with
+ * {@link ownValue} and written with {@link setKey}: `obj[key]` would reach `Object.prototype`
+ * through `__proto__`, and assigning it would replace the object's prototype. Pure; nothing
+ * here mutates its inputs except {@link setKey}.
  */
 import type { Json, JsonObject } from '../types.ts';
 
 /** True for a JSON object (not an array, not null). */
 export function isObject(value: Json | undefined): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** `obj[key]` when `obj` has it as its own property (never an inherited one). */
+export function ownValue(obj: JsonObject, key: string): Json | undefined {
+  return Object.hasOwn(obj, key) ? obj[key] : undefined;
+}
+
+/** Sets `obj[key] = value` as an own data property, also for the key `__proto__`. */
+export function setKey(obj: JsonObject, key: string, value: Json): void {
+  if (key === '__proto__') {
+    Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
+  } else {
+    obj[key] = value;
+  }
 }
 
 /** True for a string, number, boolean or null. */

@@ -9,7 +9,7 @@
  */
 import { ApiError } from '../types.ts';
 import type { Json, JsonObject } from '../types.ts';
-import { cloneJson, isObject, isPrimitive, jsonEqual } from './json.ts';
+import { cloneJson, isObject, isPrimitive, jsonEqual, ownValue, setKey } from './json.ts';
 import { fieldMeta, mergesLists, rootType } from './metadata.ts';
 import type { FieldPatchMeta } from './metadata.ts';
 
@@ -70,12 +70,16 @@ function mergeMap(
     const field = k.slice(DELETE_PREFIX.length);
     const drop = patch[k];
     if (!Array.isArray(drop)) throw bad(`${k} must be a list`);
-    const current = result[field];
+    const current = ownValue(result, field);
     if (current === undefined) continue;
     if (!Array.isArray(current) || !current.every(isPrimitive)) {
       throw bad(`${k}: ${path}.${field} is not a list of primitives`);
     }
-    result[field] = current.filter((v) => !drop.some((x) => jsonEqual(x, v)));
+    setKey(
+      result,
+      field,
+      current.filter((v) => !drop.some((x) => jsonEqual(x, v))),
+    );
   }
   for (const k of keys) {
     const pv = patch[k] as Json;
@@ -84,15 +88,15 @@ function mergeMap(
     if (pv === null) {
       delete result[k];
     } else if (isObject(pv)) {
-      const ov = result[k];
+      const ov = ownValue(result, k);
       const merged = mergeMap(isObject(ov) ? ov : {}, pv, meta.type, sub);
       if (merged === DELETED) delete result[k];
-      else result[k] = merged;
+      else setKey(result, k, merged);
     } else if (Array.isArray(pv)) {
-      const ov = result[k];
-      result[k] = mergeList(Array.isArray(ov) ? ov : [], pv, meta, sub);
+      const ov = ownValue(result, k);
+      setKey(result, k, mergeList(Array.isArray(ov) ? ov : [], pv, meta, sub));
     } else {
-      result[k] = pv;
+      setKey(result, k, pv);
     }
   }
   for (const k of Object.keys(patch)) {
@@ -100,15 +104,16 @@ function mergeMap(
       const field = k.slice(ORDER_PREFIX.length);
       const order = patch[k];
       if (!Array.isArray(order)) throw bad(`${k} must be a list`);
-      const current = result[field];
+      const current = ownValue(result, field);
       if (Array.isArray(current)) {
-        result[field] = applyOrder(
+        const sorted = applyOrder(
           current,
-          asList(original[field]),
+          asList(ownValue(original, field)),
           order,
           fieldMeta(type, field),
           `${path}.${field}`,
         );
+        setKey(result, field, sorted);
       }
     } else if (k.startsWith('$') && k !== '$patch' && k !== '$retainKeys' && !k.startsWith(DELETE_PREFIX)) {
       throw bad(`unknown directive ${k} at ${path || '<root>'}`);

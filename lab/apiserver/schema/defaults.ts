@@ -6,7 +6,7 @@
  * returns a new value.
  */
 import type { Json, JsonObject, JsonSchema } from '../types.ts';
-import { cloneJson, isObject } from '../patch/json.ts';
+import { cloneJson, isObject, ownValue, setKey } from '../patch/json.ts';
 
 /** `obj` with the schema's defaults filled in. */
 export function applyDefaults(obj: Json, schema: JsonSchema): Json {
@@ -22,17 +22,17 @@ function fill(value: Json, schema: JsonSchema): Json {
   const out: JsonObject = value;
   const props = schema.properties ?? {};
   for (const [key, sub] of Object.entries(props)) {
-    const current = out[key];
+    const current = ownValue(out, key);
     const nullNotAllowed = current === null && sub.nullable !== true;
     if (sub.default !== undefined && (current === undefined || nullNotAllowed)) {
-      out[key] = cloneJson(sub.default);
+      setKey(out, key, cloneJson(sub.default));
     }
   }
   for (const [key, v] of Object.entries(out)) {
     const sub = Object.hasOwn(props, key) ? props[key] : undefined;
     const extra = schema.additionalProperties;
     const target = sub ?? (typeof extra === 'object' ? extra : undefined);
-    if (target !== undefined) out[key] = fill(v, target);
+    if (target !== undefined) setKey(out, key, fill(v, target));
   }
   return out;
 }

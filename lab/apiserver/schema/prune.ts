@@ -6,7 +6,7 @@
  * pruned at the root, while in embedded resources it keeps only ObjectMeta fields. Pure.
  */
 import type { Json, JsonObject, JsonSchema } from '../types.ts';
-import { cloneJson, isObject } from '../patch/json.ts';
+import { cloneJson, isObject, setKey } from '../patch/json.ts';
 
 const OBJECT_META_FIELDS: ReadonlySet<string> = new Set([
   'name',
@@ -50,13 +50,13 @@ function walk(value: Json, schema: JsonSchema, keep: readonly string[] = []): Js
   const out: JsonObject = {};
   for (const [key, v] of Object.entries(value)) {
     if (embedded && key === 'metadata' && isObject(v)) {
-      out[key] = Object.fromEntries(Object.entries(v).filter(([k]) => OBJECT_META_FIELDS.has(k)));
+      setKey(out, key, Object.fromEntries(Object.entries(v).filter(([k]) => OBJECT_META_FIELDS.has(k))));
     } else if (Object.hasOwn(props, key)) {
-      out[key] = walk(v, props[key] as JsonSchema);
+      setKey(out, key, walk(v, props[key] as JsonSchema));
     } else if (typeof extra === 'object') {
-      out[key] = walk(v, extra);
+      setKey(out, key, walk(v, extra));
     } else if (extra === true || preserve || always.includes(key)) {
-      out[key] = v;
+      setKey(out, key, v);
     }
   }
   return out;

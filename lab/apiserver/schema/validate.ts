@@ -5,7 +5,7 @@
  * are not evaluated. Pure.
  */
 import type { Json, JsonObject, JsonSchema, KubeObject } from '../types.ts';
-import { isObject, jsonEqual, jsonTypeName } from '../patch/json.ts';
+import { isObject, jsonEqual, jsonTypeName, ownValue } from '../patch/json.ts';
 import { checkFormat } from './format.ts';
 
 /** One validation failure, as a `Status` cause (`field`, `reason`, `message`). */
@@ -78,6 +78,22 @@ function check(value: Json, schema: JsonSchema, path: string, out: SchemaCause[]
   checkCombinators(value, schema, name, out);
 }
 
+/** Compiled `pattern`s, once per schema node (CRD schemas live as long as their CRD). */
+const PATTERNS = new WeakMap<JsonSchema, RegExp | null>();
+
+function patternOf(schema: JsonSchema, pattern: string): RegExp | null {
+  let re = PATTERNS.get(schema);
+  if (re === undefined) {
+    try {
+      re = new RegExp(pattern);
+    } catch {
+      re = null; // refused when the CRD is written; only a CRD stored by an older lab has one
+    }
+    PATTERNS.set(schema, re);
+  }
+  return re;
+}
+
 function checkString(value: string, schema: JsonSchema, name: string, out: SchemaCause[]): void {
   const length = [...value].length;
   if (schema.maxLength !== undefined && length > schema.maxLength) {
@@ -91,8 +107,11 @@ function checkString(value: string, schema: JsonSchema, name: string, out: Schem
   if (schema.minLength !== undefined && length < schema.minLength) {
     invalid(out, name, value, `${name} in body should be at least ${schema.minLength} chars long`);
   }
-  if (schema.pattern !== undefined && !new RegExp(schema.pattern).test(value)) {
-    invalid(out, name, value, `${name} in body should match '${schema.pattern}'`);
+  if (schema.pattern !== undefined) {
+    const re = patternOf(schema, schema.pattern);
+    if (re === null)
+      invalid(out, name, value, `the schema's pattern '${schema.pattern}' is not a valid regular expression`);
+    else if (!re.test(value)) invalid(out, name, value, `${name} in body should match '${schema.pattern}'`);
   }
   const format = checkFormat(value, schema.format);
   if (format !== undefined) {
@@ -188,19 +207,20 @@ function checkObject(value: JsonObject, schema: JsonSchema, path: string, out: S
     invalid(out, name, count, `${name} in body should have at least ${schema.minProperties} properties`);
   }
   for (const key of schema.required ?? []) {
-    if (value[key] === undefined)
+    if (ownValue(value, key) === undefined)
       out.push({ path: at(path, key), type: 'FieldValueRequired', message: 'Required value' });
   }
   if (schema['x-kubernetes-embedded-resource'] === true) {
     for (const key of ['apiVersion', 'kind']) {
-      if (typeof value[key] !== 'string' || value[key] === '') {
+      const v = ownValue(value, key);
+      if (typeof v !== 'string' || v === '') {
         out.push({ path: at(path, key), type: 'FieldValueRequired', message: 'Required value' });
       }
     }
   }
   const props = schema.properties ?? {};
   for (const [key, sub] of Object.entries(props)) {
-    const v = value[key];
+    const v = ownValue(value, key);
     if (v !== undefined) check(v, sub, at(path, key), out);
   }
   const extra = schema.additionalProperties;

@@ -7,7 +7,7 @@ import { prepareCreate, prepareUpdate } from '../../../../lab/apiserver/rules.ts
 import { compileSelector, matches, parseLabelSelector } from '../../../../lab/apiserver/selectors.ts';
 import { ServiceIpAllocator } from '../../../../lab/apiserver/service-ip.ts';
 import { BUILTIN_DEFS } from '../../../../lab/apiserver/builtin-kinds.ts';
-import { ApiError, type KubeObject, type ResourceDef } from '../../../../lab/apiserver/types.ts';
+import { ApiError, type Json, type KubeObject, type ResourceDef } from '../../../../lab/apiserver/types.ts';
 
 const def = (plural: string): ResourceDef => {
   const d = BUILTIN_DEFS.find((x) => x.plural === plural);
@@ -249,6 +249,39 @@ describe('lab/apiserver RFC patches', () => {
       () => jsonPatch({ a: 1 }, [{ op: 'remove', path: '/nope' }]),
       (e: unknown) => e instanceof ApiError && e.code === 422,
     );
+  });
+  it('json patch never reaches Object.prototype (422 for __proto__ and inherited names)', () => {
+    const doc = { data: { a: 'x' } };
+    for (const path of ['/__proto__/polluted', '/data/__proto__', '/constructor/prototype/polluted']) {
+      const ops: Json[] = [
+        { op: 'add', path, value: 'yes' },
+        { op: 'replace', path, value: 'yes' },
+        { op: 'copy', from: '/data/a', path },
+      ];
+      for (const op of ops) {
+        assert.throws(
+          () => jsonPatch(doc, [op]),
+          (e: unknown) => e instanceof ApiError && e.code === 422,
+          JSON.stringify(op),
+        );
+        assert.equal(({} as Record<string, unknown>)['polluted'], undefined, JSON.stringify(op));
+      }
+    }
+    assert.throws(
+      () => jsonPatch(doc, [{ op: 'test', path: '/data/toString', value: null }]),
+      (e: unknown) => e instanceof ApiError && e.code === 422 && /missing path/.test(e.message),
+    );
+  });
+  it('merge patch keeps a "__proto__" key as an ordinary key', () => {
+    const out = mergePatch(
+      { data: { a: '1' } },
+      JSON.parse('{"data":{"__proto__":{"polluted":"yes"}}}') as Json,
+    );
+    const data = (out as { data: Record<string, unknown> }).data;
+    assert.ok(Object.hasOwn(data, '__proto__'));
+    assert.deepEqual(data['__proto__'], { polluted: 'yes' });
+    assert.equal(Object.getPrototypeOf(data), Object.prototype);
+    assert.equal(data['polluted'], undefined);
   });
 });
 

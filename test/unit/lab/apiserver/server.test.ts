@@ -1,89 +1,15 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { createApiServer, type ApiServer } from '../../../../lab/apiserver/server.ts';
-
-interface Reply {
-  status: number;
-  body: Record<string, unknown>;
-  lines: Record<string, unknown>[];
-  headers: Record<string, unknown>;
-}
-
-/** Drives `api.handle` in-process with a minimal request/response pair. */
-function call(
-  api: ApiServer,
-  method: string,
-  url: string,
-  body?: unknown,
-  contentType = 'application/json',
-): { done: Promise<Reply>; close: () => void } {
-  const req = new PassThrough() as unknown as IncomingMessage & PassThrough;
-  Object.assign(req, {
-    method,
-    url,
-    headers: { authorization: 'Bearer admin', 'content-type': contentType },
-  });
-  const chunks: string[] = [];
-  const reply: Reply = { status: 0, body: {}, lines: [], headers: {} };
-  let finish: () => void = () => undefined;
-  const done = new Promise<Reply>((resolve) => {
-    finish = () => {
-      const text = chunks.join('');
-      if (text.startsWith('{')) {
-        reply.lines = text
-          .trim()
-          .split('\n')
-          .map((l) => JSON.parse(l) as Record<string, unknown>);
-        reply.body = reply.lines[0] ?? {};
-      }
-      resolve(reply);
-    };
-  });
-  const res = {
-    headersSent: false,
-    writableLength: 0,
-    writeHead(code: number, headers: Record<string, unknown>) {
-      reply.status = code;
-      reply.headers = headers;
-      this.headersSent = true;
-    },
-    flushHeaders: () => undefined,
-    write(t: string) {
-      chunks.push(t);
-      return true;
-    },
-    end(t?: string) {
-      if (t !== undefined) chunks.push(t);
-      finish();
-    },
-    on: () => undefined,
-    destroy: () => finish(),
-  };
-  api.handle(req, res as unknown as ServerResponse);
-  req.end(body === undefined ? undefined : JSON.stringify(body));
-  return { done, close: () => req.emit('close') };
-}
+import type { ApiServer } from '../../../../lab/apiserver/server.ts';
+import { call, openApi, type Reply } from './harness.ts';
 
 describe('lab/apiserver server (in-process)', () => {
   let dir = '';
   let api: ApiServer;
-  const key = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
-    .privateKey.export({ type: 'pkcs8', format: 'pem' })
-    .toString();
   const open = (history = 1000): Promise<ApiServer> =>
-    createApiServer({
-      dataDir: join(dir, 'data'),
-      adminToken: 'admin',
-      signingKeyPem: key,
-      serviceCidr: '10.96.0.0/24',
-      watchHistorySize: history,
-      bookmarkIntervalMs: 20,
-    });
+    openApi(join(dir, 'data'), { watchHistorySize: history, bookmarkIntervalMs: 20 });
   const req = (method: string, url: string, body?: unknown, ct?: string): Promise<Reply> =>
     call(api, method, url, body, ct).done;
   const cms = '/api/v1/namespaces/default/configmaps';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { compileSelector } from '../../../../lab/apiserver/selectors.ts';
 import type { KubeObject } from '../../../../lab/apiserver/types.ts';
 import { replay, WriteAheadLog } from '../../../../lab/apiserver/wal.ts';
-import { frameFor, WatchHistory, type ChangeEvent } from '../../../../lab/apiserver/watch.ts';
+import { frameFor, WatchHistory, WatchHub, type ChangeEvent } from '../../../../lab/apiserver/watch.ts';
 
 const cm = (name: string, labels: Record<string, string> = {}, rv = '1'): KubeObject => ({
   apiVersion: 'v1',
@@ -55,6 +55,42 @@ describe('lab/apiserver watch history', () => {
       undefined,
     );
     assert.equal(frameFor({ ...filter, namespace: 'other' }, enter), undefined);
+  });
+});
+
+describe('lab/apiserver watch hub', () => {
+  it('ends a watcher whose delivery throws; the others still get the change', () => {
+    const hub = new WatchHub(10, 0);
+    const filter = {
+      resource: 'configmaps',
+      namespace: undefined,
+      selector: compileSelector(null, null, 'ConfigMap'),
+    };
+    const got: string[] = [];
+    let ended = 0;
+    hub.subscribe({
+      filter,
+      deliver: () => {
+        throw new Error('cannot render');
+      },
+      end: () => void ended++,
+    });
+    hub.subscribe({
+      filter,
+      deliver: (f) => void got.push(f.object.metadata.name ?? ''),
+      end: () => undefined,
+    });
+    const ev = (rv: number, name: string): ChangeEvent => ({
+      rv,
+      resource: 'configmaps',
+      type: 'ADDED',
+      object: cm(name),
+      prev: undefined,
+    });
+    assert.throws(() => hub.publish(ev(1, 'a')), /cannot render/);
+    assert.deepEqual([got, ended, hub.size], [['a'], 1, 1]);
+    hub.publish(ev(2, 'b'));
+    assert.deepEqual(got, ['a', 'b']);
   });
 });
 

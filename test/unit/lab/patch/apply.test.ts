@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'mocha';
+import { deleteAt, setOf } from '../../../../lab/apiserver/patch/fields.ts';
 import { serverSideApply } from '../../../../lab/apiserver/patch/index.ts';
 import { ApiError } from '../../../../lab/apiserver/types.ts';
 import type { Json, JsonObject, KubeObject } from '../../../../lab/apiserver/types.ts';
@@ -322,6 +323,38 @@ describe('lab/apiserver/patch serverSideApply', () => {
       (err: unknown) =>
         err instanceof ApiError && err.code === 422 && /duplicate entries for key/.test(err.message),
     );
+  });
+
+  it('keeps a "__proto__" key of the applied object as an ordinary key', () => {
+    const applied = JSON.parse(
+      '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":{"__proto__":{"polluted":"yes"}}}',
+    ) as KubeObject;
+    const out = serverSideApply(undefined, applied, { ...opts('m'), kind: 'ConfigMap' });
+    const data = out['data'] as Record<string, unknown>;
+    assert.ok(Object.hasOwn(data, '__proto__'));
+    assert.deepEqual(data['__proto__'], { polluted: 'yes' });
+    assert.equal(Object.getPrototypeOf(data), Object.prototype);
+  });
+
+  it('field paths through "__proto__" (from stored managedFields) never touch Object.prototype', () => {
+    const proto = Object.prototype as Record<string, unknown>;
+    Object.defineProperty(proto, 'wmCanary', { value: 1, configurable: true, writable: true });
+    try {
+      const set = setOf([['__proto__', 'f:polluted']]);
+      assert.equal(proto['f:polluted'], undefined);
+      assert.ok(Object.hasOwn(set, '__proto__'));
+      deleteAt({ data: {} }, ['f:__proto__', 'f:wmCanary']);
+      assert.equal(proto['wmCanary'], 1, 'Object.prototype kept its property');
+      const live = created(deployment({ replicas: 1 }), 'a');
+      live.metadata.managedFields = [
+        { manager: 'a', operation: 'Apply', fieldsV1: { 'f:__proto__': { 'f:wmCanary': {} } } },
+      ];
+      serverSideApply(live, deployment({ replicas: 2 }), opts('a'));
+      assert.equal(proto['wmCanary'], 1, 'apply kept it too');
+    } finally {
+      delete proto['f:polluted'];
+      delete proto['wmCanary'];
+    }
   });
 
   it('removing the last applied label removes the labels map', () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'mocha';
 import { strategicMergePatch } from '../../../../lab/apiserver/patch/index.ts';
 import { ApiError } from '../../../../lab/apiserver/types.ts';
-import type { Json } from '../../../../lab/apiserver/types.ts';
+import type { Json, JsonObject } from '../../../../lab/apiserver/types.ts';
 
 interface Case {
   name: string;
@@ -266,6 +266,19 @@ describe('lab/apiserver/patch strategicMergePatch', () => {
       assert.deepEqual(c.live, before, 'live must not be mutated');
     });
   }
+
+  it('keeps "__proto__" keys as ordinary keys, also in directives', () => {
+    const patch = JSON.parse(
+      '{"data":{"__proto__":{"polluted":"yes"}},"$setElementOrder/__proto__":[],"$deleteFromPrimitiveList/__proto__":[1]}',
+    ) as Json;
+    const out = strategicMergePatch({ data: { a: '1' } }, patch, 'ConfigMap') as JsonObject;
+    const data = out['data'] as Record<string, unknown>;
+    assert.ok(Object.hasOwn(data, '__proto__'));
+    assert.deepEqual(data['__proto__'], { polluted: 'yes' });
+    assert.equal(Object.getPrototypeOf(data), Object.prototype);
+    assert.equal(({} as Record<string, unknown>)['polluted'], undefined);
+    assert.ok(!Object.hasOwn(out, '__proto__'), 'directives on an absent field add nothing');
+  });
 
   describe('refuses malformed patches', () => {
     it('a non-object patch', () =>

@@ -326,6 +326,37 @@ describe('lab/apiserver/schema', () => {
     });
   });
 
+  describe('__proto__ keys', () => {
+    const item: JsonSchema = { type: 'object', properties: { w: { type: 'integer', default: 1 } } };
+    const schema: JsonSchema = {
+      type: 'object',
+      properties: { spec: { type: 'object', additionalProperties: item } },
+    };
+    const input = JSON.parse('{"spec":{"__proto__":{"polluted":"yes"}}}') as Json;
+    const own = (out: Json): Record<string, unknown> => {
+      const spec = (out as { spec: Record<string, unknown> }).spec;
+      assert.ok(Object.hasOwn(spec, '__proto__'));
+      assert.equal(Object.getPrototypeOf(spec), Object.prototype);
+      assert.equal(spec['polluted'], undefined);
+      return spec['__proto__'] as Record<string, unknown>;
+    };
+    it('applyDefaults and prune keep them as ordinary keys', () => {
+      assert.deepEqual(own(applyDefaults(input, schema)), { polluted: 'yes', w: 1 });
+      assert.deepEqual(own(prune(input, schema)), {});
+    });
+    it('validate does not see inherited properties as present', () => {
+      const required: JsonSchema = { type: 'object', required: ['__proto__', 'toString'] };
+      const errs = validate({ apiVersion: 'v1', kind: 'K', metadata: {} }, required);
+      assert.deepEqual(
+        errs.map((e) => [e.path, e.type]),
+        [
+          ['__proto__', 'FieldValueRequired'],
+          ['toString', 'FieldValueRequired'],
+        ],
+      );
+    });
+  });
+
   describe('prune', () => {
     it('drops unknown fields but keeps apiVersion, kind and all of metadata at the root', () => {
       const input = {
