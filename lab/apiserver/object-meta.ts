@@ -17,7 +17,8 @@ export interface FieldCause {
 export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const QUALIFIED_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
-const MAX_ANNOTATION_BYTES = 256 * 1024;
+/** kube's TotalAnnotationSizeLimitB: key and value bytes of all annotations together. */
+export const MAX_ANNOTATION_BYTES = 256 * 1024;
 
 const NAME_PART =
   "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
@@ -81,12 +82,19 @@ export function qualifiedNameErrors(value: string): string[] {
   return out;
 }
 
+/** Bytes of an annotation map as kube counts them against MAX_ANNOTATION_BYTES (string values only). */
+export function annotationBytes(map: JsonObject): number {
+  let bytes = 0;
+  for (const [k, v] of Object.entries(map))
+    if (typeof v === 'string') bytes += Buffer.byteLength(k) + Buffer.byteLength(v);
+  return bytes;
+}
+
 function checkStringMap(out: FieldCause[], meta: ObjectMeta, key: 'labels' | 'annotations'): void {
   const field = `metadata.${key}`;
   const map = meta[key] as Json | undefined;
   if (map === undefined) return;
   if (!isMap(map)) return wrongType(out, field, map, 'a map of string keys to string values');
-  let bytes = 0;
   for (const [k, v] of Object.entries(map)) {
     for (const msg of qualifiedNameErrors(key === 'annotations' ? k.toLowerCase() : k))
       bad(out, field, k, msg);
@@ -94,11 +102,10 @@ function checkStringMap(out: FieldCause[], meta: ObjectMeta, key: 'labels' | 'an
       wrongType(out, field, v, 'a string');
       continue;
     }
-    bytes += k.length + v.length;
     if (key === 'labels' && v.length > 63) bad(out, field, v, 'must be no more than 63 characters');
     else if (key === 'labels' && !LABEL_VALUE.test(v)) bad(out, field, v, VALUE);
   }
-  if (bytes > MAX_ANNOTATION_BYTES)
+  if (key === 'annotations' && annotationBytes(map) > MAX_ANNOTATION_BYTES)
     out.push({
       field,
       reason: 'FieldValueTooLong',

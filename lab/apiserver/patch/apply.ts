@@ -15,6 +15,8 @@
  *   `metadata.name` and `metadata.namespace` are applied but never owned.
  * - A live object without managedFields is treated as wholly owned by `before-first-apply`
  *   (operation Update), as Kubernetes does. Malformed managedFields entries are dropped.
+ * - Manager `kubectl` takes over fields that client-side `kubectl apply` set, as kube does
+ *   (see last-applied.ts).
  *
  * Not modelled: struct-vs-map distinctions beyond a fixed list of map fields (`.` markers),
  * item reordering by the applied order, and CR list maps (`x-kubernetes-list-map-keys`).
@@ -24,6 +26,7 @@ import type { Json, JsonObject, KubeObject, ObjectMeta } from '../types.ts';
 import { deleteAt, fieldSetOf, itemKey, leaves, pathId, setOf, showPath, valueAt } from './fields.ts';
 import type { FieldPath } from './fields.ts';
 import { cloneJson, isObject, isPrimitive, jsonEqual, ownValue, setKey } from './json.ts';
+import { clientSideApplyFields, syncLastApplied, UPGRADING_MANAGER } from './last-applied.ts';
 import { applyKeys, fieldMeta, mergesLists, rootType } from './metadata.ts';
 
 /** Options of one apply request. */
@@ -95,7 +98,14 @@ export function serverSideApply(
       }
     }
   }
-  if (conflicts.length > 0 && !opts.force) throw conflictError(conflicts);
+  if (conflicts.length > 0 && !opts.force) {
+    const allowed =
+      opts.manager === UPGRADING_MANAGER
+        ? clientSideApplyFields(live, (c) => new Set(leaves(ownedSet(c, type)).map(pathId)))
+        : undefined;
+    const refused = allowed === undefined ? conflicts : conflicts.filter((c) => !allowed.has(pathId(c.path)));
+    if (refused.length > 0) throw conflictError(refused);
+  }
 
   const taken = new Set(conflicts.map((c) => pathId(c.path)));
   const kept = others
@@ -156,6 +166,7 @@ export function serverSideApply(
   result.kind = applied.kind;
   if (live !== undefined && live['status'] !== undefined)
     result['status'] = cloneJson(live['status'] as Json);
+  if (opts.manager === UPGRADING_MANAGER) syncLastApplied(live, applied, result);
   return result;
 }
 

@@ -727,3 +727,22 @@ describe('lab/apiserver hardening over HTTP', () => {
     assert.equal(ok.status, 201, 'the server still serves requests');
   });
 });
+
+describe('lab/apiserver object metadata limits', () => {
+  it('counts annotation bytes in UTF-8 against the 256 KiB total, and puts no total on labels', async () => {
+    const { objectMetaErrors, MAX_ANNOTATION_BYTES } =
+      await import('../../../../lab/apiserver/object-meta.ts');
+    const underInChars = 'é'.repeat(MAX_ANNOTATION_BYTES / 2 - 10);
+    assert.deepEqual(
+      objectMetaErrors({ annotations: { a: underInChars } }).map((c) => c.reason),
+      [],
+    );
+    assert.deepEqual(
+      objectMetaErrors({ annotations: { a: underInChars + 'é'.repeat(20) } }).map((c) => c.message),
+      [`Too long: must have at most ${MAX_ANNOTATION_BYTES} bytes`],
+    );
+    const labels: Record<string, string> = {};
+    for (let i = 0; i < 5000; i++) labels[`k${i}`] = 'v'.repeat(60);
+    assert.deepEqual(objectMetaErrors({ labels }), []);
+  });
+});

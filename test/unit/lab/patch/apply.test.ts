@@ -363,4 +363,84 @@ describe('lab/apiserver/patch serverSideApply', () => {
     assert.equal(next.metadata.labels, undefined);
     assert.equal(next.metadata.name, 'web');
   });
+
+  describe('taking over from client-side kubectl apply', () => {
+    const LAST = 'kubectl.kubernetes.io/last-applied-configuration';
+    /** A live object as plain `kubectl apply` leaves it: no managedFields, the annotation set. */
+    function clientSideApplied(
+      spec: JsonObject,
+      lastSpec: JsonObject = spec,
+      extra: JsonObject = {},
+    ): KubeObject {
+      const config = deployment(lastSpec);
+      return deployment(spec, {
+        uid: 'u',
+        resourceVersion: '1',
+        annotations: { [LAST]: JSON.stringify(config), ...extra },
+      });
+    }
+
+    it('lets kubectl take the fields the annotation lists, as if forced', () => {
+      const live = clientSideApplied({ replicas: 1, paused: false });
+      const next = serverSideApply(live, deployment({ replicas: 3, paused: false }), opts('kubectl'));
+      assert.equal((next['spec'] as JsonObject)['replicas'], 3);
+      const kubectl = next.metadata.managedFields?.find((e) => (e as JsonObject)['manager'] === 'kubectl');
+      assert.deepEqual((kubectl as JsonObject)['fieldsV1'], {
+        'f:spec': { 'f:paused': {}, 'f:replicas': {} },
+      });
+    });
+
+    it('still refuses conflicts on fields the annotation does not list, naming only those', () => {
+      const live = clientSideApplied({ replicas: 1, paused: false }, { replicas: 1 });
+      assert.throws(
+        () => serverSideApply(live, deployment({ replicas: 3, paused: true }), opts('kubectl')),
+        (err: unknown) =>
+          err instanceof ApiError &&
+          err.code === 409 &&
+          /1 conflict: conflict with "before-first-apply" using apps\/v1: \.spec\.paused$/.test(err.message),
+      );
+    });
+
+    it('only for manager kubectl; another manager gets the conflict', () => {
+      const live = clientSideApplied({ replicas: 1 });
+      assert.throws(
+        () => serverSideApply(live, deployment({ replicas: 3 }), opts('helm')),
+        /conflict with "before-first-apply" using apps\/v1: \.spec\.replicas/,
+      );
+    });
+
+    it('an unreadable annotation allows nothing', () => {
+      const live = deployment(
+        { replicas: 1 },
+        { uid: 'u', resourceVersion: '1', annotations: { [LAST]: '{' } },
+      );
+      assert.throws(() => serverSideApply(live, deployment({ replicas: 3 }), opts('kubectl')), /conflict/);
+    });
+
+    it('rewrites the annotation to the new configuration, keys sorted as kube encodes them', () => {
+      const live = clientSideApplied({ replicas: 1 });
+      const applied = deployment({ replicas: 3 }, { annotations: { team: 'a' } });
+      const next = serverSideApply(live, applied, opts('kubectl'));
+      const text = next.metadata.annotations?.[LAST] ?? '';
+      assert.equal(
+        text,
+        '{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"annotations":{"team":"a"},"name":"web","namespace":"default"},"spec":{"replicas":3}}\n',
+      );
+      assert.equal(next.metadata.annotations?.['team'], 'a');
+    });
+
+    it('drops the annotation when the new one would pass the 256 KiB total', () => {
+      const live = clientSideApplied({ replicas: 1 });
+      const applied = deployment({ replicas: 3 }, { annotations: { big: 'x'.repeat(140 * 1024) } });
+      const next = serverSideApply(live, applied, opts('kubectl'));
+      assert.equal(next.metadata.annotations?.[LAST], undefined);
+      assert.equal(next.metadata.annotations?.['big']?.length, 140 * 1024);
+    });
+
+    it('adds no annotation to an object that had none', () => {
+      const live = created(deployment({ replicas: 1 }), 'kubectl');
+      const next = serverSideApply(live, deployment({ replicas: 2 }), opts('kubectl'));
+      assert.equal(next.metadata.annotations, undefined);
+    });
+  });
 });
