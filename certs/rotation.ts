@@ -3,7 +3,7 @@
  * certificate and retry with capped exponential backoff (as Istio's ztunnel does). Time is
  * injected so tests drive it without waiting.
  */
-import { errorMessage } from '../common/errors.ts';
+import { errorMessage, MeshError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 
 /** A certificate's validity window; all the rotator needs to know about it. */
@@ -19,21 +19,45 @@ export interface Clock {
   clearTimeout(handle: unknown): void;
 }
 
-/** The real clock. */
+/** Longest delay Node's setTimeout honours; a longer one fires after 1 ms (TimeoutOverflowWarning). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A real timer, re-armed in steps when its delay exceeds {@link MAX_TIMER_MS}. */
+interface SystemTimer {
+  timer: NodeJS.Timeout | undefined;
+}
+
+function armTimer(handle: SystemTimer, fn: () => void, ms: number): void {
+  const step = Math.min(ms, MAX_TIMER_MS);
+  handle.timer = setTimeout(() => (ms > step ? armTimer(handle, fn, ms - step) : fn()), step);
+  handle.timer.unref();
+}
+
+/** The real clock. Delays of any length are honoured (a 90-day certificate refreshes after 45 days). */
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    t.unref();
-    return t;
+    const handle: SystemTimer = { timer: undefined };
+    armTimer(handle, fn, Math.max(0, ms));
+    return handle;
   },
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+  clearTimeout: (h) => clearTimeout((h as SystemTimer).timer),
 };
 
 /** When a certificate should be refreshed: `notBefore + ttl/2`. */
 export function refreshAt(cert: Validity): Date {
   const ttl = cert.notAfter.getTime() - cert.notBefore.getTime();
   return new Date(cert.notBefore.getTime() + ttl / 2);
+}
+
+/**
+ * When to refresh a certificate received at `now`: at half life, or — when that has already
+ * passed (the CA's clock behind ours, or a lifetime cut short by the CA's own expiry) — at half
+ * its remaining life, so that each answer is not fetched again at once.
+ */
+function nextRefresh(cert: Validity, now: number): number {
+  const half = refreshAt(cert).getTime();
+  return half > now ? half : now + (cert.notAfter.getTime() - now) / 2;
 }
 
 /** Backoff for the n-th consecutive failure (n ≥ 1): 1 s doubling, capped, with ±10 % jitter. */
@@ -116,25 +140,41 @@ export class CertRotator<T extends Validity> {
     this.#opts.fetch().then(
       (cert) => {
         if (this.#stopped) return;
+        const now = this.#clock.now();
+        if (cert.notAfter.getTime() <= now) {
+          this.#failed(
+            new MeshError(
+              'CERT_EXPIRED',
+              `the CA issued a certificate that expired at ${cert.notAfter.toISOString()}`,
+              {
+                hint: 'are the clocks of the CA and this host in sync?',
+              },
+            ),
+          );
+          return;
+        }
         this.#current = cert;
         this.#failures = 0;
         this.#opts.onUpdate?.(cert);
         this.#first?.resolve(cert);
         this.#first = undefined;
-        this.#schedule(refreshAt(cert).getTime());
+        this.#schedule(nextRefresh(cert, now));
       },
       (err: unknown) => {
-        if (this.#stopped) return;
-        this.#failures++;
-        const delay = backoffMs(this.#failures, this.#opts.maxBackoffMs ?? 150_000, this.#opts.random);
-        this.#opts.logger?.warn('certificate refresh failed; keeping the current certificate and retrying', {
-          error: errorMessage(err),
-          failures: this.#failures,
-          retryInMs: delay,
-          currentExpires: this.#current?.notAfter.toISOString() ?? null,
-        });
-        this.#schedule(this.#clock.now() + delay);
+        if (!this.#stopped) this.#failed(err);
       },
     );
+  }
+
+  #failed(err: unknown): void {
+    this.#failures++;
+    const delay = backoffMs(this.#failures, this.#opts.maxBackoffMs ?? 150_000, this.#opts.random);
+    this.#opts.logger?.warn('certificate refresh failed; keeping the current certificate and retrying', {
+      error: errorMessage(err),
+      failures: this.#failures,
+      retryInMs: delay,
+      currentExpires: this.#current?.notAfter.toISOString() ?? null,
+    });
+    this.#schedule(this.#clock.now() + delay);
   }
 }

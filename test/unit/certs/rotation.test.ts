@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'mocha';
 import { createLogger } from '../../../common/log.ts';
-import { CertRotator, backoffMs, refreshAt, type Clock, type Validity } from '../../../certs/index.ts';
+import {
+  CertRotator,
+  backoffMs,
+  refreshAt,
+  systemClock,
+  type Clock,
+  type Validity,
+} from '../../../certs/index.ts';
 
 const T0 = Date.parse('2025-06-01T12:00:00Z');
 const MIN = 60_000;
@@ -314,6 +321,67 @@ describe('certs/rotation', () => {
       assert.deepEqual(updates, []);
       assert.equal(rotator.current(), undefined);
       assert.deepEqual(clock.pending(), []);
+    });
+
+    it('a certificate whose half life has already passed is refreshed at half its remaining life, not in a loop', async () => {
+      // Regression: the CA's clock 13 h behind ours (or a CA certificate that expires within
+      // the 5 min backdate) put refreshAt in the past, so every answer was fetched again at once.
+      const clock = new FakeClock(T0);
+      const calls: number[] = [];
+      const skewed = (): FakeCert => {
+        calls.push(clock.now());
+        return cert(`cert-${calls.length}`, clock.now() - 13 * HOUR);
+      };
+      const rotator = new CertRotator({ fetch: () => Promise.resolve(skewed()), clock });
+      const first = await rotator.start();
+      const remaining = first.notAfter.getTime() - T0;
+      assert.equal(rotator.nextAttemptAt(), T0 + remaining / 2);
+      await clock.advanceTo(T0 + remaining / 2 - 1);
+      assert.deepEqual(calls, [T0]);
+      rotator.stop();
+    });
+
+    it('a certificate already expired when it arrives counts as a failure (backoff, no update)', async () => {
+      const clock = new FakeClock(T0);
+      const updates: FakeCert[] = [];
+      let answer = cert('expired', T0 - 25 * HOUR);
+      const rotator = new CertRotator<FakeCert>({
+        fetch: () => Promise.resolve(answer),
+        clock,
+        onUpdate: (c) => updates.push(c),
+        random: () => 0.5,
+      });
+      const started = rotator.start();
+      await settle();
+      assert.equal(rotator.failures(), 1);
+      assert.equal(rotator.current(), undefined);
+      assert.deepEqual(updates, []);
+      assert.equal(rotator.nextAttemptAt(), T0 + 1000);
+      answer = cert('fresh', T0 + 1000);
+      await clock.advanceTo(T0 + 1000);
+      assert.equal((await started).name, 'fresh');
+      rotator.stop();
+    });
+  });
+
+  describe('systemClock', () => {
+    it('does not fire a timer longer than 2^31-1 ms at once (Node clamps it to 1 ms)', async () => {
+      let fired = false;
+      const handle = systemClock.setTimeout(() => (fired = true), 2 ** 31);
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      systemClock.clearTimeout(handle);
+      assert.equal(fired, false);
+    });
+
+    it('a rotator on the real clock does not refetch a 60 day certificate in a loop', async () => {
+      let calls = 0;
+      const rotator = new CertRotator<FakeCert>({
+        fetch: () => Promise.resolve(cert(`cert-${++calls}`, Date.now(), 60 * 24 * HOUR)),
+      });
+      await rotator.start();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      rotator.stop();
+      assert.equal(calls, 1);
     });
   });
 });
