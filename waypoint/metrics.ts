@@ -6,6 +6,7 @@ import { DEFAULT_MS_BUCKETS } from '../common/metrics/index.ts';
 import type { Counter, Gauge, Histogram, Registry } from '../common/metrics/index.ts';
 import type { HboneClientStats } from '../common/hbone/index.ts';
 import type { EngineStats, RequestDone } from './http/index.ts';
+import type { RateLimitHooks } from './ratelimit/index.ts';
 
 /** Live state read at scrape time for the pool gauges. */
 export interface PoolStatsSource {
@@ -112,6 +113,40 @@ export class WaypointMetrics {
     if (this.version !== undefined) this.versionInfo.remove([this.version]);
     this.version = version;
     this.versionInfo.labels(version).set(1);
+  }
+
+  /**
+   * Hooks for the Redis rate limiter: `waymesh_ratelimit_store_errors_total` (failed or timed-out
+   * calls), `waymesh_ratelimit_store_outages_total` (outages begun) and
+   * `waymesh_ratelimit_fallback_active` (1 while the fallback answers instead of Redis). The
+   * families exist only on a waypoint that rate-limits.
+   */
+  rateLimitStoreHooks(): RateLimitHooks {
+    const errors = this.registry.counter(
+      'waymesh_ratelimit_store_errors_total',
+      'Rate-limit store (Redis) calls that failed or timed out, recovery probes included.',
+      [],
+    );
+    const outages = this.registry.counter(
+      'waymesh_ratelimit_store_outages_total',
+      'Times the rate-limit store became unreachable and the fallback took over.',
+      [],
+    );
+    const fallback = this.registry.gauge(
+      'waymesh_ratelimit_fallback_active',
+      '1 while rate limits are answered by the fallback (local limits, or denial when failing closed) instead of Redis.',
+      [],
+    );
+    fallback.labels().set(0);
+    errors.labels();
+    outages.labels();
+    return {
+      onRedisError: () => errors.labels().inc(),
+      onOutage: (phase) => {
+        if (phase === 'start') outages.labels().inc();
+        fallback.labels().set(phase === 'start' ? 1 : 0);
+      },
+    };
   }
 
   /** Counts a rejected snapshot. */

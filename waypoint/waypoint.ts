@@ -117,6 +117,7 @@ export class Waypoint {
             redis: opts.redis,
             failureMode: opts.rateLimitFailureMode ?? 'open',
             log: this.log,
+            hooks: this.metrics.rateLimitStoreHooks(),
           });
     const connector =
       opts.connector ??

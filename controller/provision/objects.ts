@@ -15,7 +15,7 @@ export interface KubeObjectLike {
   readonly spec?: Readonly<Record<string, unknown>>;
 }
 
-/** Controller-wide waypoint settings; Gateway annotations may override image and replicas. */
+/** Controller-wide waypoint settings; Gateway annotations may override image and replicas (and set the rate-limit failure mode). */
 export interface WaypointConfig {
   readonly image: string;
   readonly replicas: number;
@@ -40,6 +40,8 @@ export const WAYPOINT = {
   waypointLabel: 'waymesh.io/waypoint',
   imageAnnotation: 'waymesh.io/waypoint-image',
   replicasAnnotation: 'waymesh.io/waypoint-replicas',
+  /** `open` (default) or `closed`: what rate limits do while Redis is unreachable. */
+  failureModeAnnotation: 'waymesh.io/ratelimit-failure-mode',
   maxReplicas: 20,
   ports: { hbone: 15008, metrics: 15020, readiness: 15021 },
   /**
@@ -93,6 +95,16 @@ function resolveReplicas(gw: CustomObject, config: WaypointConfig): number | Way
   return n;
 }
 
+/** The Gateway's rate-limit failure mode, undefined when not set (the waypoint's default, open). */
+function resolveFailureMode(gw: CustomObject): 'open' | 'closed' | undefined | WaypointParameterError {
+  const a = gw.metadata.annotations?.[WAYPOINT.failureModeAnnotation];
+  if (a === undefined) return undefined;
+  if (a === 'open' || a === 'closed') return a;
+  return invalid(
+    `annotation ${WAYPOINT.failureModeAnnotation} must be open or closed, got ${JSON.stringify(a)}`,
+  );
+}
+
 /**
  * Why the Gateway's own settings cannot make a waypoint (its name, or the image/replicas
  * annotations), or undefined. Pure; translate() reports it as `Accepted=False/InvalidParameters`
@@ -108,6 +120,8 @@ export function waypointParameterProblem(gateway: CustomObject): string | undefi
   if (typeof image !== 'string') return image.message;
   const replicas = resolveReplicas(gateway, defaults);
   if (typeof replicas !== 'number') return replicas.message;
+  const failureMode = resolveFailureMode(gateway);
+  if (typeof failureMode === 'object') return failureMode.message;
   return undefined;
 }
 
@@ -150,6 +164,8 @@ export function desiredWaypointObjects(
   if (typeof image !== 'string') return image;
   const replicas = resolveReplicas(gateway, config);
   if (typeof replicas !== 'number') return replicas;
+  const failureMode = resolveFailureMode(gateway);
+  if (typeof failureMode === 'object') return failureMode;
 
   const labels = waypointLabels(name);
   const metadata = (): V1ObjectMeta => ({
@@ -189,6 +205,9 @@ export function desiredWaypointObjects(
                 ...(config.redisAddress === undefined
                   ? []
                   : [{ name: 'WAYMESH_REDIS_ADDRESS', value: config.redisAddress }]),
+                ...(failureMode === undefined
+                  ? []
+                  : [{ name: 'WAYMESH_RATELIMIT_FAILURE_MODE', value: failureMode }]),
                 ...(config.otlpEndpoint === undefined
                   ? []
                   : [{ name: 'WAYMESH_OTLP_ENDPOINT', value: config.otlpEndpoint }]),

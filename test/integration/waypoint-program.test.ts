@@ -401,6 +401,43 @@ describe('waypoint program (integration)', function () {
     assert.deepEqual(statuses, [200, 200, 200, 429, 429]);
   });
 
+  it('shows a Redis outage in its metrics: fallback active, one outage, errors; cleared when Redis is back', async () => {
+    const metric = async (name: string): Promise<number> => {
+      const text = await (await fetch(`${waypoint.addresses.metricsUrl}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+      assert.ok(line !== undefined, `${name} is exported`);
+      return Number(line.slice(name.length + 1));
+    };
+    const until = async (what: string, ok: () => Promise<boolean>): Promise<void> => {
+      for (let i = 0; i < 200; i++) {
+        if (await ok()) return;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      assert.fail(`timed out waiting for ${what}`);
+    };
+    assert.equal(await metric('waymesh_ratelimit_fallback_active'), 0);
+    const outagesBefore = await metric('waymesh_ratelimit_store_outages_total');
+    const errorsBefore = await metric('waymesh_ratelimit_store_errors_total');
+    await redis.kill();
+    try {
+      await until('the fallback to take over', async () => {
+        await request('/', { target: '10.96.0.30:80' });
+        return (await metric('waymesh_ratelimit_fallback_active')) === 1;
+      });
+      await until(
+        'a failed probe',
+        async () => (await metric('waymesh_ratelimit_store_errors_total')) > errorsBefore,
+      );
+    } finally {
+      await redis.restart();
+    }
+    await until(
+      'Redis to answer again',
+      async () => (await metric('waymesh_ratelimit_fallback_active')) === 0,
+    );
+    assert.equal(await metric('waymesh_ratelimit_store_outages_total'), outagesBefore + 1);
+  });
+
   it('exports a server span and a client span per attempt, continuing the caller trace', async () => {
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
     const callerSpan = '00f067aa0ba902b7';

@@ -48,7 +48,7 @@ export const USAGE = `Usage: waymesh run waypoint [flags]
   --host ADDR --port N          HBONE listener (default 0.0.0.0:15008)
   --admin-port N --metrics-port N --ready-port N   (defaults 15000, 15020, 15021)
   --redis HOST:PORT             rate-limit Redis (env WAYMESH_REDIS_ADDRESS; default none)
-  --ratelimit-failure-mode open|closed   (default open)
+  --ratelimit-failure-mode open|closed   (env WAYMESH_RATELIMIT_FAILURE_MODE; default open)
   --otlp-endpoint URL           (env WAYMESH_OTLP_ENDPOINT; default: tracing off)
   --otlp-protocol grpc|http/protobuf     (default grpc)
   --trace-sampling RATIO        0..1 (default 1.0)`;
@@ -147,9 +147,11 @@ export function parseWaypointSettings(argv: readonly string[], env: NodeJS.Proce
       'the controller sets it from ConfigMap waymesh-ca-root-cert; component tests pass --cert-file/--key-file/--ca-file',
     );
   }
-  const failureMode = values['ratelimit-failure-mode'] ?? 'open';
+  const failureMode = pick('ratelimit-failure-mode', 'WAYMESH_RATELIMIT_FAILURE_MODE') ?? 'open';
   if (failureMode !== 'open' && failureMode !== 'closed')
-    throw configError(`--ratelimit-failure-mode must be open or closed, got ${JSON.stringify(failureMode)}`);
+    throw configError(
+      `--ratelimit-failure-mode (env WAYMESH_RATELIMIT_FAILURE_MODE) must be open or closed, got ${JSON.stringify(failureMode)}`,
+    );
   const protocol = values['otlp-protocol'] ?? 'grpc';
   if (protocol !== 'grpc' && protocol !== 'http/protobuf')
     throw configError(`--otlp-protocol must be grpc or http/protobuf, got ${JSON.stringify(protocol)}`);

@@ -19,8 +19,10 @@ import {
   curl,
   eventually,
   getJson,
+  podIps,
   policyAccepted,
   routeConditions,
+  scrape,
   settledRoute,
   WAYPOINT_PODS,
 } from '../../helpers/journey.ts';
@@ -158,14 +160,19 @@ describe('resilience: Redis down and bad input (e2e, kubectl)', function () {
       await setReplicas(lab, 'waymesh-system', 'redis', 1);
     }
     await lab.kubectl('-n', 'waymesh-system', 'rollout', 'status', 'deployment/redis', '--timeout=60s');
+    // Every replica must be counting in Redis again, not just the one a request happens to reach.
+    const replicas = await podIps(lab, 'shop', WAYPOINT_PODS);
     await eventually(
-      'budgets counted in Redis again',
+      'every waypoint replica back on Redis',
       async () => {
-        await statuses(1);
-        return (await redisExec('redis-cli', '--scan')).trim() !== '' ? true : undefined;
+        const text = await scrape(lab, 'shop/client-1', replicas);
+        const back = text.match(/^waymesh_ratelimit_fallback_active 0$/gm)?.length ?? 0;
+        return back === replicas.length ? true : undefined;
       },
       30_000,
     );
+    await statuses(1);
+    assert.notEqual((await redisExec('redis-cli', '--scan')).trim(), '', 'budgets counted in Redis again');
     await redisExec('redis-cli', 'flushall');
     // One budget shared by both waypoint replicas: exactly LIMIT pass (local budgets would pass more).
     const codes = await statuses(LIMIT + 2);

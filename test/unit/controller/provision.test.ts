@@ -124,7 +124,22 @@ describe('controller/provision desiredWaypointObjects', () => {
     assert.equal(at(dep?.spec, 'template', 'spec', 'containers', 0, 'image'), 'reg.local/wp:2@sha256:abc');
   });
 
+  it('hands the rate-limit failure mode from the Gateway annotation to the waypoint, only when set', () => {
+    const envOf = (gw: CustomObject): Rec[] =>
+      at(objects(gw)[1]?.spec, 'template', 'spec', 'containers', 0, 'env') as Rec[];
+    const mode = (gw: CustomObject): unknown =>
+      envOf(gw).find((e) => e['name'] === 'WAYMESH_RATELIMIT_FAILURE_MODE')?.['value'];
+    assert.equal(mode(gateway('wp', { 'waymesh.io/ratelimit-failure-mode': 'closed' })), 'closed');
+    assert.equal(mode(gateway('wp', { 'waymesh.io/ratelimit-failure-mode': 'open' })), 'open');
+    assert.equal(mode(gateway()), undefined);
+  });
+
   const bad: [string, CustomObject, RegExp][] = [
+    [
+      'failure mode not open or closed',
+      gateway('wp', { 'waymesh.io/ratelimit-failure-mode': 'Closed' }),
+      /ratelimit-failure-mode must be open or closed, got "Closed"/,
+    ],
     ['replicas 0', gateway('wp', { 'waymesh.io/waypoint-replicas': '0' }), /1 to 20, got "0"/],
     ['replicas 21', gateway('wp', { 'waymesh.io/waypoint-replicas': '21' }), /1 to 20/],
     ['replicas not a number', gateway('wp', { 'waymesh.io/waypoint-replicas': 'two' }), /waypoint-replicas/],

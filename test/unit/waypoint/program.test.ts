@@ -118,6 +118,19 @@ describe('waypoint program: settings', () => {
     assert.equal(s.rateLimitFailureMode, 'open');
   });
 
+  it('takes the rate-limit failure mode from the flag, else the environment the controller sets', () => {
+    const fromEnv = { ...env, WAYMESH_RATELIMIT_FAILURE_MODE: 'closed' };
+    assert.equal(parseWaypointSettings([], fromEnv).rateLimitFailureMode, 'closed');
+    assert.equal(
+      parseWaypointSettings(['--ratelimit-failure-mode', 'open'], fromEnv).rateLimitFailureMode,
+      'open',
+    );
+    assert.throws(
+      () => parseWaypointSettings([], { ...env, WAYMESH_RATELIMIT_FAILURE_MODE: 'shut' }),
+      /WAYMESH_RATELIMIT_FAILURE_MODE\) must be open or closed, got "shut"/,
+    );
+  });
+
   it('takes Redis and OTLP from flags or environment', () => {
     const s = parseWaypointSettings(['--redis', '127.0.0.1:6379', '--otlp-protocol', 'http/protobuf'], {
       ...env,
