@@ -2,8 +2,11 @@
 // answers). Requests never hang — every check resolves within the call timeout plus a margin,
 // counted by resolved promises; failing open applies the local per-replica limit, failing closed
 // denies; exactly one warning line per outage and one line at recovery; once Redis is back the
-// shared budget is counted again.
+// shared budget is counted again. Also a Redis that answers PING but refuses the script (OOM
+// under maxmemory), and a connection whose peer goes silent (through a loopback relay).
 import assert from 'node:assert/strict';
+import net from 'node:net';
+import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, it } from 'mocha';
 import type { RateLimit, RateLimitKey } from '../../common/ir/policy.ts';
 import { createLogger } from '../../common/log.ts';
@@ -64,6 +67,55 @@ async function burst(
   await sleep(TIMEOUT_MS + MARGIN_MS);
   const resolvedInTime = resolved;
   return { resolvedInTime, decisions: await Promise.all(pending) };
+}
+
+/**
+ * A loopback TCP relay in front of Redis whose open connections can be made silent (nothing
+ * forwarded either way, no FIN or RST: a peer that vanished), while new ones are relayed.
+ */
+class SilencingRelay {
+  private readonly server: net.Server;
+  private readonly pairs = new Set<[net.Socket, net.Socket]>();
+  connections = 0;
+
+  constructor(target: number) {
+    this.server = net.createServer((client) => {
+      this.connections++;
+      const upstream = net.connect(target, '127.0.0.1');
+      const pair: [net.Socket, net.Socket] = [client, upstream];
+      this.pairs.add(pair);
+      client.pipe(upstream).pipe(client);
+      const drop = (): void => {
+        this.pairs.delete(pair);
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('error', drop).on('close', drop);
+      upstream.on('error', drop).on('close', drop);
+    });
+  }
+
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    return (this.server.address() as net.AddressInfo).port;
+  }
+
+  silenceOpenConnections(): void {
+    for (const [client, upstream] of this.pairs) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.pause();
+      upstream.pause();
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const [client, upstream] of this.pairs) {
+      client.destroy();
+      upstream.destroy();
+    }
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
 }
 
 interface Observed {
@@ -209,5 +261,58 @@ describe('waypoint rate limiter during a Redis outage', function () {
     await waitFor('recovery', () => !rl.inOutage);
     assert.equal((await rl.check([ten], ctx(undefined))).via, 'redis');
     assert.deepEqual(levels(), ['warn', 'info']);
+  });
+
+  // Regression: recovery was probed with PING, which a Redis refusing the script (OOM under
+  // maxmemory here; also ACL NOPERM, a READONLY replica) still answers. Every probe ended the
+  // outage and cleared the local buckets, so the next check opened a new one: two log lines per
+  // probe interval, and the local safety net reset before it could deny anything.
+  it('stays in one outage, with the local limit holding, while Redis answers PING but refuses the script', async () => {
+    const five = limit('oom', 5, 3600, { type: 'target' });
+    const admin = new Redis({ host: redis.host, port: redis.port, lazyConnect: true });
+    await admin.connect();
+    try {
+      const rl = await start();
+      assert.equal((await rl.check([five], ctx(undefined))).via, 'redis');
+      await admin.config('SET', 'maxmemory', '1');
+      let allowed = 0;
+      for (let i = 0; i < 20; i++) {
+        if ((await rl.check([five], ctx(undefined))).allowed) allowed++;
+        await sleep(15);
+      }
+      assert.equal(await admin.ping(), 'PONG', 'Redis still answers PING');
+      assert.ok(allowed <= 5, `the local limit of 5/h holds during the outage (allowed ${allowed})`);
+      assert.deepEqual(levels(), ['warn'], 'one line for the outage');
+      assert.deepEqual(seen.outages, ['start']);
+      await admin.config('SET', 'maxmemory', '0');
+      await waitFor('recovery', () => !rl.inOutage);
+      assert.deepEqual(levels(), ['warn', 'info']);
+      assert.equal((await rl.check([five], ctx(undefined))).via, 'redis');
+    } finally {
+      admin.disconnect();
+    }
+  });
+
+  // Regression: a connection whose peer vanished without a FIN or RST (a Redis pod on a failed
+  // node; the Service now points at its replacement) was kept until the kernel gave up on it,
+  // about 15 minutes, probed with PINGs that all timed out: the outage outlived Redis's.
+  it('replaces a connection that stopped answering, and recovers on a new one', async () => {
+    const five = limit('silent', 5, 3600, { type: 'target' });
+    const relay = new SilencingRelay(redis.port);
+    const port = await relay.listen();
+    try {
+      const rl = await start({ redis: { host: '127.0.0.1', port } });
+      assert.equal((await rl.check([five], ctx(undefined))).via, 'redis');
+      relay.silenceOpenConnections();
+      assert.equal((await rl.check([five], ctx(undefined))).via, 'local');
+      await waitFor('recovery on a new connection', () => !rl.inOutage, 3_000);
+      assert.equal(relay.connections, 2);
+      assert.equal((await rl.check([five], ctx(undefined))).via, 'redis');
+      assert.deepEqual(levels(), ['warn', 'info']);
+    } finally {
+      await limiter?.stop({ deadlineMs: 100 });
+      limiter = undefined;
+      await relay.close();
+    }
   });
 });

@@ -159,6 +159,39 @@ describe('waypoint rate limiter with Redis', function () {
     assert.equal(await allowedOf(others), 2, 'alice took 1 of 3 shared; her denied request took none');
   });
 
+  // Regression: the script computed on absolute microseconds (~1.7e15, quarter-µs precision) with
+  // a tolerance of emission × requests; `floor` landed one short for 232 of these 600 limits
+  // (a fresh 6/s or 60/s bucket said ratelimit-remaining 4 or 58).
+  it('reports requests - 1 remaining on a fresh bucket whatever the limit', async () => {
+    const a = await replica();
+    const wrong: string[] = [];
+    for (const period of [1, 60, 3600] as const) {
+      for (let requests = 1; requests <= 200; requests++) {
+        const fresh = limit(`fresh-${requests}-${period}`, requests, period, { type: 'target' });
+        const d = await a.check([fresh], ctx(undefined));
+        if (d.remaining !== requests - 1) wrong.push(`${requests}/${period}s: ${d.remaining}`);
+      }
+    }
+    assert.deepEqual(wrong, []);
+  });
+
+  // Regression: a policy edited from per hour to per second keeps its limit id, so its key; the
+  // bucket filled under the hour stayed ahead by up to an hour and the per-second limit denied
+  // for that long (retry-after up to 3600).
+  it('caps a bucket filled under a longer period at the new period', async () => {
+    const a = await replica();
+    const hourly = limit('edited', 2, 3600, { type: 'target' });
+    assert.equal(await allowedOf([a.check([hourly], ctx(undefined)), a.check([hourly], ctx(undefined))]), 2);
+    const perSecond = limit('edited', 2, 1, { type: 'target' });
+    const denied = await a.check([perSecond], ctx(undefined));
+    assert.equal(denied.allowed, false);
+    assert.equal(denied.retryAfterSeconds, 1);
+    const ttl = await inspect.pttl(`waymesh:rl:{${perSecond.id}}:all`);
+    assert.ok(ttl > 0 && ttl <= 1_000, `the key now expires within the new period (pttl ${ttl})`);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    assert.equal((await a.check([perSecond], ctx(undefined))).allowed, true);
+  });
+
   it('keeps counting after SCRIPT FLUSH (EVALSHA falls back to EVAL)', async () => {
     const three = limit('flush', 3, 60, { type: 'target' });
     const a = await replica();

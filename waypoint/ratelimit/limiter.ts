@@ -51,6 +51,14 @@ interface ScriptCommands {
 
 const requireCjs = createRequire(import.meta.url);
 
+/** The bucket recovery probes count in (1 µs emission: always allowed, gone after 1 ms). */
+const PROBE_KEY = 'waymesh:rl:probe';
+
+/** True for an error Redis answered (ioredis `ReplyError`), as opposed to a timeout or a closed connection. */
+function isReplyError(err: unknown): boolean {
+  return err instanceof Error && err.name === 'ReplyError';
+}
+
 /**
  * ioredis, loaded when the first limiter is built: it adds ~24 MB of RSS, and a waypoint without
  * Redis configured (no rate limiting) never needs it.
@@ -217,15 +225,24 @@ export class RateLimiter {
     this.probeTimer.unref();
   }
 
-  /** One PING at a time while in an outage; success ends it, failure schedules the next. */
+  /**
+   * One probe at a time while in an outage; success ends it, failure schedules the next. The
+   * probe runs the script itself (on a key of its own): a Redis that answers PING may still
+   * refuse it (ACL NOPERM, OOM under maxmemory, a READONLY replica), and ending the outage on a
+   * PING would flap — two log lines per probe, the local buckets cleared each time.
+   */
   private async probe(): Promise<void> {
     if (this.probing || this.stopped || !this.outage.active) return;
     this.probing = true;
     try {
-      await this.client.ping();
+      parseReply(await this.client[SCRIPT_COMMAND](1, PROBE_KEY, 1, 1), 1);
       this.leaveOutage();
     } catch (err) {
       this.hooks.onRedisError?.(err instanceof Error ? err : new Error(String(err)));
+      // No answer on a connection that looks up: its peer may be gone without a FIN or RST (a
+      // Redis pod on a failed node), which the kernel notices only after ~15 min. Drop it (not
+      // `disconnect()`: its FIN would wait for the same silent peer) and let ioredis reconnect.
+      if (this.client.status === 'ready' && !isReplyError(err)) this.client.stream.destroy();
       this.scheduleProbe();
     } finally {
       this.probing = false;

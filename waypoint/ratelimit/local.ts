@@ -7,7 +7,7 @@
  * Memory is bounded: at most `maxKeys` buckets, least recently used evicted first (an evicted
  * bucket simply starts full again, which only errs on the side of allowing).
  */
-import type { BucketPlan, BucketReply } from './plan.ts';
+import { GCRA_SLACK, type BucketPlan, type BucketReply } from './plan.ts';
 
 /** Options for {@link LocalLimiter}. */
 export interface LocalLimiterOptions {
@@ -49,23 +49,25 @@ export class LocalLimiter {
       const limit = plan.limits[i];
       const key = plan.keys[i];
       if (limit === undefined || key === undefined) continue;
-      const stored = this.tats.get(key);
+      let stored = this.tats.get(key);
+      // Capped at the period and relative to now, exactly as the script computes (see there).
+      if (stored !== undefined && stored - now > limit.toleranceUs) stored = now + limit.toleranceUs;
       prev[i] = stored;
-      const tat = stored !== undefined && stored > now ? stored : now;
-      const newTat = tat + limit.emissionUs;
-      const allowAt = newTat - limit.toleranceUs;
+      const wait = stored !== undefined && stored > now ? stored - now : 0;
+      const newWait = wait + limit.emissionUs;
+      const over = newWait - limit.toleranceUs;
       const base = 1 + i * 4;
-      next[i] = newTat;
-      if (now < allowAt) {
+      next[i] = now + newWait;
+      if (over > limit.emissionUs * GCRA_SLACK) {
         reply[0] = 0;
         reply[base] = 0;
         reply[base + 1] = 0;
-        reply[base + 2] = Math.ceil((tat - now) / 1000);
-        reply[base + 3] = Math.ceil((allowAt - now) / 1000);
+        reply[base + 2] = Math.ceil(wait / 1000);
+        reply[base + 3] = Math.ceil(over / 1000);
       } else {
         reply[base] = 1;
-        reply[base + 1] = Math.floor((now - allowAt) / limit.emissionUs);
-        reply[base + 2] = Math.ceil((newTat - now) / 1000);
+        reply[base + 1] = Math.floor(-over / limit.emissionUs + GCRA_SLACK);
+        reply[base + 2] = Math.ceil(newWait / 1000);
         reply[base + 3] = 0;
       }
     }

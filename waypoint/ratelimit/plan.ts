@@ -22,7 +22,7 @@ export interface CompiledLimit {
   readonly requests: number;
   /** Microseconds between two requests at the sustained rate (period / requests). */
   readonly emissionUs: number;
-  /** Burst tolerance in microseconds: a full budget of `requests` may arrive at once. */
+  /** Burst tolerance in microseconds (the period): a full budget of `requests` may arrive at once. */
   readonly toleranceUs: number;
   /** `waymesh:rl:{<id>}:` — the braces keep a limit's keys in one Redis Cluster slot. */
   readonly keyPrefix: string;
@@ -42,6 +42,13 @@ export interface BucketPlan {
  * with 0/1 for the booleans. This is the Lua script's reply shape; the local limiter uses it too.
  */
 export type BucketReply = readonly number[];
+
+/**
+ * How early, in emission intervals, a request may arrive and still be counted, and what is added
+ * before rounding `remaining` down: absorbs float rounding (an exact integer otherwise lands just
+ * below itself), far below anything a clock can measure. The Lua script uses the same value.
+ */
+export const GCRA_SLACK = 1e-6;
 
 const compiled = new WeakMap<RateLimit, CompiledLimit>();
 
@@ -68,7 +75,8 @@ export function compileLimit(limit: RateLimit): CompiledLimit {
     id: limit.id,
     requests: limit.requests,
     emissionUs,
-    toleranceUs: emissionUs * limit.requests,
+    // The period itself, not emissionUs × requests: that product may round below it.
+    toleranceUs: limit.periodSeconds * 1_000_000,
     keyPrefix: `waymesh:rl:{${limit.id}}:`,
     header: limit.key.type === 'header' ? limit.key.name.toLowerCase() : undefined,
   });

@@ -10,7 +10,7 @@
  * again (at most one period). The clock is Redis `TIME`, never a replica's clock, so replicas
  * with skewed clocks still agree. A request is counted only when every bucket allows it.
  */
-import type { BucketReply } from './plan.ts';
+import { GCRA_SLACK, type BucketReply } from './plan.ts';
 import { MeshError } from '../../common/errors.ts';
 
 /** The ioredis command name the script is defined under. */
@@ -25,38 +25,43 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local n = #KEYS
 local reply = {1}
-local tats = {}
+local newWaits = {}
 for i = 1, n do
   local emission = tonumber(ARGV[2 * i - 1])
   local tolerance = tonumber(ARGV[2 * i])
-  local stored = redis.call('GET', KEYS[i])
-  local tat = now
-  if stored then
-    local v = tonumber(stored)
-    if v and v > now then tat = v end
+  -- Relative to now: absolute microseconds (~1.7e15) keep only quarter-microsecond precision,
+  -- enough to floor remaining one short.
+  local wait = 0
+  local stored = tonumber(redis.call('GET', KEYS[i]))
+  if stored and stored > now then wait = stored - now end
+  if wait > tolerance then
+    -- Filled under a longer period (the policy was edited; its id, so its key, stays): empty
+    -- under this one, not for the rest of the old period.
+    wait = tolerance
+    redis.call('SET', KEYS[i], string.format('%.0f', now + wait), 'PX', math.ceil(wait / 1000))
   end
-  local newTat = tat + emission
-  local allowAt = newTat - tolerance
+  local newWait = wait + emission
+  local over = newWait - tolerance
   local base = 2 + (i - 1) * 4
-  if now < allowAt then
+  if over > emission * ${String(GCRA_SLACK)} then
     reply[1] = 0
     reply[base] = 0
     reply[base + 1] = 0
-    reply[base + 2] = math.ceil((tat - now) / 1000)
-    reply[base + 3] = math.ceil((allowAt - now) / 1000)
+    reply[base + 2] = math.ceil(wait / 1000)
+    reply[base + 3] = math.ceil(over / 1000)
   else
-    tats[i] = newTat
+    newWaits[i] = newWait
     reply[base] = 1
-    reply[base + 1] = math.floor((now - allowAt) / emission)
-    reply[base + 2] = math.ceil((newTat - now) / 1000)
+    reply[base + 1] = math.floor(-over / emission + ${String(GCRA_SLACK)})
+    reply[base + 2] = math.ceil(newWait / 1000)
     reply[base + 3] = 0
   end
 end
 if reply[1] == 1 then
   for i = 1, n do
-    local ttl = math.ceil((tats[i] - now) / 1000)
+    local ttl = math.ceil(newWaits[i] / 1000)
     if ttl < 1 then ttl = 1 end
-    redis.call('SET', KEYS[i], string.format('%.0f', tats[i]), 'PX', ttl)
+    redis.call('SET', KEYS[i], string.format('%.0f', now + newWaits[i]), 'PX', ttl)
   end
 end
 return reply

@@ -123,6 +123,48 @@ describe('waypoint/ratelimit LocalLimiter', () => {
     assert.equal(local.size, 3);
   });
 
+  // Regression: the GCRA arithmetic ran on absolute times and a tolerance of emission × requests,
+  // whose rounding made `floor` land one short: a fresh 6/s bucket said ratelimit-remaining 4,
+  // and a burst at one instant got 5 of 6 (the script had the same error, in 232 of the 600
+  // limits 1..200 per second, minute and hour).
+  it('reports requests - 1 remaining on a fresh bucket and allows a full burst at one instant', () => {
+    const wrong: string[] = [];
+    for (const period of [1, 60, 3600] as const) {
+      for (let requests = 1; requests <= 200; requests++) {
+        const local = new LocalLimiter({ now: fixedClock(3_600_000.123).now });
+        const plan = planBuckets(
+          [limit(`r${requests}`, requests, period, { type: 'target' })],
+          ctx(undefined),
+        );
+        const first = decide(plan, local.check(plan), 'local');
+        let allowed = first.allowed ? 1 : 0;
+        for (let i = 0; i < requests; i++) allowed += local.check(plan)[0] ?? 0;
+        if (first.remaining !== requests - 1 || allowed !== requests) {
+          wrong.push(`${requests}/${period}s: remaining ${first.remaining}, burst ${allowed}`);
+        }
+      }
+    }
+    assert.deepEqual(wrong, []);
+  });
+
+  // Regression: a bucket filled under a longer period (a policy edited from per hour to per
+  // second keeps its limit id, so its key) stayed ahead by up to the old period: the per-second
+  // limit denied for up to an hour, with retry-after up to 3600.
+  it('caps a bucket left ahead by a longer period at the new period', () => {
+    const clock = fixedClock();
+    const local = new LocalLimiter({ now: clock.now });
+    const hourly = planBuckets([limit('edited', 2, 3600, { type: 'target' })], ctx(undefined));
+    assert.equal(local.check(hourly)[0], 1);
+    assert.equal(local.check(hourly)[0], 1);
+    const perSecond = planBuckets([limit('edited', 2, 1, { type: 'target' })], ctx(undefined));
+    const denied = decide(perSecond, local.check(perSecond), 'local');
+    assert.equal(denied.allowed, false, 'the budget was used up');
+    assert.equal(denied.retryAfterSeconds, 1);
+    assert.equal(denied.resetSeconds, 1);
+    clock.advance(500);
+    assert.equal(local.check(perSecond)[0], 1, 'one request fits after half a second at 2/s');
+  });
+
   it('clear() forgets every bucket', () => {
     const local = new LocalLimiter({ now: fixedClock().now });
     const plan = planBuckets([limit('one', 1, 60, { type: 'target' })], ctx(undefined));
