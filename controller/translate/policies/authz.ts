@@ -145,6 +145,23 @@ function fromWaypoints(waypoints: readonly WaypointBinding[]): AuthzRule {
 }
 
 /**
+ * `rule` as a node agent enforces it where waypoints serve the scope: each `from` entry also
+ * excludes the waypoints' identities. The node agent sees a waypoint's identity, not the
+ * client's, on traffic the waypoint forwards, and the waypoint has already checked that traffic
+ * against the rule with the real client; so a DENY of `namespaces: [<the waypoint's namespace>]`
+ * or a `notPrincipals` must not match the waypoint itself. A rule without `from` is left whole:
+ * it is about the destination only, which the node agent knows as well.
+ */
+function exceptWaypoints(rule: AuthzRule, waypoints: readonly WaypointBinding[]): AuthzRule {
+  if (rule.from.length === 0) return rule;
+  const from = rule.from.map((f) => {
+    const extra = waypoints.map((w) => w.identity).filter((id) => !f.principals.not.includes(id));
+    return { ...f, principals: { values: f.principals.values, not: [...f.principals.not, ...extra] } };
+  });
+  return { ...rule, from };
+}
+
+/**
  * True when no waypoint serves the scope at all: a Service without one, or a namespace where no
  * Service has one (its workloads are then reached only directly, so L4 fallbacks apply namespace-wide).
  */
@@ -171,7 +188,7 @@ function compile(plan: Plan, spec: AuthzSpec): Entry[] {
   if (plan.waypoints.length > 0) out.push({ scope: plan.scope, layer: 'L7', rules: all });
   const scope = plan.scope;
   const selfUncovered = uncoveredScope(plan);
-  const nodeRules = [...l4];
+  const nodeRules = allow ? [...l4] : l4.map((r) => exceptWaypoints(r, plan.waypoints));
   if (!allow && selfUncovered) nodeRules.push(...l7.map(denyAtL4));
   if (allow && plan.waypoints.length > 0) nodeRules.push(fromWaypoints(plan.waypoints));
   if (allow || nodeRules.length > 0) out.push({ scope, layer: 'L4', rules: nodeRules });
@@ -240,6 +257,20 @@ function ancestorsOfInvalid(
   );
 }
 
+/**
+ * What a rejected spec is enforced as until it is fixed, so that a bad edit never opens access
+ * (dropping it could leave its scope with no ALLOW policy at all): an ALLOW policy allows nothing,
+ * a DENY policy (or an unknown action) denies every request, in the scopes its targetRefs resolve
+ * to — the whole namespace when they are absent or not a list.
+ */
+function failClosed(spec: Readonly<Record<string, unknown>> | undefined): AuthzSpec {
+  const refs = spec?.['targetRefs'];
+  const targetRefs: readonly unknown[] = Array.isArray(refs) ? refs : [];
+  if ((spec?.['action'] ?? 'ALLOW') === 'ALLOW') return { action: 'ALLOW', targetRefs, rules: [] };
+  const matchAll: ParsedRule = { index: 0, rule: { from: [], to: [], when: [] }, layer: 'L4' };
+  return { action: 'DENY', targetRefs, rules: [matchAll] };
+}
+
 /** Compiles every AuthorizationPolicy; sorted output, one status per policy. */
 export function translateAuthorization(
   world: World,
@@ -256,9 +287,25 @@ export function translateAuthorization(
       namespace: meta.namespace,
       name: meta.name,
     };
-    const spec = readAuthzSpec(o.spec);
-    if (!spec.ok) {
-      const message = `${spec.field}: ${spec.message}`;
+    const parsed = readAuthzSpec(o.spec);
+    const spec = parsed.ok ? parsed.value : failClosed(o.spec);
+    const { plans: ps, failed } = plans(world, ctx, meta, spec);
+    const entries = ps.flatMap((p) => compile(p, spec));
+    const base = `authorizationpolicy/${meta.namespace}/${meta.name}`;
+    for (const e of entries) {
+      const shared = entries.filter((x) => x.layer === e.layer).length > 1;
+      authorization.push({
+        id: shared ? `${base}/${scopeSuffix(e.scope)}` : base,
+        source,
+        scope: e.scope,
+        action: spec.action,
+        layer: e.layer,
+        rules: e.rules,
+      });
+    }
+    if (!parsed.ok) {
+      const meanwhile = spec.action === 'ALLOW' ? 'allows no request' : 'denies every request';
+      const message = `${parsed.field}: ${parsed.message}; until it is fixed the policy ${meanwhile}`;
       const outcomes = ancestorsOfInvalid(world, meta, o.spec).map((ancestorRef) => ({
         ancestorRef,
         reason: REASON.invalid,
@@ -267,24 +314,7 @@ export function translateAuthorization(
       statuses.push(policyStatus(source, outcomes, meta.generation));
       continue;
     }
-    const { plans: ps, failed } = plans(world, ctx, meta, spec.value);
-    const entries = ps.flatMap((p) => compile(p, spec.value));
-    const base = `authorizationpolicy/${meta.namespace}/${meta.name}`;
-    for (const e of entries) {
-      const shared = entries.filter((x) => x.layer === e.layer).length > 1;
-      authorization.push({
-        id: shared ? `${base}/${scopeSuffix(e.scope)}` : base,
-        source,
-        scope: e.scope,
-        action: spec.value.action,
-        layer: e.layer,
-        rules: e.rules,
-      });
-    }
-    const outcomes: AncestorOutcome[] = ps.map((p) => ({
-      ancestorRef: p.ancestorRef,
-      ...describe(p, spec.value),
-    }));
+    const outcomes: AncestorOutcome[] = ps.map((p) => ({ ancestorRef: p.ancestorRef, ...describe(p, spec) }));
     statuses.push(policyStatus(source, [...outcomes, ...failed], meta.generation));
   }
   authorization.sort((a, b) => compare(a.id, b.id) || compare(a.layer, b.layer));

@@ -15,6 +15,8 @@ const NAMESPACE_GLOB_PART = /^[a-z0-9-]*$/;
 // RFC 9110 §5.6.2 token: methods and header field names.
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const PATH_CHARS = /^[A-Za-z0-9\-._~!$&'()+,;=:@/%]*$/;
+// RFC 3986 §2.3.
+const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
 const HOST_CHARS = /^[a-z0-9.\-:[\]]*$/;
 
 /** Where a value's single `*` sits, or an error when it has several or one in the middle. */
@@ -91,15 +93,31 @@ export function method(v: string): Checked {
   return TOKEN.test(v) ? v : { error: 'not an HTTP method (RFC 9110 token)' };
 }
 
-/** A request path: exact (`/a`), prefix (`/a/*`), suffix (`*.html`) or `*`. */
+/**
+ * A request path: exact (`/a`), prefix (`/a/*`), suffix (`*.html`) or `*`. The waypoint compares
+ * it with the normalized request path (RFC 3986 §6.2.2, waypoint/http/target.ts), so it is
+ * normalized alike: unreserved percent-encodings decoded, the others upper-cased; a `.` or `..`
+ * segment, which no normalized path has, is rejected rather than left to never match.
+ */
 export function path(v: string): Checked {
   const shape = globShape(v);
   if (typeof shape !== 'string') return shape;
   if (shape === 'any') return v;
-  const bare = v.replace('*', '');
-  if (!PATH_CHARS.test(bare)) return { error: 'contains characters not allowed in a URL path' };
+  if (!PATH_CHARS.test(v.replace('*', ''))) return { error: 'contains characters not allowed in a URL path' };
   if (shape !== 'suffix' && !v.startsWith('/')) return { error: 'must start with "/"' };
-  return v;
+  if (/%(?![0-9A-Fa-f]{2})/.test(v)) return { error: 'a "%" must start a percent-encoding (%XX)' };
+  const norm = v.replace(/%[0-9A-Fa-f]{2}/g, (pct) => {
+    const c = String.fromCharCode(parseInt(pct.slice(1), 16));
+    return UNRESERVED.test(c) ? c : pct.toUpperCase();
+  });
+  // Only whole segments: a glob's first (suffix) or last (prefix) one is partial.
+  const segments = norm.replace('*', '').split('/');
+  const whole = segments.slice(shape === 'suffix' ? 1 : 0, shape === 'prefix' ? -1 : undefined);
+  if (whole.some((s) => s === '.' || s === '..'))
+    return {
+      error: 'has a "." or ".." segment, which never matches: requests are compared after normalization',
+    };
+  return norm;
 }
 
 /** A host (`:authority`), optionally with a port, or a glob of one; normalized to lowercase. */

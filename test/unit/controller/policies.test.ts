@@ -129,7 +129,15 @@ describe('controller/translate/policies', () => {
       ];
       const world: World = { ...worldFromYaml(''), authorizationPolicies: junk, rateLimitPolicies: junk };
       const out = translatePolicies(world, contextOf(world));
-      assert.deepEqual(out.authorization, []);
+      // Rejected AuthorizationPolicies fail closed: x and y (targetRefs not a list) allow nothing
+      // in namespace n; z's targetRefs resolve to nothing, so it has no scope.
+      assert.deepEqual(
+        out.authorization.map((p) => [p.id, p.action, p.scope.kind, p.rules.length]),
+        [
+          ['authorizationpolicy/n/x', 'ALLOW', 'namespace', 0],
+          ['authorizationpolicy/n/y', 'ALLOW', 'namespace', 0],
+        ],
+      );
       assert.deepEqual(out.rateLimits, []);
       // Three named objects of each kind get a status; the nameless one cannot carry one.
       assert.equal(out.statuses.length, 6);
@@ -165,6 +173,13 @@ describe('controller/translate/policies', () => {
       ['path', check.path, '/a b', undefined],
       ['path', check.path, 'a', undefined],
       ['path', check.path, '**', undefined],
+      // Compared with normalized request paths (waypoint/http/target.ts), so normalized alike.
+      ['path', check.path, '/a%2fb/%7Euser', '/a%2Fb/~user'],
+      ['path', check.path, '*%2e%2ehtml', '*..html'],
+      ['path', check.path, '/a%zz', undefined],
+      ['path', check.path, '/public/../admin', undefined],
+      ['path', check.path, '/a/%2E/b', undefined],
+      ['path', check.path, '/a/./*', undefined],
       ['host', check.host, '*.Example.com', '*.example.com'],
       ['host', check.host, 'a b', undefined],
       ['header', check.headerName, 'X-Id', 'x-id'],
