@@ -23,6 +23,12 @@ export interface BenchHost {
   readonly ip: string;
 }
 
+/**
+ * How long `cleanup` lets a process exit on SIGTERM before SIGKILL: nginx's master reaps its
+ * worker on the way out, and a killed master leaves the worker a zombie nobody reaps.
+ */
+const CLEANUP_GRACE_MS = 3000;
+
 const live = new Set<BenchNet>();
 let hooksInstalled = false;
 
@@ -37,6 +43,16 @@ function installHooks(): void {
       for (const net of live) net.cleanupSync();
       process.exit(130);
     });
+  }
+}
+
+/** Sends `signal` to the process group `child` leads (see `spawn`); gone already is fine. */
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
   }
 }
 
@@ -108,9 +124,12 @@ export class BenchNet {
     // Straight to the file: a pipe through this process would stall a child's synchronous
     // stdout writes (access logs) whenever the bench itself is busy.
     const fd = openSync(logFile, 'a');
+    // Its own process group, so stopping it reaches what it forked too: nginx's master was
+    // killed before it could stop its worker, which then outlived the bench (one per run).
     const child = spawn('ip', ['netns', 'exec', ns, command, ...args], {
       cwd: this.cwd,
       stdio: ['ignore', fd, fd],
+      detached: true,
     });
     closeSync(fd);
     this.#processes.add(child);
@@ -171,19 +190,24 @@ export class BenchNet {
     }
   }
 
-  /** Sends SIGTERM to `child` and waits up to `deadlineMs` for it to exit, then SIGKILL. */
+  /**
+   * Sends SIGTERM to `child` and waits up to `deadlineMs` for it to exit, then SIGKILL; whatever
+   * is left of its process group (a worker it forked) is killed once it exited.
+   */
   async stop(child: ChildProcess, deadlineMs = 5000): Promise<void> {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), deadlineMs);
-    await exited;
-    clearTimeout(timer);
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      signalGroup(child, 'SIGTERM');
+      const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), deadlineMs);
+      await exited;
+      clearTimeout(timer);
+    }
+    signalGroup(child, 'SIGKILL');
   }
 
   /** Kills the processes and deletes the namespaces (their veths go with them). */
   async cleanup(): Promise<void> {
-    await Promise.all([...this.#processes].map((c) => this.stop(c, 0)));
+    await Promise.all([...this.#processes].map((c) => this.stop(c, CLEANUP_GRACE_MS)));
     const failures: string[] = [];
     for (const ns of this.#namespaces.splice(0).reverse())
       await run('ip', ['netns', 'del', ns]).catch((err: unknown) => failures.push(String(err)));
@@ -196,7 +220,7 @@ export class BenchNet {
 
   /** Synchronous {@link cleanup}, for process exit. */
   cleanupSync(): void {
-    for (const child of this.#processes) child.kill('SIGKILL');
+    for (const child of this.#processes) signalGroup(child, 'SIGKILL');
     for (const ns of this.#namespaces.splice(0).reverse())
       spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
     live.delete(this);
