@@ -737,6 +737,31 @@ describe('waypoint HTTP engine (loopback)', function () {
     assert.equal(seen.at(-1), '/ok host=web');
   });
 
+  it('gives policy, routes and the backend one spelling of the method: no way around a DENY of DELETE', async () => {
+    const seen: string[] = [];
+    const port = await w.backend((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      echo('b1')(req, res);
+    });
+    const methods: string[] = [];
+    await w.start(fwd(), [service(BACK, 'http', [port])], {
+      hooks: {
+        authorize: (info) => {
+          methods.push(info.method);
+          return { allowed: info.method !== 'DELETE', policy: 'default/no-delete', reason: 'method' };
+        },
+      },
+    });
+    const send = async (method: string): Promise<string> =>
+      (await raw(w.port, `${method} /x HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n`)).text;
+    for (const m of ['DELETE', 'delete', 'Delete']) assert.match(await send(m), /^HTTP\/1\.1 403 /, m);
+    assert.deepEqual(seen, []);
+    assert.match(await send('get'), /^HTTP\/1\.1 200 /);
+    assert.match(await send('pAtCh'), /^HTTP\/1\.1 200 /);
+    assert.deepEqual(seen, ['GET /x', 'PATCH /x']);
+    assert.deepEqual(methods, ['DELETE', 'DELETE', 'DELETE', 'GET', 'PATCH']);
+  });
+
   it('serves 200 concurrent requests', async () => {
     const port = await w.backend(echo('b1'));
     await w.start(fwd(), [service(BACK, 'http', [port])]);
