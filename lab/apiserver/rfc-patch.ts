@@ -8,6 +8,16 @@ import { isDeepStrictEqual } from 'node:util';
 import { isObject, ownValue, setKey } from './patch/json.ts';
 import { ApiError, type Json, type JsonObject } from './types.ts';
 
+/** Operations one JSON patch may hold (kube-apiserver's limit; more is 413). */
+export const MAX_JSON_PATCH_OPERATIONS = 10_000;
+
+/**
+ * Bytes (as JSON) all `copy` operations of one JSON patch may copy together, as kube-apiserver's
+ * `--json-patch-max-copy-bytes` default: a copy of a value into itself doubles it, and forty of
+ * them in a 3 KiB patch would need terabytes (the process died out of memory).
+ */
+export const MAX_JSON_PATCH_COPY_BYTES = 3 * 1024 * 1024;
+
 /** RFC 7386 merge patch. */
 export function mergePatch(target: Json, patch: Json): Json {
   if (!isObject(patch)) return structuredClone(patch);
@@ -91,6 +101,13 @@ function addAt(doc: Json, path: string[], value: Json, op: string): Json {
 export function jsonPatch(doc: Json, ops: Json): Json {
   if (!Array.isArray(ops))
     throw new ApiError(400, 'BadRequest', 'json patch must be a JSON array of operations');
+  if (ops.length > MAX_JSON_PATCH_OPERATIONS)
+    throw new ApiError(
+      413,
+      'RequestEntityTooLarge',
+      `Request entity too large: The allowed maximum operations in a JSON patch is ${MAX_JSON_PATCH_OPERATIONS}, got ${ops.length}`,
+    );
+  let copied = 0;
   let out = structuredClone(doc);
   for (const raw of ops) {
     if (!isObject(raw)) throw bad('json patch operation is not an object');
@@ -123,7 +140,14 @@ export function jsonPatch(doc: Json, ops: Json): Json {
       }
       case 'copy': {
         if (from === undefined) throw bad('copy operation requires "from"');
-        out = addAt(out, path, structuredClone(getAt(out, from, 'copy')), 'copy');
+        const v = getAt(out, from, 'copy');
+        // Measured before the copy is made: each copy can double the document.
+        copied += Buffer.byteLength(JSON.stringify(v) ?? '');
+        if (copied > MAX_JSON_PATCH_COPY_BYTES)
+          throw bad(
+            `Unable to complete the copy, the accumulated size increase of copy is ${copied}, exceeding the limit ${MAX_JSON_PATCH_COPY_BYTES}`,
+          );
+        out = addAt(out, path, structuredClone(v), 'copy');
         break;
       }
       case 'test':

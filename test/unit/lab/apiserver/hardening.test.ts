@@ -189,6 +189,36 @@ describe('lab/apiserver hardening', () => {
       assert.ok(Object.hasOwn(data, '__proto__'));
       assert.equal(data['__proto__'], 'x');
     });
+
+    it('refuses a JSON patch of more than 10,000 operations with 413, as kube-apiserver does', async () => {
+      const ops = Array.from({ length: 10_001 }, () => ({ op: 'test', path: '/data/a', value: '1' }));
+      const r = await jsonPatch(ops);
+      expectStatus(r, 413, 'RequestEntityTooLarge');
+      assert.match(message(r), /maximum operations in a JSON patch is 10000, got 10001/);
+      const fine = await jsonPatch(ops.slice(0, 10_000));
+      assert.equal(fine.status, 200, JSON.stringify(fine.body));
+    });
+
+    it('refuses copy operations that would grow the object past 3 MiB in all, before copying', async () => {
+      // Each copy doubles `data`: 40 of them would need 2^40 times its size and take the server down.
+      const big = 'x'.repeat(64 * 1024);
+      assert.equal((await jsonPatch([{ op: 'add', path: '/data/big', value: big }])).status, 200);
+      const doubling = Array.from({ length: 40 }, (_, i) => ({
+        op: 'copy',
+        from: '/data',
+        path: `/data/c${i}`,
+      }));
+      const r = await jsonPatch(doubling);
+      expectStatus(r, 422, 'Invalid');
+      assert.match(message(r), /accumulated size increase of copy is \d+, exceeding the limit 3145728/);
+      const data = (await live(`${CMS}/p`))['data'] as JsonObject;
+      assert.deepEqual(Object.keys(data).sort(), ['a', 'big'], 'nothing of the refused patch was stored');
+      const few = await jsonPatch(doubling.slice(0, 3));
+      assert.equal(few.status, 200, JSON.stringify(few.body));
+      const after = (await live(`${CMS}/p`))['data'] as JsonObject;
+      assert.deepEqual(Object.keys(after).sort(), ['a', 'big', 'c0', 'c1', 'c2']);
+      assert.deepEqual(Object.keys(after['c2'] as JsonObject).sort(), ['a', 'big', 'c0', 'c1']);
+    });
   });
 
   describe('metadata of every write', () => {
