@@ -17,7 +17,7 @@ import { inMemoryRootCa } from '../certs/index.ts';
 import { loadNativeAddon } from '../node-agent/native/index.ts';
 import { NetnsLab, assertRoot } from '../test/helpers/netns.ts';
 import { measureBulk, medianSample, type BulkSample } from './l4/bulk.ts';
-import { measureFixed, medianFixed, type FixedSample } from './l4/fixed.ts';
+import { measureFixed, medianFixed, type FixedSample, type FixedSamples } from './l4/fixed.ts';
 import { runWrk } from './l4/loads.ts';
 import { agentRssWithPods } from './l4/many-pods.ts';
 import { buildPaths, type BenchPath } from './l4/paths.ts';
@@ -114,8 +114,18 @@ export const l4Bench: Bench = {
       const sat: { path: BenchPath; row: BenchRow }[] = [];
       for (const path of all) sat.push({ path, row: await saturation(lab, path) });
       const fixedPaths = [...all, paths.nodeRelay];
-      const fixed = await measureFixed(fixedPaths, FIXED_ROUNDS, FIXED_RATE, FIXED_MS, WARMUP_SECONDS * 1000);
-      const p99s = (p: BenchPath): number[] => (fixed.get(p.label) ?? []).map((f) => f.result.p99Ms);
+      const rounds = await measureFixed(fixedPaths, FIXED_ROUNDS, FIXED_RATE, FIXED_MS);
+      const fixed = rounds.counted;
+      const p99sIn = (m: FixedSamples, p: BenchPath): number[] =>
+        (m.get(p.label) ?? []).map((f) => f.result.p99Ms);
+      const p99s = (p: BenchPath): number[] => p99sIn(fixed, p);
+      const warm = (p: BenchPath): string =>
+        round(
+          (p99sIn(rounds.warmup, p)[0] ?? NaN) - (p99sIn(rounds.warmup, paths.direct)[0] ?? NaN),
+        ).toString();
+      console.log(
+        `warm-up round (not counted), p99 − direct at ${FIXED_RATE} req/s: agents ${warm(paths.agents)}, stunnel pair ${warm(paths.stunnel)}, Node relay pair ${warm(paths.nodeRelay)}`,
+      );
       const addedP99 = pairedDifference(p99s(paths.agents), p99s(paths.direct));
       const stunnelAddedP99 = pairedDifference(p99s(paths.stunnel), p99s(paths.direct));
       const relayAddedP99 = pairedDifference(p99s(paths.nodeRelay), p99s(paths.direct));
