@@ -109,6 +109,9 @@ async function runDemo(opts: Options, progress: Progress, runner: Runner): Promi
   progress.section('Latency (measured by the client, through agent → waypoint → agent)', [
     latencyLine('HTTP', traffic.split.length, percentiles(traffic.split.map((s) => s.latencyMs))),
     latencyLine('gRPC', traffic.grpc.length, percentiles(traffic.grpc.map((s) => s.latencyMs))),
+    // Not a benchmark: say so next to the figures, which are many times the steady-state ones.
+    'These are the first requests of freshly started processes, 8 at a time, with the other two',
+    'clients running and the whole lab on this machine; steady-state figures: docs/benchmarks.md.',
   ]);
   progress.section('Trace waterfall (one request through the waypoint)', waterfall);
 
