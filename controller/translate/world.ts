@@ -53,4 +53,9 @@ export const NAMES = {
   waypointControllerName: 'waymesh.io/waypoint-controller',
   meshControllerName: 'waymesh.io/mesh-controller',
   hbonePort: 15008,
+  /**
+   * The mesh's root namespace (the control plane's, as `istio-system` is Istio's): an
+   * AuthorizationPolicy there without `targetRefs` applies to every namespace.
+   */
+  rootNamespace: 'waymesh-system',
 } as const;

@@ -16,9 +16,16 @@
  * whatever the request), and an ALLOW policy is enforced with its L4 rules only, so requests
  * only the L7 rules would allow are denied.
  *
+ * A policy in the root namespace (`NAMES.rootNamespace`) without `targetRefs` is mesh-wide, as
+ * Istio's root-namespace policies are: it is compiled once per namespace, exactly as the same
+ * policy written in each of them, so the proxies combine it with that namespace's own policies
+ * (any DENY match denies; where ALLOW policies apply, one must match). Its status has one
+ * ancestor, the root namespace.
+ *
  * Ids are `authorizationpolicy/<ns>/<name>`; when one layer of a policy applies to several
- * scopes (several targetRefs, or per-Service fallbacks of a namespace-wide policy), each entry
- * gets a `/<service|waypoint|namespace>/<name>` suffix so (id, layer) stays unique.
+ * scopes (several targetRefs, per-Service fallbacks of a namespace-wide policy, the namespaces
+ * of a mesh-wide one), each entry gets a `/<service|waypoint|namespace>/<name>` suffix so
+ * (id, layer) stays unique.
  */
 import type {
   AuthorizationPolicy,
@@ -85,6 +92,21 @@ function namespaceServices(world: World, ns: string): ServiceKey[] {
     .sort(compare);
 }
 
+/**
+ * The namespaces a mesh-wide policy applies in: every Namespace, and any namespace a Pod or
+ * Service names (the root namespace always), sorted.
+ */
+function meshNamespaces(world: World): string[] {
+  const names = new Set<string>([NAMES.rootNamespace]);
+  const add = (n: unknown): void => {
+    if (typeof n === 'string' && n !== '') names.add(n);
+  };
+  for (const n of world.namespaces) add(n.metadata?.name);
+  for (const p of world.pods) add(p.metadata?.namespace);
+  for (const s of world.services) add(s.metadata?.namespace);
+  return [...names].sort(compare);
+}
+
 function plans(
   world: World,
   ctx: PolicyContext,
@@ -104,6 +126,14 @@ function plans(
     const waypoints = [...byId.values()].sort((a, b) => compare(a.identity, b.identity));
     return { uncovered, waypoints };
   };
+  if (spec.targetRefs.length === 0 && meta.namespace === NAMES.rootNamespace) {
+    const ancestorRef = namespaceAncestor(meta.namespace);
+    const out = meshNamespaces(world).map((namespace): Plan => {
+      const scope: PolicyScope = { kind: 'namespace', namespace };
+      return { ancestorRef, scope, ...coverage(namespaceServices(world, namespace)) };
+    });
+    return { plans: out, failed: [] };
+  }
   if (spec.targetRefs.length === 0) {
     const scope: PolicyScope = { kind: 'namespace', namespace: meta.namespace };
     const ancestorRef = namespaceAncestor(meta.namespace);
@@ -244,6 +274,44 @@ function describe(plan: Plan, spec: AuthzSpec): Pick<AncestorOutcome, 'reason' |
   };
 }
 
+/** True for a policy of the root namespace without targetRefs (see the module comment). */
+function meshWide(meta: PolicyMeta, spec: AuthzSpec): boolean {
+  return meta.namespace === NAMES.rootNamespace && spec.targetRefs.length === 0;
+}
+
+/**
+ * The one outcome of a mesh-wide policy (ancestor: the root namespace): `Invalid` naming the
+ * namespaces where its L7 rules have no waypoint, else `Accepted` with who enforces it.
+ */
+function describeMeshWide(ps: readonly Plan[], spec: AuthzSpec): AncestorOutcome {
+  const ancestorRef = namespaceAncestor(NAMES.rootNamespace);
+  const each = ps.map((p) => ({ plan: p, outcome: describe(p, spec) }));
+  const namespaceOf = (p: Plan): string => (p.scope.kind === 'namespace' ? p.scope.namespace : '');
+  const list = (items: readonly string[]): string =>
+    items.slice(0, MAX_LISTED).join(', ') + (items.length > MAX_LISTED ? `, … (${items.length})` : '');
+  const where = `mesh-wide (root namespace ${NAMES.rootNamespace}), in ${ps.length} namespace(s)`;
+  const bad = each.filter((e) => e.outcome.reason !== REASON.accepted);
+  const first = bad[0];
+  if (first !== undefined) {
+    return {
+      ancestorRef,
+      reason: first.outcome.reason,
+      message: `${where}; in ${list(bad.map((e) => namespaceOf(e.plan)))}: ${first.outcome.message}`,
+    };
+  }
+  const empty = each[0]?.outcome.message;
+  if (spec.rules.length === 0 && empty !== undefined)
+    return { ancestorRef, reason: REASON.accepted, message: `${empty}, ${where}` };
+  const l7 = spec.rules.filter((r) => r.layer === 'L7').length;
+  const byWaypoint = ps.filter((p) => p.waypoints.length > 0).map(namespaceOf);
+  const served = byWaypoint.length === 0 ? '' : `; waypoints enforce every rule in ${list(byWaypoint)}`;
+  return {
+    ancestorRef,
+    reason: REASON.accepted,
+    message: `Accepted: ${spec.rules.length - l7} L4 and ${l7} L7 rule(s), ${where}: node agents enforce the L4 rules${served}`,
+  };
+}
+
 /** Ancestors for a policy whose spec is invalid: its targets as written, or its namespace. */
 function ancestorsOfInvalid(
   world: World,
@@ -314,7 +382,9 @@ export function translateAuthorization(
       statuses.push(policyStatus(source, outcomes, meta.generation));
       continue;
     }
-    const outcomes: AncestorOutcome[] = ps.map((p) => ({ ancestorRef: p.ancestorRef, ...describe(p, spec) }));
+    const outcomes: AncestorOutcome[] = meshWide(meta, spec)
+      ? [describeMeshWide(ps, spec)]
+      : ps.map((p) => ({ ancestorRef: p.ancestorRef, ...describe(p, spec) }));
     statuses.push(policyStatus(source, [...outcomes, ...failed], meta.generation));
   }
   authorization.sort((a, b) => compare(a.id, b.id) || compare(a.layer, b.layer));

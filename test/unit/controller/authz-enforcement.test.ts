@@ -204,3 +204,100 @@ spec:
     });
   });
 });
+
+describe('AuthorizationPolicy in the root namespace (mesh-wide)', () => {
+  const EVIL = `${TD}/ns/evil/sa/x`;
+  const root = (name: string, body: string, namespace = 'waymesh-system'): string => `
+apiVersion: policy.waymesh.io/v1alpha1
+kind: AuthorizationPolicy
+metadata: { name: ${name}, namespace: ${namespace} }
+spec:
+${body}
+`;
+  const denyEvil = root(
+    'deny-evil',
+    `  action: DENY\n  rules: [{ from: [{ source: { namespaces: [evil] } }] }]`,
+  );
+
+  it('applies without targetRefs to the workloads of every namespace', () => {
+    const out = translate(denyEvil);
+    assert.equal(nodeAllows(out, EVIL), false, JSON.stringify(out));
+    assert.equal(nodeAllows(out, CHECKOUT), true);
+    assert.ok(out.some((p) => p.scope.kind === 'namespace' && p.scope.namespace === 'waymesh-system'));
+  });
+
+  it('is an ordinary namespace policy anywhere else', () => {
+    const out = translate(
+      root('deny-evil', `  action: DENY\n  rules: [{ from: [{ source: { namespaces: [evil] } }] }]`, 'other'),
+    );
+    assert.equal(nodeAllows(out, EVIL), true);
+  });
+
+  it('combines with the namespace policies: any DENY denies, one matching ALLOW allows', () => {
+    const allowShop = root('allow-shop', `  rules: [{ from: [{ source: { namespaces: [shop] } }] }]`);
+    const allowCheckout = `
+apiVersion: policy.waymesh.io/v1alpha1
+kind: AuthorizationPolicy
+metadata: { name: allow-checkout, namespace: shop }
+spec:
+  rules: [{ from: [{ source: { namespaces: [checkout] } }] }]
+`;
+    const out = translate(`${allowShop}---\n${allowCheckout}---\n${denyEvil}`);
+    assert.equal(nodeAllows(out, FRONTEND), true, 'the mesh-wide ALLOW matches');
+    assert.equal(nodeAllows(out, CHECKOUT), true, "the namespace's ALLOW matches");
+    assert.equal(nodeAllows(out, EVIL), false);
+    assert.equal(nodeAllows(out, `${TD}/ns/other/sa/x`), false, 'no ALLOW matches');
+  });
+
+  it('has its L7 rules enforced by the waypoint serving a namespace', () => {
+    const denyAdmin = root(
+      'deny-admin',
+      `  action: DENY\n  rules: [{ to: [{ operation: { paths: ['/admin*'] } }] }]`,
+    );
+    const authz = compileAuthz(translate(denyAdmin, true).filter((p) => p.layer === 'L7'));
+    const request = (path: string) => ({
+      service: 'shop/cart',
+      waypoint: { namespace: 'shop', name: 'waypoint' },
+      principal: CHECKOUT,
+      namespace: 'checkout',
+      method: 'GET',
+      path,
+      host: 'cart.shop',
+      port: 80,
+      header: () => undefined,
+    });
+    assert.equal(authz.evaluate(request('/admin/x')).allowed, false);
+    assert.equal(authz.evaluate(request('/x')).allowed, true);
+  });
+
+  it('reports one ancestor, the root namespace', () => {
+    const world = worldFromYaml(`${BASE}---\n${denyEvil}`);
+    const [status] = translatePolicies(world, context(true)).statuses;
+    assert.ok(status?.kind === 'policy');
+    assert.equal(status.ancestors.length, 1);
+    assert.deepEqual(status.ancestors[0]?.ancestorRef, {
+      group: '',
+      kind: 'Namespace',
+      name: 'waymesh-system',
+    });
+    const condition = status.ancestors[0]?.conditions[0];
+    assert.equal(condition?.reason, 'Accepted');
+    assert.match(
+      condition?.message ?? '',
+      /mesh-wide \(root namespace waymesh-system\), in 2 namespace\(s\)/,
+    );
+  });
+
+  it('names the namespaces where its L7 rules have no waypoint', () => {
+    const denyAdmin = root(
+      'deny-admin',
+      `  action: DENY\n  rules: [{ to: [{ operation: { paths: ['/admin*'] } }] }]`,
+    );
+    const world = worldFromYaml(`${BASE}---\n${denyAdmin}`);
+    const [status] = translatePolicies(world, context(false)).statuses;
+    assert.ok(status?.kind === 'policy');
+    const condition = status.ancestors[0]?.conditions[0];
+    assert.equal(condition?.reason, 'Invalid');
+    assert.match(condition?.message ?? '', /in shop, waymesh-system: spec\.rules\[0\] use methods, paths/);
+  });
+});
