@@ -3,7 +3,8 @@
  * an L4 `AuthorizationPolicy` (DENY a source namespace) enforced by the destination's node agent
  * (the connection is reset), an L7 one (DENY a path) enforced by the waypoint (403), and a
  * `RateLimitPolicy` (N per minute on a Service) whose budget lives in Redis: the N+1th request
- * gets 429 with `retry-after`.
+ * gets 429 with `retry-after`. Also a mesh-wide DENY (root namespace `waymesh-system`, no
+ * targetRefs) answered 403 by the waypoint of another namespace, and lifted when deleted.
  * Tutorial: docs/tutorials/policies.md.
  */
 import assert from 'node:assert/strict';
@@ -41,6 +42,15 @@ spec:
   action: DENY
   rules:
   - to: [{ operation: { paths: ["/admin/*"] } }]
+`;
+
+const MESH_DENY = `apiVersion: policy.waymesh.io/v1alpha1
+kind: AuthorizationPolicy
+metadata: { name: deny-other, namespace: waymesh-system }
+spec:
+  action: DENY
+  rules:
+  - from: [{ source: { namespaces: [other] } }]
 `;
 
 const LIMIT = 5;
@@ -116,6 +126,31 @@ describe('journey 4: authorization and rate limits (e2e, kubectl)', function () 
     assert.match(a.body, /no-admin/, 'the body names the policy');
     assert.equal((await curl(lab, 'shop/client', 'http://echo/public')).status, 200);
     assert.equal((await policyAccepted(lab, 'ap', 'shop', 'no-admin'))['echo'], 'True/Accepted');
+  });
+
+  it('mesh-wide: a DENY in the root namespace applies in every namespace, until it is deleted', async () => {
+    assert.equal((await curl(lab, 'other/client', 'http://echo.shop/public')).status, 200);
+    apply(lab, MESH_DENY);
+    const r = await eventually(
+      '403 for other/client',
+      async () => {
+        const a = await curl(lab, 'other/client', 'http://echo.shop/public');
+        return a.status === 403 ? a : undefined;
+      },
+      10_000,
+    );
+    assert.match(r.body, /waymesh-system\/deny-other/, 'the body names the policy');
+    assert.equal((await curl(lab, 'shop/client', 'http://echo/public')).status, 200, 'shop clients pass');
+    assert.deepEqual(await policyAccepted(lab, 'ap', 'waymesh-system', 'deny-other'), {
+      'waymesh-system': 'True/Accepted',
+    });
+    await lab.kubectl('-n', 'waymesh-system', 'delete', 'authorizationpolicy', 'deny-other');
+    await eventually(
+      'other/client allowed again',
+      async () =>
+        (await curl(lab, 'other/client', 'http://echo.shop/public')).status === 200 ? true : undefined,
+      10_000,
+    );
   });
 
   it(`RateLimitPolicy: ${LIMIT} per hour, the next request gets 429 with retry-after (budget in Redis)`, async () => {
