@@ -79,17 +79,23 @@ function scopeSuffix(s: PolicyScope): string {
   }
 }
 
-/** Services of a namespace that carry mesh traffic (ExternalName Services have no workloads). */
-function namespaceServices(world: World, ns: string): ServiceKey[] {
+/** Services that carry mesh traffic (ExternalName Services have no workloads), sorted. */
+function meshServices(world: World, ns?: string): ServiceKey[] {
   return world.services
     .filter(
       (s) =>
-        s.metadata?.namespace === ns &&
+        typeof s.metadata?.namespace === 'string' &&
+        (ns === undefined || s.metadata.namespace === ns) &&
         typeof s.metadata.name === 'string' &&
         s.spec?.type !== 'ExternalName',
     )
-    .map((s) => serviceKey(ns, s.metadata?.name ?? ''))
+    .map((s) => serviceKey(s.metadata?.namespace ?? '', s.metadata?.name ?? ''))
     .sort(compare);
+}
+
+/** Services of namespace `ns` that carry mesh traffic. */
+function namespaceServices(world: World, ns: string): ServiceKey[] {
+  return meshServices(world, ns);
 }
 
 /**
@@ -128,9 +134,15 @@ function plans(
   };
   if (spec.targetRefs.length === 0 && meta.namespace === NAMES.rootNamespace) {
     const ancestorRef = namespaceAncestor(meta.namespace);
+    // One pass over the Services, not one per namespace (thousands of namespaces × Services).
+    const byNamespace = new Map<string, ServiceKey[]>();
+    for (const key of meshServices(world)) {
+      const ns = key.slice(0, key.indexOf('/'));
+      byNamespace.set(ns, [...(byNamespace.get(ns) ?? []), key]);
+    }
     const out = meshNamespaces(world).map((namespace): Plan => {
       const scope: PolicyScope = { kind: 'namespace', namespace };
-      return { ancestorRef, scope, ...coverage(namespaceServices(world, namespace)) };
+      return { ancestorRef, scope, ...coverage(byNamespace.get(namespace) ?? []) };
     });
     return { plans: out, failed: [] };
   }

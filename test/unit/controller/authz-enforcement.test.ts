@@ -10,7 +10,7 @@ import { translatePolicies, type PolicyContext } from '../../../controller/trans
 import { compileL4Policy } from '../../../node-agent/policy/compile.ts';
 import { authorizeL4, namespaceOfPrincipal } from '../../../node-agent/policy/l4.ts';
 import { normalizeTarget } from '../../../waypoint/http/target.ts';
-import { compileAuthz } from '../../../waypoint/policy/authz.ts';
+import { compileAuthz, type AuthzRequest } from '../../../waypoint/policy/authz.ts';
 import { worldFromYaml } from '../../helpers/golden.ts';
 
 const TD = 'spiffe://cluster.local';
@@ -255,7 +255,7 @@ spec:
       `  action: DENY\n  rules: [{ to: [{ operation: { paths: ['/admin*'] } }] }]`,
     );
     const authz = compileAuthz(translate(denyAdmin, true).filter((p) => p.layer === 'L7'));
-    const request = (path: string) => ({
+    const request = (path: string): AuthzRequest => ({
       service: 'shop/cart',
       waypoint: { namespace: 'shop', name: 'waypoint' },
       principal: CHECKOUT,
