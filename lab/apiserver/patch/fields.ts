@@ -131,6 +131,38 @@ export function valueAt(root: Json, path: FieldPath): Json | undefined {
 }
 
 /**
+ * {@link deleteAt} for many paths. The map keys they name are deleted first and the maps left
+ * empty removed after, each parent checked once: checking a map's emptiness reads all its keys,
+ * so once per deleted key made dropping the ~100,000 keys a 3 MiB apply can own take hours.
+ * Paths through list items go through {@link deleteAt} one by one.
+ */
+export function deleteAll(root: JsonObject, paths: readonly FieldPath[]): void {
+  const parents = new Map<string, FieldPath>();
+  for (const path of paths) {
+    const target = path[path.length - 1] === '.' ? path.slice(0, -1) : path;
+    if (!target.every((el) => el.startsWith('f:'))) {
+      deleteAt(root, path);
+      continue;
+    }
+    const parent = valueAt(root, target.slice(0, -1));
+    const last = target[target.length - 1];
+    // As deleteAt: nothing happens when the path's parent is missing; otherwise maps left empty
+    // go too, up to (not including) the top-level fields.
+    if (!isObject(parent) || last === undefined) continue;
+    delete parent[last.slice(2)];
+    for (let k = target.length - 1; k >= 2; k--) parents.set(pathId(target.slice(0, k)), target.slice(0, k));
+  }
+  const deepestFirst = [...parents.values()].sort((a, b) => b.length - a.length);
+  for (const node of deepestFirst) {
+    const value = valueAt(root, node);
+    if (!isObject(value) || Object.keys(value).length > 0) continue;
+    const parent = valueAt(root, node.slice(0, -1));
+    const last = node[node.length - 1];
+    if (isObject(parent) && last !== undefined) delete parent[last.slice(2)];
+  }
+}
+
+/**
  * Deletes what `path` names from `root` (mutating it; callers pass their own copy). Maps that
  * the deletion leaves empty are removed too, except top-level fields such as `metadata`.
  */
