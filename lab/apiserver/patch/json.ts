@@ -60,3 +60,15 @@ export function jsonTypeName(
   if (typeof value === 'object') return 'object';
   return typeof value === 'boolean' ? 'boolean' : 'string';
 }
+
+/**
+ * A string equal for two JSON values exactly when `jsonEqual` says they are equal (object keys
+ * sorted), to look elements up in maps and sets.
+ */
+export function jsonIdentity(value: Json | undefined): string {
+  if (value === undefined) return '\u0000undefined';
+  if (isPrimitive(value)) return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(jsonIdentity).join(',')}]`;
+  const keys = Object.keys(value).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${jsonIdentity(value[k])}`).join(',')}}`;
+}

@@ -9,7 +9,7 @@
  */
 import { ApiError } from '../types.ts';
 import type { Json, JsonObject } from '../types.ts';
-import { cloneJson, isObject, isPrimitive, ownValue, setKey } from './json.ts';
+import { cloneJson, isObject, isPrimitive, jsonIdentity as identity, ownValue, setKey } from './json.ts';
 import { fieldMeta, mergesLists, rootType } from './metadata.ts';
 import type { FieldPatchMeta } from './metadata.ts';
 
@@ -198,18 +198,6 @@ function mergeList(original: Json[], patch: Json[], meta: FieldPatchMeta, path: 
     }
   }
   return out.filter((o): o is Json => o !== undefined);
-}
-
-/**
- * A string equal for two JSON values exactly when `jsonEqual` says they are equal (object keys
- * sorted), to look elements up in maps and sets.
- */
-function identity(value: Json | undefined): string {
-  if (value === undefined) return '\u0000undefined';
-  if (isPrimitive(value)) return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(identity).join(',')}]`;
-  const keys = Object.keys(value).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${identity(value[k])}`).join(',')}}`;
 }
 
 /**

@@ -480,4 +480,27 @@ describe('lab/apiserver/patch serverSideApply on large objects', function () {
     const gone = serverSideApply(fewer, cm(10, 'x'), o('b'));
     assert.equal(Object.keys(gone['data'] as JsonObject).length, N / 2);
   });
+
+  it('does the same for list items matched by merge key', () => {
+    const M = 20_000;
+    const dep = (n: number, image: string): KubeObject =>
+      deployment({
+        template: {
+          spec: { containers: Array.from({ length: n }, (_, i) => ({ name: `c${i}`, image })) },
+        },
+      });
+    const containers = (obj: KubeObject): JsonObject[] =>
+      ((obj['spec'] as JsonObject)['template'] as { spec: { containers: JsonObject[] } }).spec.containers;
+    const a = serverSideApply(undefined, dep(M, 'x'), opts('a'));
+    const shared = serverSideApply(a, dep(M, 'x'), opts('b'));
+    assert.throws(
+      () => serverSideApply(shared, dep(M, 'y'), opts('b')),
+      (err: unknown) => err instanceof ApiError && err.code === 409,
+    );
+    const fewer = serverSideApply(shared, dep(M / 2, 'x'), opts('a'));
+    assert.equal(containers(fewer).length, M);
+    const gone = serverSideApply(fewer, dep(10, 'x'), opts('b'));
+    assert.equal(containers(gone).length, M / 2);
+    assert.deepEqual(containers(gone)[M / 2 - 1], { name: `c${M / 2 - 1}`, image: 'x' });
+  });
 });
