@@ -79,7 +79,10 @@ function scopeSuffix(s: PolicyScope): string {
   }
 }
 
-/** Services that carry mesh traffic (ExternalName Services have no workloads), sorted. */
+/**
+ * Services that carry mesh traffic (ExternalName Services have no workloads), of namespace `ns`
+ * or of all namespaces, sorted.
+ */
 function meshServices(world: World, ns?: string): ServiceKey[] {
   return world.services
     .filter(
@@ -91,11 +94,6 @@ function meshServices(world: World, ns?: string): ServiceKey[] {
     )
     .map((s) => serviceKey(s.metadata?.namespace ?? '', s.metadata?.name ?? ''))
     .sort(compare);
-}
-
-/** Services of namespace `ns` that carry mesh traffic. */
-function namespaceServices(world: World, ns: string): ServiceKey[] {
-  return meshServices(world, ns);
 }
 
 /**
@@ -138,7 +136,9 @@ function plans(
     const byNamespace = new Map<string, ServiceKey[]>();
     for (const key of meshServices(world)) {
       const ns = key.slice(0, key.indexOf('/'));
-      byNamespace.set(ns, [...(byNamespace.get(ns) ?? []), key]);
+      const keys = byNamespace.get(ns);
+      if (keys === undefined) byNamespace.set(ns, [key]);
+      else keys.push(key);
     }
     const out = meshNamespaces(world).map((namespace): Plan => {
       const scope: PolicyScope = { kind: 'namespace', namespace };
@@ -150,7 +150,7 @@ function plans(
     const scope: PolicyScope = { kind: 'namespace', namespace: meta.namespace };
     const ancestorRef = namespaceAncestor(meta.namespace);
     return {
-      plans: [{ ancestorRef, scope, ...coverage(namespaceServices(world, meta.namespace)) }],
+      plans: [{ ancestorRef, scope, ...coverage(meshServices(world, meta.namespace)) }],
       failed: [],
     };
   }

@@ -5,7 +5,7 @@
  * leaves of a set, reading and deleting the value a path names. Pure.
  */
 import type { Json, JsonObject } from '../types.ts';
-import { isObject, isPrimitive, jsonEqual, jsonIdentity, ownValue, setKey } from './json.ts';
+import { isObject, isPrimitive, jsonIdentity, ownValue, setKey } from './json.ts';
 import { applyKeys, fieldMeta, keyValue, mergesLists } from './metadata.ts';
 
 /** A path through an object as FieldsV1 element strings, e.g. `['f:spec', 'f:replicas']`. */
@@ -101,39 +101,11 @@ export function showPath(path: FieldPath): string {
     .join('');
 }
 
-function child(node: Json | undefined, el: string): Json | undefined {
-  if (el.startsWith('f:')) return isObject(node) ? ownValue(node, el.slice(2)) : undefined;
-  if (!Array.isArray(node)) return undefined;
-  const at = indexOf(node, el);
-  return at >= 0 ? node[at] : undefined;
-}
-
-function indexOf(list: Json[], el: string): number {
-  if (el.startsWith('v:')) {
-    const value = JSON.parse(el.slice(2)) as Json;
-    return list.findIndex((item) => jsonEqual(item, value));
-  }
-  const key = JSON.parse(el.slice(2)) as JsonObject;
-  return list.findIndex(
-    (item) => isObject(item) && Object.entries(key).every(([k, v]) => jsonEqual(ownValue(item, k), v)),
-  );
-}
-
-/** The value `path` names inside `root` (undefined when absent). */
-export function valueAt(root: Json, path: FieldPath): Json | undefined {
-  let node: Json | undefined = root;
-  for (const el of path) {
-    if (el === '.') break;
-    node = child(node, el);
-    if (node === undefined) return undefined;
-  }
-  return node;
-}
-
 /**
- * A {@link valueAt} for objects that do not change while it is used: list items are found
- * through an index built once per list and element form, not by a scan per lookup (a 3 MiB
- * apply holds ~100,000 list items). `indexIn` is the first place of a `k:`/`v:` element.
+ * Reads the value a path names inside a root (undefined when absent), for objects that do not
+ * change while the reader is used: list items are found through an index built once per list
+ * and element form, not by a scan per lookup (a 3 MiB apply holds ~100,000 list items).
+ * `indexIn` is the first place of a `k:`/`v:` element.
  */
 export interface PathReader {
   (root: Json, path: FieldPath): Json | undefined;
@@ -192,10 +164,12 @@ export function pathReader(): PathReader {
 }
 
 /**
- * {@link deleteAt} for many paths, in time linear in their number: map keys are deleted at
- * once, list items marked and filtered out of each list in one pass at the end, and the maps
- * left empty (list items included) removed after, each checked once — checking a map's
- * emptiness reads all its keys, and removing list items one by one shifted the list each time.
+ * Deletes what each of `paths` names from `root` (mutating it; callers pass their own copy).
+ * Maps the deletions leave empty are removed too (list items included), except top-level
+ * fields such as `metadata`. In time linear in the paths: map keys are deleted at once, list
+ * items marked and filtered out of each list in one pass at the end, and the maps left empty
+ * removed after, each checked once — checking a map's emptiness reads all its keys, and
+ * removing list items one by one shifted the list each time.
  */
 export function deleteAll(root: JsonObject, paths: readonly FieldPath[]): void {
   // Lists change only in the last step, so one reader serves throughout.
@@ -219,8 +193,8 @@ export function deleteAll(root: JsonObject, paths: readonly FieldPath[]): void {
   for (const path of paths) {
     const target = path[path.length - 1] === '.' ? path.slice(0, -1) : path;
     const last = target[target.length - 1];
-    // As deleteAt: nothing happens when the path's parent is missing; otherwise maps left empty
-    // go too, up to (not including) the top-level fields.
+    // Nothing happens when the path's parent is missing; otherwise maps left empty go too, up
+    // to (not including) the top-level fields.
     if (last === undefined || !remove(read(root, target.slice(0, -1)), last)) continue;
     for (let k = target.length - 1; k >= 2; k--) parents.set(pathId(target.slice(0, k)), target.slice(0, k));
   }
@@ -235,31 +209,5 @@ export function deleteAll(root: JsonObject, paths: readonly FieldPath[]): void {
     let w = 0;
     for (let i = 0; i < list.length; i++) if (!drop.has(i)) list[w++] = list[i] as Json;
     list.length = w;
-  }
-}
-
-/**
- * Deletes what `path` names from `root` (mutating it; callers pass their own copy). Maps that
- * the deletion leaves empty are removed too, except top-level fields such as `metadata`.
- */
-export function deleteAt(root: JsonObject, path: FieldPath): void {
-  const target = path[path.length - 1] === '.' ? path.slice(0, -1) : path;
-  const chain: Json[] = [root];
-  for (const el of target.slice(0, -1)) {
-    const next = child(chain[chain.length - 1], el);
-    if (next === undefined) return;
-    chain.push(next);
-  }
-  for (let i = target.length - 1; i >= 0; i--) {
-    const el = target[i] as string;
-    const parent = chain[i];
-    if (el.startsWith('f:')) {
-      if (isObject(parent)) delete parent[el.slice(2)];
-    } else if (Array.isArray(parent)) {
-      const at = indexOf(parent, el);
-      if (at >= 0) parent.splice(at, 1);
-    }
-    const emptyMap = isObject(parent) && Object.keys(parent).length === 0;
-    if (i <= 1 || !emptyMap) return;
   }
 }

@@ -161,14 +161,13 @@ function mergeList(original: Json[], patch: Json[], meta: FieldPatchMeta, path: 
   // request hold the API server for hours. `undefined` marks a deleted place.
   const out: (Json | undefined)[] = replace ? [] : cloneJson(original);
   const places = new Map<string, number[]>();
-  const place = (id: Json | undefined, at: number): void => {
-    const k = identity(id);
+  const place = (k: string, at: number): void => {
     const list = places.get(k);
     if (list === undefined) places.set(k, [at]);
     else list.push(at);
   };
   out.forEach((o, at) => {
-    if (isObject(o) && o[key] !== undefined) place(o[key], at);
+    if (isObject(o) && o[key] !== undefined) place(identity(o[key]), at);
   });
   for (const el of patch) {
     if (!isObject(el)) throw bad(`${path}: list elements must be objects carrying merge key "${key}"`);
@@ -177,10 +176,11 @@ function mergeList(original: Json[], patch: Json[], meta: FieldPatchMeta, path: 
     const id = el[key];
     if (id === undefined)
       throw bad(`${path}: element ${JSON.stringify(el)} does not contain declared merge key: ${key}`);
-    const at = places.get(identity(id))?.[0];
+    const idKey = identity(id);
+    const at = places.get(idKey)?.[0];
     if (d === 'delete') {
-      for (const i of places.get(identity(id)) ?? []) out[i] = undefined;
-      places.delete(identity(id));
+      for (const i of places.get(idKey) ?? []) out[i] = undefined;
+      places.delete(idKey);
       continue;
     }
     const base = at === undefined ? undefined : out[at];
@@ -193,7 +193,7 @@ function mergeList(original: Json[], patch: Json[], meta: FieldPatchMeta, path: 
     if (merged === DELETED) continue;
     if (at !== undefined) out[at] = merged;
     else {
-      place(id, out.length);
+      place(idKey, out.length);
       out.push(merged);
     }
   }

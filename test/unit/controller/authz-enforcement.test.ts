@@ -10,7 +10,7 @@ import { translatePolicies, type PolicyContext } from '../../../controller/trans
 import { compileL4Policy } from '../../../node-agent/policy/compile.ts';
 import { authorizeL4, namespaceOfPrincipal } from '../../../node-agent/policy/l4.ts';
 import { normalizeTarget } from '../../../waypoint/http/target.ts';
-import { compileAuthz, type AuthzRequest } from '../../../waypoint/policy/authz.ts';
+import { compileAuthz } from '../../../waypoint/policy/authz.ts';
 import { worldFromYaml } from '../../helpers/golden.ts';
 
 const TD = 'spiffe://cluster.local';
@@ -66,6 +66,23 @@ function nodeAllows(policies: readonly AuthorizationPolicy[], principal: string 
     principal,
     namespace: namespaceOfPrincipal(principal),
     port: 8080,
+  }).allowed;
+}
+
+/** The waypoint's decision for a GET of `target` from checkout under `policyYaml` (shop/cart served by it). */
+function waypointAllows(policyYaml: string, target: string): boolean {
+  const authz = compileAuthz(translate(policyYaml, true).filter((p) => p.layer === 'L7'));
+  const { path } = normalizeTarget(target, 'GET', false);
+  return authz.evaluate({
+    service: 'shop/cart',
+    waypoint: { namespace: 'shop', name: 'waypoint' },
+    principal: CHECKOUT,
+    namespace: 'checkout',
+    method: 'GET',
+    path,
+    host: 'cart.shop',
+    port: 80,
+    header: () => undefined,
   }).allowed;
 }
 
@@ -167,22 +184,6 @@ spec:
   });
 
   describe('path patterns are compared in the normalized form requests are', () => {
-    /** The waypoint's decision for `target` under `policyYaml` (shop/cart served by it). */
-    function waypointAllows(policyYaml: string, target: string): boolean {
-      const authz = compileAuthz(translate(policyYaml, true).filter((p) => p.layer === 'L7'));
-      const { path } = normalizeTarget(target, 'GET', false);
-      return authz.evaluate({
-        service: 'shop/cart',
-        waypoint: { namespace: 'shop', name: 'waypoint' },
-        principal: CHECKOUT,
-        namespace: 'checkout',
-        method: 'GET',
-        path,
-        host: 'cart.shop',
-        port: 80,
-        header: () => undefined,
-      }).allowed;
-    }
     const pathPolicy = (action: string, path: string): string => `
 apiVersion: policy.waymesh.io/v1alpha1
 kind: AuthorizationPolicy
@@ -254,20 +255,8 @@ spec:
       'deny-admin',
       `  action: DENY\n  rules: [{ to: [{ operation: { paths: ['/admin*'] } }] }]`,
     );
-    const authz = compileAuthz(translate(denyAdmin, true).filter((p) => p.layer === 'L7'));
-    const request = (path: string): AuthzRequest => ({
-      service: 'shop/cart',
-      waypoint: { namespace: 'shop', name: 'waypoint' },
-      principal: CHECKOUT,
-      namespace: 'checkout',
-      method: 'GET',
-      path,
-      host: 'cart.shop',
-      port: 80,
-      header: () => undefined,
-    });
-    assert.equal(authz.evaluate(request('/admin/x')).allowed, false);
-    assert.equal(authz.evaluate(request('/x')).allowed, true);
+    assert.equal(waypointAllows(denyAdmin, '/admin/x'), false);
+    assert.equal(waypointAllows(denyAdmin, '/x'), true);
   });
 
   it('reports one ancestor, the root namespace', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'mocha';
-import { deleteAt, setOf } from '../../../../lab/apiserver/patch/fields.ts';
+import { deleteAll, setOf } from '../../../../lab/apiserver/patch/fields.ts';
 import { serverSideApply } from '../../../../lab/apiserver/patch/index.ts';
 import { ApiError } from '../../../../lab/apiserver/types.ts';
 import type { Json, JsonObject, KubeObject } from '../../../../lab/apiserver/types.ts';
@@ -343,7 +343,7 @@ describe('lab/apiserver/patch serverSideApply', () => {
       const set = setOf([['__proto__', 'f:polluted']]);
       assert.equal(proto['f:polluted'], undefined);
       assert.ok(Object.hasOwn(set, '__proto__'));
-      deleteAt({ data: {} }, ['f:__proto__', 'f:wmCanary']);
+      deleteAll({ data: {} }, [['f:__proto__', 'f:wmCanary']]);
       assert.equal(proto['wmCanary'], 1, 'Object.prototype kept its property');
       const live = created(deployment({ replicas: 1 }), 'a');
       live.metadata.managedFields = [
