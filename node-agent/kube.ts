@@ -62,6 +62,12 @@ export function podInfoFrom(obj: unknown): PodInfo | undefined {
   });
 }
 
+/**
+ * How the agent names itself to the API server (`<name>/<version> (<platform>)`, as Kubernetes
+ * components do): its pod annotations are recorded under the manager `waymesh-node-agent`.
+ */
+const USER_AGENT = `waymesh-node-agent/v1 (node ${process.version})`;
+
 /** {@link PodApi} over HTTPS with a client-node KubeConfig. */
 export class KubePodApi implements PodApi {
   readonly #kc: KubeConfig;
@@ -100,7 +106,7 @@ export class KubePodApi implements PodApi {
     body?: unknown,
   ): Promise<{ status: number; body: unknown }> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': USER_AGENT };
     if (payload !== undefined) {
       headers['content-type'] = 'application/merge-patch+json';
       headers['content-length'] = String(payload.length);

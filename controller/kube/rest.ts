@@ -14,6 +14,13 @@ import { MeshError } from '../../common/errors.ts';
 /** A decoded JSON object from the API (read defensively: every field is untrusted). */
 export type JsonObject = Readonly<Record<string, unknown>>;
 
+/**
+ * How the controller names itself to the API server, as Kubernetes components do
+ * (`<name>/<version> (<platform>)`): audit logs show it, and the API server records the
+ * controller's writes (status, provisioned waypoints) under the manager `waymesh-controller`.
+ */
+const USER_AGENT = `waymesh-controller/v1 (node ${process.version})`;
+
 /** One API request: `path` is absolute (`/apis/apps/v1/namespaces/x/deployments/y`). */
 export interface KubeRequest {
   readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -192,7 +199,7 @@ export class KubeRest implements KubeTransport, KubeClient {
   async request(req: KubeRequest): Promise<KubeResponse> {
     const what = `${req.method} ${req.path}`;
     const payload = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': USER_AGENT };
     if (payload !== undefined) {
       headers['content-type'] =
         req.contentType ?? (req.method === 'PATCH' ? 'application/merge-patch+json' : 'application/json');

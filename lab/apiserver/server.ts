@@ -29,6 +29,7 @@ import {
   type ResourceDef,
 } from './types.ts';
 import { WriteAheadLog } from './wal.ts';
+import type { UpdateOptions } from './patch/update.ts';
 import { WatchHub } from './watch.ts';
 
 /** Capabilities other modules provide; requests needing an absent one are refused clearly. */
@@ -39,6 +40,8 @@ export interface ApiServerHooks {
     applied: KubeObject,
     opts: { manager: string; force: boolean; kind: string; builtin: boolean; now: string },
   ): KubeObject;
+  /** The managedFields of `next` after an ordinary write by `opts.manager` (patch/update.ts). */
+  trackUpdate?(live: KubeObject | undefined, next: KubeObject, opts: UpdateOptions): Json[];
   validate?(obj: KubeObject, schema: JsonSchema): { path: string; type: string; message: string }[];
   applyDefaults?(obj: Json, schema: JsonSchema): Json;
   prune?(obj: Json, schema: JsonSchema): Json;
@@ -156,6 +159,7 @@ function createApiServerSync(options: ApiServerOptions): ApiServer {
     fieldValidation: 'Ignore' as const,
     warnings: [],
     subresource: undefined,
+    manager: 'kube-apiserver',
   };
 
   const createObject = (obj: KubeObject): KubeObject => {

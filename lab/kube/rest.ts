@@ -46,12 +46,18 @@ export interface ApiCredentials {
 export class LabApi {
   readonly #kc: ApiCredentials;
   readonly #server: URL;
+  readonly #userAgent: string;
 
-  constructor(kc: ApiCredentials) {
+  /**
+   * `userAgent` names the client as Kubernetes components do (`kubelet/v1.31.0 …`): the API
+   * server records writes under its prefix (`metadata.managedFields[].manager`) and logs it.
+   */
+  constructor(kc: ApiCredentials, userAgent = 'waymesh-lab/v1') {
     const cluster = kc.getCurrentCluster();
     if (cluster === null) throw new MeshError('KUBECONFIG_INVALID', 'the kubeconfig has no current cluster');
     this.#kc = kc;
     this.#server = new URL(cluster.server);
+    this.#userAgent = userAgent;
   }
 
   /** Sends one request; resolves with the parsed JSON body (undefined for empty bodies). */
@@ -66,7 +72,7 @@ export class LabApi {
       hostname: this.#server.hostname,
       port: this.#server.port === '' ? 443 : Number(this.#server.port),
       path,
-      headers: { accept: 'application/json' },
+      headers: { accept: 'application/json', 'user-agent': this.#userAgent },
     };
     await this.#kc.applyToHTTPSOptions(opts);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));

@@ -73,7 +73,7 @@ async function main(): Promise<void> {
   const log = createLogger({ fields: { lab, node: name } }).child({ component: 'kubelet' });
   const kc = new KubeConfig();
   kc.loadFromFile(flagValue('kubeconfig'));
-  const api = new LabApi(kc);
+  const api = new LabApi(kc, 'kubelet/v1.31.0 (waymesh-lab)');
   const node = { name, index, netns: nodeNetns(lab, index), ip: nodeIp(index) };
   const nodeDir = join(dir, 'nodes', `node${index}`);
   const runtime = new ContainerRuntime({

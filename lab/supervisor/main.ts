@@ -13,7 +13,7 @@ import { errorMessage } from '../../common/errors.ts';
 import { exitOnSignals } from '../../common/lifecycle.ts';
 import { createLogger } from '../../common/log.ts';
 import { gatewayApiCrds } from '../apiserver/crds/gateway-api.ts';
-import { serverSideApply, strategicMergePatch } from '../apiserver/patch/index.ts';
+import { serverSideApply, strategicMergePatch, trackUpdate } from '../apiserver/patch/index.ts';
 import { applyDefaults, prune, validate } from '../apiserver/schema/index.ts';
 import { createApiServer } from '../apiserver/server.ts';
 import { toTable } from '../apiserver/table.ts';
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
     signingKeyPem: pki.saSigningKeyPem,
     serviceCidr: '10.96.0.0/16',
     logger: log.child({ component: 'apiserver' }),
-    hooks: { strategicMergePatch, serverSideApply, validate, applyDefaults, prune, toTable },
+    hooks: { strategicMergePatch, serverSideApply, trackUpdate, validate, applyDefaults, prune, toTable },
     podLogFile: (namespace, pod, container) => containerLogFile(files.podLogs, namespace, pod, container),
   });
   const tls = { key: pki.serverKeyPem, cert: pki.serverCertPem };
@@ -95,7 +95,7 @@ async function main(): Promise<void> {
 
   const kc = new KubeConfig();
   kc.loadFromFile(files.kubeconfig);
-  const client = new LabApi(kc);
+  const client = new LabApi(kc, 'kube-controller-manager/v1.31.0 (waymesh-lab)');
   await bootstrapCluster(client, lab, nodes, log);
 
   const node = (netns: string, script: string, args: string[]): string[] => [

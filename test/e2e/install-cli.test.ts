@@ -115,6 +115,21 @@ describe('waymesh install / waypoint / uninstall in the lab (e2e)', function () 
         ? true
         : undefined,
     );
+    // The API server records who wrote what, under the names the components give themselves.
+    const writers = await eventually('the controller recorded as the status writer', async () => {
+      const out = await kubectl(
+        '-n',
+        'demo',
+        'get',
+        'gateway',
+        'waypoint',
+        '--show-managed-fields',
+        '-o',
+        'jsonpath={range .metadata.managedFields[*]}{.manager}/{.operation}/{.subresource};{end}',
+      );
+      return out.includes('waymesh-controller/Update/status;') ? out : undefined;
+    });
+    assert.match(writers, /(^|;)waymesh\/Apply\/;/, 'waymesh waypoint apply applies server-side');
   });
 
   it('waypoint list -A shows the waypoint and the namespace using it', async () => {

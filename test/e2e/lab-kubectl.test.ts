@@ -55,6 +55,31 @@ data: { a: "1" }
       '-',
     );
     assert.match(conflict, /conflict/i);
+
+    // Ordinary writes own what they change too: `kubectl create -f` then `kubectl patch`, and an
+    // apply of the patched field with another value names the patch's manager.
+    kubectlIn(
+      'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: edited, namespace: ssa }\ndata: { a: "1", b: "1" }\n',
+      'create',
+      '-f',
+      '-',
+    );
+    await kubectl('patch', 'configmap', 'edited', '-n', 'ssa', '-p', '{"data":{"a":"2"}}');
+    const edited = JSON.parse(
+      await kubectl('get', 'configmap', 'edited', '-n', 'ssa', '-o', 'json', '--show-managed-fields'),
+    ) as { metadata: { managedFields: { manager: string; operation: string }[] } };
+    assert.deepEqual(
+      edited.metadata.managedFields.map((f) => `${f.manager}/${f.operation}`),
+      ['kubectl-create/Update', 'kubectl-patch/Update'],
+    );
+    const taken = kubectlFails(
+      'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: edited, namespace: ssa }\ndata: { a: "3", b: "1" }\n',
+      'apply',
+      '--server-side',
+      '-f',
+      '-',
+    );
+    assert.match(taken, /conflict with "kubectl-patch"/);
   });
 
   it('rolls a Deployment on a strategic merge patch and label/annotate work', async () => {

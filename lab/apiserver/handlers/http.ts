@@ -13,6 +13,7 @@ import { decodeBody, queryInt } from '../decode.ts';
 import { readBody, sendJson } from '../status-http.ts';
 import { ApiError, type Json, type JsonObject, type KubeObject, type ResourceDef } from '../types.ts';
 import { parseDeleteOptions, type Deleter } from './delete.ts';
+import { managerOf } from '../field-manager.ts';
 import { patchKind, type ObjectOps, type Target, type WriteOptions } from './objects.ts';
 import { servePodLog, type PodLogFile } from './logs.ts';
 import { tokenRequest, tokenReview } from './tokens.ts';
@@ -50,10 +51,20 @@ function fieldValidation(q: URLSearchParams): FieldValidation {
   return v;
 }
 
-function writeOptions(q: URLSearchParams, subresource: string | undefined): WriteOptions {
+function writeOptions(
+  q: URLSearchParams,
+  subresource: string | undefined,
+  req: IncomingMessage,
+): WriteOptions {
   const dry = q.getAll('dryRun');
   if (dry.some((d) => d !== 'All')) throw new ApiError(400, 'BadRequest', `dryRun must be "All"`);
-  return { dryRun: dry.includes('All'), fieldValidation: fieldValidation(q), warnings: [], subresource };
+  return {
+    dryRun: dry.includes('All'),
+    fieldValidation: fieldValidation(q),
+    warnings: [],
+    subresource,
+    manager: managerOf(q.get('fieldManager') ?? undefined, req.headers['user-agent']),
+  };
 }
 
 function wantsTable(accept: string | undefined): boolean {
@@ -149,7 +160,7 @@ export async function handleResource(
     }
     if (sub === 'binding') {
       if (method !== 'POST') throw new ApiError(405, 'MethodNotAllowed', 'pods/binding is create-only');
-      send(201, ops.bind(t, await decoded(), writeOptions(q, sub)));
+      send(201, ops.bind(t, await decoded(), writeOptions(q, sub, req)));
       return;
     }
   }
@@ -192,7 +203,7 @@ export async function handleResource(
       return;
     }
     if (method === 'POST') {
-      const o = writeOptions(q, undefined);
+      const o = writeOptions(q, undefined, req);
       const created = ops.create(t, await decoded(), o);
       send(201, created, o.warnings);
       return;
@@ -242,14 +253,14 @@ export async function handleResource(
     return;
   }
   if (method === 'PUT') {
-    const o = writeOptions(q, sub);
+    const o = writeOptions(q, sub, req);
     const r = ops.update(t, await decoded(), o);
     send(200, r, o.warnings);
     return;
   }
   if (method === 'PATCH') {
     const o = {
-      ...writeOptions(q, sub),
+      ...writeOptions(q, sub, req),
       fieldManager: q.get('fieldManager') ?? undefined,
       force: q.get('force') === 'true',
     };

@@ -33,6 +33,11 @@ export interface Target {
 /** Write options common to create/update/patch. */
 export interface WriteOptions extends Omit<AdmitOptions, 'rollback'> {
   subresource: string | undefined;
+  /**
+   * The field manager the write is recorded for (patch/update.ts); undefined records nothing
+   * (server-side apply keeps its own entries).
+   */
+  manager?: string | undefined;
 }
 
 /** The patch types the server understands. */
@@ -402,11 +407,11 @@ export class ObjectOps {
     if (live === undefined) {
       const created = hooks.serverSideApply(undefined, applied, opts);
       created.metadata.name = t.name ?? '';
-      return this.create(t, created as unknown as Json, o);
+      return this.create(t, created as unknown as Json, { ...o, manager: undefined });
     }
     const merged = hooks.serverSideApply(this.#ctx.present(t.def, t.version, live), applied, opts);
     merged.metadata.resourceVersion = live.metadata.resourceVersion;
-    return this.#replace(t, live, merged, o);
+    return this.#replace(t, live, merged, { ...o, manager: undefined });
   }
 
   #replace(t: Target, live: KubeObject, input: KubeObject, o: WriteOptions): KubeObject {
@@ -421,6 +426,23 @@ export class ObjectOps {
     );
   }
 
+  /**
+   * Records the write's fields for its manager in `next.metadata.managedFields` (patch/update.ts),
+   * after admission: the defaults it filled in are the writer's, as kube's decoding defaults are.
+   */
+  #track(t: Target, live: KubeObject | undefined, next: KubeObject, o: WriteOptions): void {
+    const hooks = this.#ctx.hooks;
+    if (o.manager === undefined || hooks.trackUpdate === undefined) return;
+    next.metadata.managedFields = hooks.trackUpdate(live, next, {
+      manager: o.manager,
+      kind: t.def.kind,
+      builtin: t.def.builtin,
+      apiVersion: apiVersionOf(t.def.group, t.version),
+      subresource: o.subresource ?? '',
+      now: this.#ctx.timestamp(),
+    });
+  }
+
   #admitAndCommit(
     o: WriteOptions,
     admit: (rollback: (() => void)[]) => KubeObject,
@@ -430,6 +452,7 @@ export class ObjectOps {
     const rollback: (() => void)[] = [];
     try {
       const next = admit(rollback);
+      this.#track(t, live, next, o);
       if (live !== undefined && isNoop(live, next)) {
         rollback.forEach((f) => f());
         return this.#ctx.present(t.def, t.version, live);

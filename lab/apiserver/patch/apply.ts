@@ -39,7 +39,8 @@ export interface ApplyOptions {
   now: string;
 }
 
-const SERVER_META = [
+/** Metadata the server owns: never applied, never in a field set. */
+export const SERVER_META: readonly string[] = [
   'resourceVersion',
   'uid',
   'creationTimestamp',
@@ -50,7 +51,8 @@ const SERVER_META = [
   'deletionGracePeriodSeconds',
 ];
 
-interface Entry {
+/** One readable `managedFields` entry. */
+export interface Entry {
   readonly raw: JsonObject;
   readonly manager: string;
   readonly operation: string;
@@ -202,7 +204,7 @@ function stripForMerge(live: KubeObject): JsonObject {
 }
 
 /** The field set a manager owns for `obj`: everything but apiVersion, kind, name and namespace. */
-function ownedSet(obj: JsonObject, type: string | undefined): JsonObject {
+export function ownedSet(obj: JsonObject, type: string | undefined): JsonObject {
   const { apiVersion: _a, kind: _k, ...rest } = obj;
   const meta = isObject(rest['metadata']) ? { ...rest['metadata'] } : {};
   delete meta['name'];
@@ -310,7 +312,8 @@ function readEntries(live: KubeObject, type: string | undefined, now: string): E
   return raw.map(toEntry).filter((e): e is Entry => e !== undefined);
 }
 
-function toEntry(raw: Json): Entry | undefined {
+/** The entry `raw` holds (undefined when it is malformed: no manager or no fieldsV1). */
+export function toEntry(raw: Json): Entry | undefined {
   if (!isObject(raw) || typeof raw['manager'] !== 'string' || !isObject(raw['fieldsV1'])) return undefined;
   return {
     raw,

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { gatewayApiCrds } from '../../../../lab/apiserver/crds/gateway-api.ts';
-import { serverSideApply, strategicMergePatch } from '../../../../lab/apiserver/patch/index.ts';
+import { serverSideApply, strategicMergePatch, trackUpdate } from '../../../../lab/apiserver/patch/index.ts';
 import { applyDefaults, prune, validate } from '../../../../lab/apiserver/schema/index.ts';
 import type { ApiServer, ApiServerHooks } from '../../../../lab/apiserver/server.ts';
 import { toTable } from '../../../../lab/apiserver/table.ts';
@@ -19,6 +19,7 @@ import { call, openApi, Raw, type Reply } from './harness.ts';
 const HOOKS: ApiServerHooks = {
   strategicMergePatch,
   serverSideApply,
+  trackUpdate,
   validate,
   applyDefaults,
   prune,
