@@ -171,6 +171,28 @@ spec:
     }
   });
 
+  it('refuses an unquoted number where a built-in kind wants a string, as a cluster does', async () => {
+    // The classic manifest mistake: YAML reads 8080 as a number, and a ConfigMap holds strings.
+    const out = kubectlFails(
+      'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: ports }\ndata: { port: 8080 }\n',
+      'apply',
+      '-f',
+      '-',
+    );
+    assert.match(
+      out,
+      /ConfigMap in version "v1" cannot be handled as a ConfigMap: json: cannot unmarshal number into Go struct field ConfigMap\.data of type string/,
+    );
+    await assert.rejects(kubectl('get', 'configmap', 'ports'));
+    kubectlIn(
+      'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: ports }\ndata: { port: "8080" }\n',
+      'apply',
+      '-f',
+      '-',
+    );
+    assert.equal(await kubectl('get', 'configmap', 'ports', '-o', 'jsonpath={.data.port}'), '8080');
+  });
+
   it('answers a stale update with 409 Conflict and an invalid HTTPRoute with 422', async () => {
     const cm = JSON.parse(await kubectl('get', 'configmap', 'settings', '-n', 'ssa', '-o', 'json')) as {
       metadata: { resourceVersion: string };

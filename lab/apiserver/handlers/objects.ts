@@ -3,6 +3,7 @@
  * including the `status` and pod `binding` subresources. HTTP-free: handlers/http.ts adapts.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { checkBuiltinTypes } from '../builtin-types.ts';
 import type { ServerContext } from '../context.ts';
 import { checkDepth, parseJson, parseYaml } from '../decode.ts';
 import { admitCreate, admitUpdate, type AdmitOptions } from '../kinds.ts';
@@ -241,6 +242,7 @@ export class ObjectOps {
       checkNamespaceMatches(t, input);
       this.checkNamespace(t.namespace, true);
     }
+    checkBuiltinTypes(t.def, t.version, input);
     checkMeta(t.def, input);
     const obj = prepareCreate(t.def, apiVersionOf(t.def.group, t.version), t.namespace, input, {
       now: this.#ctx.now(),
@@ -396,6 +398,7 @@ export class ObjectOps {
     checkBodyType(t, applied);
     if (applied.metadata.name !== undefined) checkIdentity(t, applied);
     else checkNamespaceMatches(t, applied);
+    checkBuiltinTypes(t.def, t.version, applied);
     checkMeta(t.def, applied);
     const opts = {
       manager: o.fieldManager,
@@ -417,6 +420,7 @@ export class ObjectOps {
   #replace(t: Target, live: KubeObject, input: KubeObject, o: WriteOptions): KubeObject {
     const status = o.subresource === 'status';
     const prepared = prepareUpdate(t.def, live, input, { status, hasStatus: hasStatus(t.def, t.version) });
+    checkBuiltinTypes(t.def, t.version, prepared);
     checkMeta(t.def, prepared);
     return this.#admitAndCommit(
       o,
