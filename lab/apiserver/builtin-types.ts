@@ -177,9 +177,11 @@ function check(v: Json | undefined, t: GoType, struct: string, path: string): st
     case 'bytes': {
       if (typeof v !== 'string') return mismatch();
       if (v.length % 4 === 0 && BASE64.test(v)) return undefined;
-      // Go's base64.CorruptInputError: the offset of the first byte that cannot be decoded.
+      // Go's base64.CorruptInputError: the offset of the first byte that cannot be decoded, or
+      // where the last, incomplete quantum starts when every byte is in the alphabet.
       let at = 0;
       while (at < v.length && /[A-Za-z0-9+/]/.test(v.charAt(at))) at++;
+      if (at === v.length) at -= v.length % 4;
       return `illegal base64 data at input byte ${at}`;
     }
     case 'map': {

@@ -90,6 +90,9 @@ describe('lab/apiserver built-in field types', () => {
       refusal(def('Secret', 'secrets'), { data: { token: 'not base64!' } }),
       'Secret in version "v1" cannot be handled as a Secret: illegal base64 data at input byte 3',
     );
+    // Every byte in the alphabet but the length: where the incomplete last quantum starts.
+    assert.match(refusal(def('Secret', 'secrets'), { data: { t: 'abcde' } }) ?? '', /at input byte 4$/);
+    assert.match(refusal(def('Secret', 'secrets'), { data: { t: 'abc' } }) ?? '', /at input byte 0$/);
   });
 
   it('accepts well-typed objects, null values and fields it does not type', () => {
