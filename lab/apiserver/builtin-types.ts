@@ -1,5 +1,6 @@
 /**
- * Go types of the fields of built-in kinds that manifests most often get wrong, checked as
+ * Go types of every built-in object's `metadata` (ObjectMeta) and of the fields of built-in
+ * kinds that manifests most often get wrong, checked as
  * kube-apiserver's JSON decoder checks them: `data: {port: 8080}` in a ConfigMap, an env
  * `value: 8080`, `args: [--port, 8080]` or `containerPort: "8080"` is a 400 there — the object
  * cannot be decoded into its Go struct — and must be here too, or a manifest that works in the lab
@@ -44,7 +45,37 @@ const struct = (name: string, pkg: string, fields: Record<string, GoType>): GoTy
 });
 const listOf = (of: GoType): GoType => ({ t: 'list', of, go: `[]${goName(of)}` });
 
-const OBJECT_META = struct('ObjectMeta', 'v1', { labels: STRING_MAP, annotations: STRING_MAP });
+const OBJECT_META = struct('ObjectMeta', 'v1', {
+  name: STRING,
+  generateName: STRING,
+  namespace: STRING,
+  uid: STRING,
+  resourceVersion: STRING,
+  generation: INT64,
+  deletionGracePeriodSeconds: INT64,
+  labels: STRING_MAP,
+  annotations: STRING_MAP,
+  finalizers: STRINGS,
+  ownerReferences: listOf(
+    struct('OwnerReference', 'v1', {
+      apiVersion: STRING,
+      kind: STRING,
+      name: STRING,
+      uid: STRING,
+      controller: BOOL,
+      blockOwnerDeletion: BOOL,
+    }),
+  ),
+  managedFields: listOf(
+    struct('ManagedFieldsEntry', 'v1', {
+      manager: STRING,
+      operation: STRING,
+      apiVersion: STRING,
+      fieldsType: STRING,
+      subresource: STRING,
+    }),
+  ),
+});
 const ENV_VAR = struct('EnvVar', 'v1', { name: STRING, value: STRING });
 const CONTAINER_PORT = struct('ContainerPort', 'v1', {
   name: STRING,
@@ -218,9 +249,11 @@ function check(v: Json | undefined, t: GoType, struct: string, path: string): st
  */
 export function checkBuiltinTypes(def: ResourceDef, version: string, obj: KubeObject): void {
   if (!def.builtin) return;
+  const body = obj as unknown as Json;
+  // Every built-in kind's metadata is an ObjectMeta; some kinds type more (KINDS).
+  let err = check(obj.metadata as Json, OBJECT_META, def.kind, 'metadata');
   const root = KINDS.get(resourceKey(def));
-  if (root === undefined || root.t !== 'struct') return;
-  const err = check(obj as unknown as Json, root, root.name, '');
+  if (err === undefined && root !== undefined) err = check(body, root, def.kind, '');
   if (err !== undefined) {
     throw new ApiError(
       400,

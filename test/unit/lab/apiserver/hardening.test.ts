@@ -224,22 +224,57 @@ describe('lab/apiserver hardening', () => {
   });
 
   describe('metadata of every write', () => {
-    const bad: [string, JsonObject, string, RegExp][] = [
-      ['finalizers as a string', { finalizers: 'x' }, 'metadata.finalizers', /must be a list of strings/],
-      ['finalizers as an object', { finalizers: { a: 'b' } }, 'metadata.finalizers', /must be a list/],
-      ['a finalizer that is not a string', { finalizers: [1] }, 'metadata.finalizers[0]', /must be a string/],
+    // Values a field's Go type cannot hold: kube-apiserver's decoder refuses the body (400)
+    // before any validation, naming the ObjectMeta field and its type.
+    const badTypes: [string, JsonObject, RegExp][] = [
+      [
+        'finalizers as a string',
+        { finalizers: 'x' },
+        /string into Go struct field ObjectMeta\.metadata\.finalizers of type \[\]string$/,
+      ],
+      [
+        'finalizers as an object',
+        { finalizers: { a: 'b' } },
+        /object into Go struct field ObjectMeta\.metadata\.finalizers of type \[\]string$/,
+      ],
+      [
+        'a finalizer that is not a string',
+        { finalizers: [1] },
+        /number into Go struct field ObjectMeta\.metadata\.finalizers of type string$/,
+      ],
+      [
+        'ownerReferences as a string',
+        { ownerReferences: 'x' },
+        /string into Go struct field ObjectMeta\.metadata\.ownerReferences of type \[\]v1\.OwnerReference$/,
+      ],
+      [
+        'an owner reference that is not an object',
+        { ownerReferences: [7] },
+        /number into Go struct field ObjectMeta\.metadata\.ownerReferences of type v1\.OwnerReference$/,
+      ],
+      [
+        'a label value that is not a string',
+        { labels: { k: 5 } },
+        /number into Go struct field ObjectMeta\.metadata\.labels of type string$/,
+      ],
+      [
+        'annotations as a list',
+        { annotations: ['a'] },
+        /array into Go struct field ObjectMeta\.metadata\.annotations of type map\[string\]string$/,
+      ],
+      [
+        'managedFields as a string',
+        { managedFields: 'x' },
+        /string into Go struct field ObjectMeta\.metadata\.managedFields of type \[\]v1\.ManagedFieldsEntry$/,
+      ],
+    ];
+    // Well-typed values kube's validation refuses (422, with field paths).
+    const badValues: [string, JsonObject, string, RegExp][] = [
       [
         'a malformed finalizer name',
         { finalizers: ['a b'] },
         'metadata.finalizers',
         /name part must consist/,
-      ],
-      ['ownerReferences as a string', { ownerReferences: 'x' }, 'metadata.ownerReferences', /must be a list/],
-      [
-        'an owner reference that is not an object',
-        { ownerReferences: [7] },
-        'metadata.ownerReferences[0]',
-        /object/,
       ],
       [
         'an owner reference without uid',
@@ -265,60 +300,61 @@ describe('lab/apiserver hardening', () => {
         'metadata.labels',
         /a valid label must be an empty string/,
       ],
-      ['a label value that is not a string', { labels: { k: 5 } }, 'metadata.labels', /must be a string/],
-      ['annotations as a list', { annotations: ['a'] }, 'metadata.annotations', /must be a map/],
-      ['managedFields as a string', { managedFields: 'x' }, 'metadata.managedFields', /must be a list/],
+      [
+        'a managedFields entry of an unknown operation',
+        { managedFields: [{ manager: 'm', operation: 'Delete' }] },
+        'metadata.managedFields[0].operation',
+        /must be `Apply` or `Update`/,
+      ],
     ];
-    for (const [what, meta, field, re] of bad) {
-      it(`refuses ${what} with 422 on POST, PUT, merge patch and apply`, async () => {
-        const post = await req('POST', CMS, { metadata: { name: 'm', ...meta } });
-        expectStatus(post, 422, 'Invalid');
-        assert.ok(
-          causes(post).some((c) => c.field === field && re.test(c.message)),
-          JSON.stringify(post.body),
-        );
-        assert.equal((await req('POST', CMS, { metadata: { name: 'm' } })).status, 201);
-        const obj = await live(`${CMS}/m`);
-        const put = await req('PUT', `${CMS}/m`, { ...obj, metadata: { ...obj.metadata, ...meta } });
-        expectStatus(put, 422, 'Invalid');
-        assert.ok(
-          causes(put).some((c) => c.field === field),
-          JSON.stringify(put.body),
-        );
-        const patch = await req('PATCH', `${CMS}/m`, { metadata: meta }, 'application/merge-patch+json');
-        expectStatus(patch, 422, 'Invalid');
-        assert.ok(
-          causes(patch).some((c) => c.field === field),
-          JSON.stringify(patch.body),
-        );
-        if (field !== 'metadata.managedFields') {
-          const applied = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'm', ...meta } };
-          const apply = await req(
-            'PATCH',
-            `${CMS}/m?fieldManager=f`,
-            applied,
-            'application/apply-patch+yaml',
+    /** POST, PUT, merge patch and (unless managedFields) apply of `meta`, each answered by `expect`. */
+    const everyWrite = async (meta: JsonObject, expect: (r: Reply) => void): Promise<void> => {
+      expect(await req('POST', CMS, { metadata: { name: 'm', ...meta } }));
+      assert.equal((await req('POST', CMS, { metadata: { name: 'm' } })).status, 201);
+      const obj = await live(`${CMS}/m`);
+      expect(await req('PUT', `${CMS}/m`, { ...obj, metadata: { ...obj.metadata, ...meta } }));
+      expect(await req('PATCH', `${CMS}/m`, { metadata: meta }, 'application/merge-patch+json'));
+      if (!('managedFields' in meta)) {
+        const applied = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'm', ...meta } };
+        expect(await req('PATCH', `${CMS}/m?fieldManager=f`, applied, 'application/apply-patch+yaml'));
+      }
+      assert.deepEqual((await live(`${CMS}/m`)).metadata.finalizers, undefined);
+    };
+    for (const [what, meta, re] of badTypes) {
+      it(`refuses ${what} with 400 on POST, PUT, merge patch and apply, as kube's decoder does`, async () => {
+        await everyWrite(meta, (r) => {
+          expectStatus(r, 400, 'BadRequest');
+          assert.match(
+            message(r),
+            /^ConfigMap in version "v1" cannot be handled as a ConfigMap: json: cannot unmarshal /,
           );
-          expectStatus(apply, 422, 'Invalid');
-        }
-        assert.deepEqual((await live(`${CMS}/m`)).metadata.finalizers, undefined);
+          assert.match(message(r), re);
+        });
+      });
+    }
+    for (const [what, meta, field, re] of badValues) {
+      it(`refuses ${what} with 422 on POST, PUT, merge patch and apply`, async () => {
+        await everyWrite(meta, (r) => {
+          expectStatus(r, 422, 'Invalid');
+          assert.ok(
+            causes(r).some((c) => c.field === field && re.test(c.message)),
+            JSON.stringify(r.body),
+          );
+        });
       });
     }
 
-    it('treats metadata.name: null as missing (422 Required) and a number as invalid', async () => {
+    it('treats metadata.name: null as missing (422 Required) and a number as undecodable (400)', async () => {
       const nul = await req('POST', CMS, { metadata: { name: null } });
       expectStatus(nul, 422, 'Invalid');
       assert.match(message(nul), /metadata.name: Required value/);
       const num = await req('POST', CMS, { metadata: { name: 5 } });
-      expectStatus(num, 422, 'Invalid');
-      assert.ok(
-        causes(num).some((c) => c.field === 'metadata.name'),
-        JSON.stringify(num.body),
-      );
+      expectStatus(num, 400, 'BadRequest');
+      assert.match(message(num), /number into Go struct field ObjectMeta\.metadata\.name of type string$/);
       const gen = await req('POST', CMS, { metadata: { name: null, generateName: 'g-' } });
       assert.equal(gen.status, 201, JSON.stringify(gen.body));
       const badGen = await req('POST', CMS, { metadata: { generateName: ['g'] } });
-      expectStatus(badGen, 422, 'Invalid');
+      expectStatus(badGen, 400, 'BadRequest');
     });
 
     it('accepts well-formed labels, finalizers and owner references', async () => {
