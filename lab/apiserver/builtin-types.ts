@@ -1,10 +1,10 @@
 /**
  * Go types of every built-in object's `metadata` (ObjectMeta) and of the fields of built-in
- * kinds that manifests most often get wrong, checked as
- * kube-apiserver's JSON decoder checks them: `data: {port: 8080}` in a ConfigMap, an env
- * `value: 8080`, `args: [--port, 8080]` or `containerPort: "8080"` is a 400 there — the object
- * cannot be decoded into its Go struct — and must be here too, or a manifest that works in the lab
- * fails in a cluster (and a number reaches a program that expected a string).
+ * kinds that manifests most often get wrong, checked as kube-apiserver's JSON decoder checks
+ * them: `data: {port: 8080}` in a ConfigMap, an env `value: 8080`, `args: [--port, 8080]` or
+ * `containerPort: "8080"` is a 400 there — the object cannot be decoded into its Go struct —
+ * and must be here too, or a manifest that works in the lab fails in a cluster (and a number
+ * reaches a program that expected a string).
  *
  * The message is kube's: `ConfigMap in version "v1" cannot be handled as a ConfigMap: json:
  * cannot unmarshal number into Go struct field ConfigMap.data of type string` (Go's
