@@ -19,6 +19,36 @@ export interface OutageTrackerOptions {
   readonly now?: () => number;
 }
 
+/**
+ * What an operator should look at for an outage that started with `reason`: Redis answered, but
+ * with an error that no waiting will cure, or it did not answer at all.
+ */
+export function storeHint(reason: string): string {
+  // ioredis prefixes nothing: a server error reply is the reply's text (`MOVED 3999 10.0.0.5:6379`).
+  const code = /(?:^|: )([A-Z]+)\b/.exec(reason)?.[1] ?? '';
+  switch (code) {
+    case 'MOVED':
+    case 'ASK':
+    case 'CROSSSLOT':
+    case 'CLUSTERDOWN':
+      return 'this Redis runs in cluster mode, which waymesh rate limits do not use (all buckets of a request are counted in one script call); point WAYMESH_REDIS_ADDRESS at a standalone Redis or a primary';
+    case 'READONLY':
+      return 'the address is a read-only replica; point WAYMESH_REDIS_ADDRESS at the primary';
+    case 'NOAUTH':
+    case 'WRONGPASS':
+      return 'this Redis requires a password, which the waypoint does not send; serve rate limits from a Redis without AUTH behind a NetworkPolicy that admits only waypoints';
+    case 'NOPERM':
+      return 'the Redis user may not run the rate-limit script or touch its keys: allow EVALSHA, SCRIPT LOAD and the keys waymesh:rl:* in its ACL';
+    case 'OOM':
+      return 'Redis is at maxmemory under a noeviction policy: raise maxmemory or choose an evicting policy (rate-limit keys expire by themselves)';
+    case 'NOSCRIPT':
+    case 'BUSY':
+      return 'Redis is busy or lost the rate-limit script (a restart or SCRIPT FLUSH); the waypoint loads it again when Redis answers';
+    default:
+      return 'is Redis running and reachable from the waypoint? check its Service, its endpoints and NetworkPolicies';
+  }
+}
+
 /** Tracks one outage at a time. */
 export class OutageTracker {
   private readonly options: OutageTrackerOptions;
@@ -57,7 +87,7 @@ export class OutageTracker {
     this.options.log.warn(`rate-limit store unreachable; ${fallback} until it answers again`, {
       redis: endpoint,
       error: reason,
-      hint: 'is Redis running and reachable from the waypoint? check its Service and NetworkPolicy',
+      hint: storeHint(reason),
     });
     this.options.hooks.onOutage?.('start');
     return true;

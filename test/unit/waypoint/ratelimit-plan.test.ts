@@ -12,7 +12,7 @@ import {
   type Decision,
   type RateLimitContext,
 } from '../../../waypoint/ratelimit/index.ts';
-import { OutageTracker } from '../../../waypoint/ratelimit/outage.ts';
+import { OutageTracker, storeHint } from '../../../waypoint/ratelimit/outage.ts';
 import { denyAll } from '../../../waypoint/ratelimit/plan.ts';
 import { parseReply, scriptArgs } from '../../../waypoint/ratelimit/script.ts';
 
@@ -228,5 +228,30 @@ describe('waypoint/ratelimit OutageTracker', () => {
     assert.match(lines[0]?.msg ?? '', /local per-replica limits/);
     assert.equal(lines[1]?.outageMs, 1_500);
     assert.equal(lines[1]?.failures, 3);
+  });
+
+  it('points the operator at the cause an error reply names, and at reachability otherwise', () => {
+    const cases: [string, RegExp][] = [
+      ['MOVED 3999 10.0.0.5:6379', /cluster mode/],
+      ["CROSSSLOT Keys in request don't hash to the same slot", /cluster mode/],
+      ["READONLY You can't write against a read only replica.", /read-only replica/],
+      ['NOAUTH Authentication required.', /requires a password/],
+      ['WRONGPASS invalid username-password pair or user is disabled.', /requires a password/],
+      ["NOPERM User waypoint has no permissions to run the 'evalsha' command", /ACL/],
+      ["OOM command not allowed when used memory > 'maxmemory'.", /maxmemory/],
+      ['connection to Redis closed: NOAUTH Authentication required.', /requires a password/],
+      ['Command timed out', /reachable/],
+      ['connect ECONNREFUSED 10.96.0.9:6379', /reachable/],
+    ];
+    for (const [reason, re] of cases) assert.match(storeHint(reason), re, reason);
+    const lines: Array<{ hint?: string }> = [];
+    const tracker = new OutageTracker({
+      log: createLogger({ sink: { write: (l) => lines.push(JSON.parse(l) as never) } }),
+      failureMode: 'closed',
+      endpoint: 'redis:6379',
+      hooks: {},
+    });
+    tracker.callFailed(new Error('MOVED 3999 10.0.0.5:6379'));
+    assert.match(lines[0]?.hint ?? '', /cluster mode/);
   });
 });
