@@ -26,8 +26,14 @@ export { CertRotator, refreshAt, backoffMs, systemClock } from './rotation.ts';
 export type { Clock, RotatorOptions, Validity } from './rotation.ts';
 export { StaticTokenAuthenticator, ownIdentityAuthorizer } from './auth.ts';
 export type { CaAuthenticator, CaAuthorizer, CaCaller, CaCredentials, CaDecision } from './auth.ts';
-export { addCaService, caServerCredentials, startCaServer } from './service.ts';
-export type { CaServer, CaServerOptions, CaServiceOptions } from './service.ts';
+export {
+  addCaService,
+  caServerCredentials,
+  SERVING_HANDSHAKE_TIMEOUT_MS,
+  ServingCredentials,
+  startCaServer,
+} from './service.ts';
+export type { CaServer, CaServerOptions, CaServiceOptions, ServingCredentialsOptions } from './service.ts';
 export { CaClient, caCallError } from './client.ts';
 export type { CaClientOptions } from './client.ts';
 export { issueLocalIdentity } from './identity.ts';

@@ -3,6 +3,7 @@
  * verified, the requested identity authorized, then signed. Every refusal is a gRPC status
  * with a message written for the operator reading the caller's logs, and a log line here.
  */
+import type { SecureContextOptions } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { errorMessage, isMeshError, MeshError } from '../common/errors.ts';
 import { silentLogger, type Logger } from '../common/log.ts';
@@ -145,18 +146,59 @@ export function addCaService(server: grpc.Server, opts: CaServiceOptions): void 
   server.addService(certificateServiceDefinition, { CreateCertificate: handler });
 }
 
-/** The TLS credentials a server presenting `identity` uses; clients send tokens, not certificates. */
-export function caServerCredentials(identity: TlsIdentity): grpc.ServerCredentials {
-  return grpc.ServerCredentials.createSsl(
-    Buffer.from(identity.bundle.toPem()),
-    [
+/** Options of {@link ServingCredentials}. */
+export interface ServingCredentialsOptions {
+  /**
+   * A connection whose TLS handshake is not done by then is closed (default 10 s). Node's own
+   * default, 120 s, let idle half-open connections pile up against the control plane.
+   */
+  readonly handshakeTimeoutMs?: number;
+}
+
+/** Default of {@link ServingCredentialsOptions.handshakeTimeoutMs}. */
+export const SERVING_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+function contextOf(identity: TlsIdentity): SecureContextOptions {
+  return {
+    ca: identity.bundle.toPem(),
+    cert: identity.certChainPem.join(''),
+    key: identity.keyPem,
+  };
+}
+
+/**
+ * Server TLS credentials for the CA and config gRPC server whose identity can be replaced while
+ * the server runs ({@link ServingCredentials.update}): new handshakes get the new certificate,
+ * open connections keep theirs. Callers authenticate with tokens (a new pod has no certificate
+ * yet), so no client certificate is requested.
+ */
+export class ServingCredentials extends grpc.ServerCredentials {
+  constructor(identity: TlsIdentity, options: ServingCredentialsOptions = {}) {
+    super(
       {
-        private_key: Buffer.from(identity.keyPem),
-        cert_chain: Buffer.from(identity.certChainPem.join('')),
+        requestCert: false,
+        handshakeTimeout: options.handshakeTimeoutMs ?? SERVING_HANDSHAKE_TIMEOUT_MS,
       },
-    ],
-    false, // callers authenticate with tokens: a new pod has no certificate yet
-  );
+      contextOf(identity),
+    );
+  }
+
+  /** Serves `identity` from the next handshake on. */
+  update(identity: TlsIdentity): void {
+    this.updateSecureContextOptions(contextOf(identity));
+  }
+
+  _equals(other: grpc.ServerCredentials): boolean {
+    return other === this;
+  }
+}
+
+/** Server TLS credentials presenting `identity` (see {@link ServingCredentials}). */
+export function caServerCredentials(
+  identity: TlsIdentity,
+  options: ServingCredentialsOptions = {},
+): ServingCredentials {
+  return new ServingCredentials(identity, options);
 }
 
 /** Starts the CA service on a gRPC server of its own; resolves once it listens. */

@@ -10,8 +10,7 @@ import { errorMessage, MeshError } from '../common/errors.ts';
 import type { ObjectStatus } from '../common/ir/index.ts';
 import type { Logger } from '../common/log.ts';
 import { formatSpiffeId, workloadId } from '../common/spiffe.ts';
-import { MAX_TTL_SECONDS } from '../certs/ca.ts';
-import { issueLocalIdentity } from '../certs/identity.ts';
+import { issueLocalIdentity, type LocalIdentity } from '../certs/identity.ts';
 import { addCaService, caServerCredentials } from '../certs/index.ts';
 import { TokenReviewAuthenticator } from './ca/authn.ts';
 import { MeshAuthorizer, NODE_AGENT_ACCOUNT } from './ca/authz.ts';
@@ -37,6 +36,12 @@ import { translate } from './translate/index.ts';
 import { NAMES, type World } from './translate/world.ts';
 import { ProxyStatusReporter } from './xds/report.ts';
 import { startConfigServer, type ConfigServer } from './xds/server.ts';
+
+/**
+ * Lifetime of the controller's serving certificate on 15012; it is renewed at half life while
+ * the server runs (docs/operations.md).
+ */
+export const SERVING_TTL_SECONDS = 24 * 3600;
 
 /** The controller's own service account: its serving certificate's identity. */
 export const CONTROLLER_ACCOUNT = 'waymesh-controller';
@@ -73,6 +78,8 @@ export interface ControllerOptions {
    * ConfigMap deleted) converge within this period.
    */
   readonly resyncMs?: number;
+  /** Lifetime of the serving certificate, renewed at half life (default {@link SERVING_TTL_SECONDS}). */
+  readonly servingTtlSeconds?: number;
   /** How often the proxy sync states are published on this replica's Pod (default 2 s). */
   readonly proxyStatusIntervalMs?: number;
   /** Admin (15000), metrics (15020) and readiness (15021) servers; `false` runs none (tests). */
@@ -147,10 +154,24 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     logger: opts.logger,
   });
   const servingId = formatSpiffeId(workloadId(opts.trustDomain, namespace, CONTROLLER_ACCOUNT));
-  // The longest lifetime the CA allows: grpc-js cannot swap a bound server's certificate, so a
-  // rolling restart (well within 90 days) renews it.
-  const serving = issueLocalIdentity(ca, servingId, { ttlSeconds: MAX_TTL_SECONDS });
-  const credentials = caServerCredentials(serving);
+  // The serving certificate lives a day and is replaced at half life on the running server (new
+  // handshakes get the new one; open streams keep theirs), as the proxies' own certificates are.
+  const servingTtl = opts.servingTtlSeconds ?? SERVING_TTL_SECONDS;
+  const issueServing = (): LocalIdentity => issueLocalIdentity(ca, servingId, { ttlSeconds: servingTtl });
+  const credentials = caServerCredentials(issueServing());
+  const renewServing = setInterval(
+    () => {
+      try {
+        credentials.update(issueServing());
+        log.info('serving certificate renewed', { identity: servingId, ttlSeconds: servingTtl });
+      } catch (err) {
+        // The current certificate stays valid for another half of its life; the next turn retries.
+        log.error('serving certificate renewal failed', { identity: servingId, error: errorMessage(err) });
+      }
+    },
+    (servingTtl * 1000) / 2,
+  );
+  renewServing.unref();
 
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
@@ -349,6 +370,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
       stopped = true;
       clearTimeout(timer);
       clearInterval(resync);
+      clearInterval(renewServing);
       reporter.stop();
       await elector.stop({ deadlineMs });
       await writing;

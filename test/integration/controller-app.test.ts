@@ -5,6 +5,7 @@
  * certificate issuance from the cluster CA.
  */
 import assert from 'node:assert/strict';
+import { connect as tlsConnect } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -157,6 +158,7 @@ describe('controller program (startController) against the lab API server', func
       renewDeadlineSeconds: 3,
       retryPeriodSeconds: 1,
       resyncMs: 300,
+      servingTtlSeconds: 4,
       proxyStatusIntervalMs: 100,
       ops: {
         admin: { host: '127.0.0.1', port: 0 },
@@ -347,6 +349,37 @@ describe('controller program (startController) against the lab API server', func
     };
     assert.equal(dump.leading, true);
     assert.ok(dump.proxies.some((p) => p.kind === 'node' && p.name === 'n1'));
+  });
+
+  it('renews its serving certificate on the running server (a 4 s one here, every 2 s)', async () => {
+    const served = (): Promise<{ serial: string; validTo: string; san: string }> =>
+      new Promise((resolve, reject) => {
+        const socket = tlsConnect({
+          host: '127.0.0.1',
+          port: controller?.port ?? 0,
+          ALPNProtocols: ['h2'],
+          rejectUnauthorized: false,
+        });
+        socket.once('secureConnect', () => {
+          const cert = socket.getPeerCertificate();
+          socket.destroy();
+          resolve({ serial: cert.serialNumber, validTo: cert.valid_to, san: cert.subjectaltname ?? '' });
+        });
+        socket.once('error', reject);
+      });
+    const first = await served();
+    assert.match(first.san, /URI:spiffe:\/\/cluster\.local\/ns\/waymesh-system\/sa\/waymesh-controller/);
+    let next = first;
+    for (let i = 0; i < 40 && next.serial === first.serial; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      next = await served();
+    }
+    assert.notEqual(
+      next.serial,
+      first.serial,
+      `a new certificate within 8 s; ${logLines.filter((l) => l.includes('serving')).join('\n')}`,
+    );
+    assert.equal(next.san, first.san);
   });
 
   it("issues the node agent's own certificate from the cluster CA over TLS", async () => {
