@@ -296,8 +296,9 @@ function mergeList(
 }
 
 function readEntries(live: KubeObject, type: string | undefined, now: string): Entry[] {
-  const raw = live.metadata.managedFields;
-  if (raw === undefined || raw.length === 0) {
+  const raw: unknown = live.metadata.managedFields;
+  // Entries that do not read as a list (stored by an older lab) count as none.
+  if (!Array.isArray(raw) || raw.length === 0) {
     const set = ownedSet(stripForMerge(live), type);
     const entry: JsonObject = {
       manager: 'before-first-apply',

@@ -83,11 +83,16 @@ export function trackUpdate(live: KubeObject | undefined, next: KubeObject, opts
   }
   for (const id of beforeIds) if (!afterIds.has(id)) taken.add(id);
 
-  const carried = next.metadata.managedFields;
-  const start =
+  // Entries that do not read as a list (stored by an older lab) count as none, as kube resets
+  // managedFields it cannot decode.
+  const carried: unknown = next.metadata.managedFields;
+  const stored: unknown = live?.metadata.managedFields;
+  const start: readonly Json[] =
     opts.subresource === '' && Array.isArray(carried) && carried.length > 0
-      ? carried
-      : (live?.metadata.managedFields ?? []);
+      ? (carried as Json[])
+      : Array.isArray(stored)
+        ? (stored as Json[])
+        : [];
   const entries = start.map(toEntry).filter((e): e is Entry => e !== undefined);
   const mine = (e: Entry): boolean =>
     e.manager === opts.manager &&

@@ -684,6 +684,7 @@ describe('lab/apiserver hardening: stored objects with malformed metadata', () =
       bad('bad-fin', { finalizers: { a: 'b' } }),
       bad('bad-owner', { ownerReferences: 'y' }),
       bad('bad-owner-item', { ownerReferences: [null, 3, { uid: 7 }] }),
+      bad('bad-managed', { managedFields: 'x' }),
     ];
     writeFileSync(join(data, 'snapshot.json'), JSON.stringify({ resourceVersion: 10, entries }));
     api = await openApi(data, { hooks: HOOKS });
@@ -715,6 +716,34 @@ describe('lab/apiserver hardening: stored objects with malformed metadata', () =
       `${CMS}/bad-fin`,
       { metadata: { finalizers: null } },
       'application/merge-patch+json',
+    );
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    // Field managers start afresh from managedFields that are not a list.
+    const m = await req(
+      'PATCH',
+      `${CMS}/bad-managed?fieldManager=fixer`,
+      { metadata: { managedFields: null }, data: { a: '1' } },
+      'application/merge-patch+json',
+    );
+    assert.equal(m.status, 200, JSON.stringify(m.body));
+    const managers = ((m.body['metadata'] as JsonObject)['managedFields'] as JsonObject[]).map(
+      (e) => e['manager'],
+    );
+    assert.deepEqual(managers, ['fixer']);
+  });
+
+  it('lets a server-side apply take over an object whose managedFields are not a list', async () => {
+    const applied = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'bad-managed' },
+      data: { b: '2' },
+    };
+    const r = await req(
+      'PATCH',
+      `${CMS}/bad-managed?fieldManager=ci`,
+      applied,
+      'application/apply-patch+yaml',
     );
     assert.equal(r.status, 200, JSON.stringify(r.body));
   });
