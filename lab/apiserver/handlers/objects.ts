@@ -456,11 +456,13 @@ export class ObjectOps {
     const rollback: (() => void)[] = [];
     try {
       const next = admit(rollback);
-      this.#track(t, live, next, o);
       if (live !== undefined && isNoop(live, next)) {
         rollback.forEach((f) => f());
         return this.#ctx.present(t.def, t.version, live);
       }
+      // After the no-op check, which ignores managedFields: a write that changes nothing is
+      // not tracked either.
+      this.#track(t, live, next, o);
       if (o.dryRun) {
         rollback.forEach((f) => f());
         return this.#ctx.present(t.def, t.version, next);

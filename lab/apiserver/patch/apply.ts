@@ -189,7 +189,8 @@ function ancestorIds(paths: readonly FieldPath[]): Set<string> {
   return out;
 }
 
-function stripServerFields(applied: KubeObject): JsonObject {
+/** A copy of `applied` without `status` and the server-owned metadata ({@link SERVER_META}). */
+export function stripServerFields(applied: KubeObject): JsonObject {
   const copy = cloneJson(applied as unknown as JsonObject);
   delete copy['status'];
   const meta = copy['metadata'] as JsonObject;

@@ -17,10 +17,10 @@
  *   `ancient-changes` (kube's capManagers).
  */
 import type { Json, JsonObject, KubeObject } from '../types.ts';
-import { ownedSet, SERVER_META, toEntry, type Entry } from './apply.ts';
+import { ownedSet, stripServerFields, toEntry, type Entry } from './apply.ts';
 import { leaves, pathId, pathReader, setOf } from './fields.ts';
 import type { FieldPath } from './fields.ts';
-import { cloneJson, isObject, jsonEqual } from './json.ts';
+import { isObject, jsonEqual } from './json.ts';
 import { rootType } from './metadata.ts';
 
 /** Options of one tracked write. */
@@ -40,17 +40,14 @@ export interface UpdateOptions {
 export const MAX_UPDATE_MANAGERS = 10;
 /** The manager the oldest Update entries are merged into. */
 export const ANCIENT_CHANGES = 'ancient-changes';
-/** The part of `obj` a write to `subresource` may own, server-owned metadata stripped. */
+/**
+ * The part of `obj` a write to `subresource` may own, server-owned metadata stripped (the
+ * sets are read, never written, so `status` is taken as it is).
+ */
 function scoped(obj: KubeObject, subresource: string): JsonObject {
-  const copy = cloneJson(obj as unknown as JsonObject);
-  if (subresource === 'status') {
-    const status = copy['status'];
-    return status === undefined ? {} : { status };
-  }
-  delete copy['status'];
-  const meta = copy['metadata'];
-  if (isObject(meta)) for (const key of SERVER_META) delete meta[key];
-  return copy;
+  if (subresource !== 'status') return stripServerFields(obj);
+  const status = obj['status'] as Json | undefined;
+  return status === undefined ? {} : { status };
 }
 
 /**
