@@ -2,10 +2,19 @@
  * A trust bundle: the roots a peer's chain must lead to, bound to one trust domain (SPIFFE
  * bundles are per trust domain). Several roots coexist during a root rotation.
  */
+import { createHash } from 'node:crypto';
+
 import { MeshError } from '../common/errors.ts';
 import { validateTrustDomain } from '../common/spiffe.ts';
 import type { Certificate } from './parse.ts';
 import { certsFromPem, certsToPem } from './pem.ts';
+
+/** One root of a bundle, described for operators ({@link TrustBundle.describe}). */
+export interface RootSummary {
+  readonly sha256: string;
+  readonly subjectKeyId: string | null;
+  readonly notAfter: string;
+}
 
 /** An immutable set of trust anchors for one trust domain. */
 export class TrustBundle {
@@ -42,6 +51,19 @@ export class TrustBundle {
   withoutExpired(now: Date): TrustBundle {
     const live = this.roots.filter((r) => r.notAfter > now);
     return live.length === this.roots.length ? this : new TrustBundle(this.trustDomain, live);
+  }
+
+  /**
+   * Each root as an operator compares it (admin `/config_dump`, e.g. during a root rotation): the
+   * SHA-256 fingerprint as `openssl x509 -noout -fingerprint -sha256` prints it, the subject key
+   * identifier and the expiry.
+   */
+  describe(): RootSummary[] {
+    return this.roots.map((r) => ({
+      sha256: (createHash('sha256').update(r.der).digest('hex').toUpperCase().match(/../g) ?? []).join(':'),
+      subjectKeyId: r.subjectKeyId === undefined ? null : r.subjectKeyId.toString('hex'),
+      notAfter: r.notAfter.toISOString(),
+    }));
   }
 
   /** All roots as one PEM text (for `tls` `ca` options and for distribution). */

@@ -63,6 +63,7 @@ export class CertificateAuthority {
   readonly #serial: () => Buffer;
   readonly #issuerKeyId: Buffer;
   readonly #chainPem: readonly string[];
+  readonly #otherAnchorsPem: readonly string[];
   readonly #subject = nameDer([]);
 
   constructor(material: CaMaterial, options: CaOptions) {
@@ -74,11 +75,28 @@ export class CertificateAuthority {
     this.#serial = options.serial ?? randomSerial;
     this.#issuerKeyId = material.cert.subjectKeyId ?? keyIdentifier(material.cert.spki);
     this.#chainPem = Object.freeze(material.chain.map((c) => certToPem(c.der)));
+    this.#otherAnchorsPem = Object.freeze(
+      material.roots
+        .filter(
+          (r) => r.isCa && r.subject.equals(r.issuer) && !material.chain.some((c) => c.der.equals(r.der)),
+        )
+        .map((r) => certToPem(r.der)),
+    );
   }
 
   /** The trust anchors as one PEM bundle (what peers verify against). */
   rootsPem(): string {
     return this.material.roots.map((r) => certToPem(r.der)).join('');
+  }
+
+  /**
+   * The self-signed trust anchors of root-cert.pem that the chain does not end with, as PEM: during
+   * a root rotation, the other root (the new one before the switch, the old one after it). The CA
+   * service sends them after every chain, so proxies learn a new root before any peer or
+   * controller presents a certificate under it (docs/certificates.md, "Rotating the root").
+   */
+  otherAnchorsPem(): readonly string[] {
+    return this.#otherAnchorsPem;
   }
 
   /** The CA chain (signing certificate … root) as PEM strings. */

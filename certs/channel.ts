@@ -33,6 +33,36 @@ export function spiffeChannelCredentials(
   });
 }
 
+/** A trust bundle fixed at start, or one read when a connection is made (it grows during a root rotation). */
+export type BundleSource = TrustBundle | (() => TrustBundle);
+
+/**
+ * Channel credentials that follow `bundle`: the same object while the bundle holds the same roots,
+ * new credentials once they changed, so a client can tell that its channel trusts an outdated
+ * bundle (`credentials() !== madeWith`) and open a new one. Read per certificate request and per
+ * config stream opened, never per packet.
+ */
+export function followingCredentials(
+  bundle: BundleSource,
+  make: (bundle: TrustBundle) => grpc.ChannelCredentials,
+): () => grpc.ChannelCredentials {
+  if (typeof bundle !== 'function') {
+    const fixed = make(bundle);
+    return () => fixed;
+  }
+  let roots: string | undefined;
+  let creds: grpc.ChannelCredentials | undefined;
+  return () => {
+    const now = bundle();
+    const pem = now.toPem();
+    if (creds === undefined || pem !== roots) {
+      roots = pem;
+      creds = make(now);
+    }
+    return creds;
+  };
+}
+
 /** Credentials for the controller's gRPC services: only a server presenting `serverId`. */
 export function controllerChannelCredentials(bundle: TrustBundle, serverId: string): grpc.ChannelCredentials {
   return spiffeChannelCredentials(

@@ -5,19 +5,22 @@
 import * as grpc from '@grpc/grpc-js';
 import { MeshError } from '../common/errors.ts';
 import { RenewingClient, reconnectChannelOptions } from '../common/reconnect.ts';
-import type { TrustBundle } from './bundle.ts';
 import {
   CertificateServiceClient,
   type CreateCertificateRequest,
   type CreateCertificateResponse,
 } from './grpc-defs.ts';
-import { spiffeChannelCredentials } from './channel.ts';
+import { followingCredentials, spiffeChannelCredentials, type BundleSource } from './channel.ts';
 
 /** Options for {@link CaClient}. */
 export interface CaClientOptions {
   /** `host:port` of the CA service. */
   readonly address: string;
-  readonly bundle: TrustBundle;
+  /**
+   * The roots the server must chain to: fixed, or read whenever a call is made (the proxy's trust
+   * bundle, which learns a new root during a rotation); a changed bundle gets a new channel.
+   */
+  readonly bundle: BundleSource;
   /** The SPIFFE id the server must present (e.g. the controller's). Any mesh id when omitted. */
   readonly serverId?: string;
   /** Supplies the bearer token for each call (tokens rotate). */
@@ -49,13 +52,18 @@ interface CertificateServiceStub extends grpc.Client {
 export class CaClient {
   readonly #client: RenewingClient<CertificateServiceStub>;
   readonly #opts: CaClientOptions;
+  readonly #credentials: () => grpc.ChannelCredentials;
+  /** The credentials the current channel was made with. */
+  #madeWith: grpc.ChannelCredentials | undefined;
 
   constructor(opts: CaClientOptions) {
     this.#opts = opts;
-    const creds = spiffeChannelCredentials(
-      opts.bundle,
-      opts.serverId,
-      (got) => `CA server is ${got}, expected ${opts.serverId ?? ''}`,
+    this.#credentials = followingCredentials(opts.bundle, (bundle) =>
+      spiffeChannelCredentials(
+        bundle,
+        opts.serverId,
+        (got) => `CA server is ${got}, expected ${opts.serverId ?? ''}`,
+      ),
     );
     // Identity is checked by SPIFFE id above, not by host name; a fixed SNI name also avoids
     // sending an IP address as SNI, which RFC 6066 forbids.
@@ -63,7 +71,7 @@ export class CaClient {
     // short by a new channel, as for the config stream.
     this.#client = new RenewingClient({
       make: (pool) =>
-        new CertificateServiceClient(opts.address, creds, {
+        new CertificateServiceClient(opts.address, (this.#madeWith = this.#credentials()), {
           'grpc.ssl_target_name_override': 'waymesh-ca',
           // Calls fail at once while the channel backs off: a new pod's certificate request must
           // not wait out grpc-js's default of up to 120 s after the controller is back.
@@ -81,6 +89,8 @@ export class CaClient {
     metadata.set('authorization', `Bearer ${token}`);
     const req: CreateCertificateRequest = { csr: csrPem, ttlSeconds, impersonatedIdentity };
     const deadline = new Date(Date.now() + (this.#opts.timeoutMs ?? 10_000));
+    // The trust bundle changed since the channel was made (a root rotation): trust the new one.
+    if (this.#credentials() !== this.#madeWith) this.#client.renew();
     return new Promise<string[]>((resolve, reject) => {
       this.#client.current.CreateCertificate(req, metadata, { deadline }, (err, res) => {
         if (err !== null) reject(caCallError(err));

@@ -18,6 +18,7 @@ export type { CaFiles, CaMaterial } from './material.ts';
 export { FileCaStore, CA_FILE_NAMES } from './store.ts';
 export type { CaStore } from './store.ts';
 export { TrustBundle } from './bundle.ts';
+export type { RootSummary } from './bundle.ts';
 export { verifyPeerChain, VerifyError } from './verify.ts';
 export type { PeerRole } from './verify.ts';
 export { mtlsServerOptions, mtlsClientOptions, verifyTlsPeer, peerChainDer } from './tls.ts';

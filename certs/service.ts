@@ -98,7 +98,10 @@ async function createCertificate(
   const decision = await opts.authorizer.authorize(caller, identity, impersonated);
   if (!decision.allowed) throw new MeshError('CA_PERMISSION_DENIED', decision.reason);
   const issued = opts.ca.issueVerified(csr, req.ttlSeconds);
-  return { certChain: [...issued.certChainPem], identity: issued.identity, serial: issued.cert.serialHex };
+  // The chain, then the other trust anchors: a proxy treats the self-signed certificates a response
+  // ends with as roots of its trust bundle (see CertificateAuthority.otherAnchorsPem).
+  const certChain = [...issued.certChainPem, ...opts.ca.otherAnchorsPem()];
+  return { certChain, identity: issued.identity, serial: issued.cert.serialHex };
 }
 
 /**

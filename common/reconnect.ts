@@ -61,6 +61,17 @@ export class RenewingClient<C extends grpc.Client> {
     return this.#client;
   }
 
+  /**
+   * Replaces the client with a new one on a new channel now (its credentials changed: a new trust
+   * bundle). Calls on the old channel fail (CANCELLED) and their callers retry as after any failure.
+   */
+  renew(): void {
+    if (this.#closed) return;
+    const old = this.#client;
+    this.#client = this.#make();
+    old.close();
+  }
+
   /** Closes the current client; no renewal after this. */
   close(): void {
     this.#closed = true;

@@ -5,6 +5,7 @@
  * the identities they use prefetched and the unused ones forgotten. The first reconcile adopts
  * what a previous agent captured, so a restart leaves traffic alone. Every effect is injected.
  */
+import type { TrustBundle } from '../certs/bundle.ts';
 import { errorMessage, MeshError } from '../common/errors.ts';
 import type { NodeSnapshot, Workload } from '../common/ir/index.ts';
 import { silentLogger, type Logger } from '../common/log.ts';
@@ -47,6 +48,8 @@ export interface IdentityControl {
   prefetch(spiffeId: string): void;
   forget(spiffeId: string): void;
   status(): IdentityStatus[];
+  /** The trust bundle now in use (undefined before any root is known). */
+  bundle(): TrustBundle | undefined;
   stop(): void;
 }
 
@@ -164,7 +167,7 @@ export class NodeAgent {
     this.#log.info('node agent stopped');
   }
 
-  /** What `/config_dump` shows: workloads, services, captured pods, identities (no keys). */
+  /** What `/config_dump` shows: workloads, services, captured pods, identities and trusted roots (no keys). */
   configDump(): Readonly<Record<string, unknown>> {
     const s = this.#state;
     return {
@@ -177,6 +180,7 @@ export class NodeAgent {
       captured: this.#o.capture.captured(),
       captureFailures: Object.fromEntries(this.#failures),
       identities: this.#o.identities.status(),
+      trustBundle: this.#o.identities.bundle()?.describe() ?? [],
     };
   }
 

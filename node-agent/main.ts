@@ -39,12 +39,17 @@ function buildAgent(settings: AgentSettings, log: Logger): NodeAgent {
   const token = tokenFileReader(SERVICE_ACCOUNT_TOKEN_FILE);
   const serverId = controllerSpiffeId(settings.trustDomain);
   const registry = new Registry({ logger: log });
+  // The controller is trusted by the agent's whole bundle: the configured roots plus those the CA
+  // sends with certificates, so a root rotation needs no agent restart (docs/certificates.md).
+  const managed: { identities?: IdentityManager } = {};
+  const trusted = (): TrustBundle => managed.identities?.bundle() ?? bundle;
   const identities = new IdentityManager({
     trustDomain: settings.trustDomain,
-    source: caClientSource(new CaClient({ address: settings.controller, bundle, serverId, token })),
+    source: caClientSource(new CaClient({ address: settings.controller, bundle: trusted, serverId, token })),
     registry,
     logger: log,
   });
+  managed.identities = identities;
   identities.updateRoots([settings.caRootPem]);
   const kc = new KubeConfig();
   if (settings.kubeconfig === undefined) kc.loadFromCluster();
@@ -73,7 +78,7 @@ function buildAgent(settings: AgentSettings, log: Logger): NodeAgent {
       ? controllerConfigSource({
           address: settings.controller,
           node: settings.node,
-          bundle,
+          bundle: trusted,
           serverId,
           token,
           logger: log,

@@ -15,7 +15,7 @@ import {
   tokenFileReader,
 } from './program/config-source.ts';
 import { tuneHeap } from './program/heap.ts';
-import { caIdentity, staticIdentity } from './program/identity.ts';
+import { caIdentity, staticIdentity, type IdentityProvider } from './program/identity.ts';
 import { parseWaypointSettings, type WaypointSettings } from './program/options.ts';
 import { Waypoint } from './waypoint.ts';
 
@@ -26,22 +26,28 @@ function buildWaypoint(s: WaypointSettings, log: Logger): Waypoint {
   const token = tokenFileReader(SERVICE_ACCOUNT_TOKEN_FILE);
   const serverId = controllerSpiffeId(s.trustDomain);
   const bundle = s.caRootPem === '' ? undefined : TrustBundle.fromPem(s.trustDomain, s.caRootPem);
+  // The controller is trusted by the bundle of the current certificate (configured roots plus the
+  // ones the CA sends), so a root rotation needs no waypoint restart (docs/certificates.md).
+  if (bundle === undefined && (s.staticIdentity === undefined || s.configFile === undefined)) missingRoot();
+  const provider: { identity?: IdentityProvider } = {};
+  const trusted = (): TrustBundle => provider.identity?.current()?.bundle ?? bundle ?? missingRoot();
   const identity =
     s.staticIdentity !== undefined
       ? staticIdentity(s.spiffeId, s.staticIdentity, s.trustDomain)
       : caIdentity(
           s.spiffeId,
-          new CaClient({ address: s.controller, bundle: bundle ?? missingRoot(), serverId, token }),
+          new CaClient({ address: s.controller, bundle: trusted, serverId, token }),
           bundle ?? missingRoot(),
           log,
         );
+  provider.identity = identity;
   const config =
     s.configFile !== undefined
       ? fileConfigSource(s.configFile, log)
       : controllerConfigSource({
           address: s.controller,
           gateway: `${s.gateway.namespace}/${s.gateway.name}`,
-          bundle: bundle ?? missingRoot(),
+          bundle: trusted,
           serverId,
           token,
           logger: log,

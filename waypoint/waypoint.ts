@@ -269,7 +269,13 @@ export class Waypoint {
     return {
       gateway: this.opts.gateway,
       identity:
-        cert === undefined ? null : { principal: cert.spiffeId, notAfter: cert.notAfter.toISOString() },
+        cert === undefined
+          ? null
+          : {
+              principal: cert.spiffeId,
+              notAfter: cert.notAfter.toISOString(),
+              trustBundle: cert.bundle.describe(),
+            },
       source: this.opts.config.status(),
       version: c?.version ?? null,
       dropped: c?.dropped ?? [],

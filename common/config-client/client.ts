@@ -28,7 +28,11 @@ import {
 export interface ConfigClientOptions {
   /** `host:port` of the controller (15012). */
   readonly address: string;
-  readonly credentials: grpc.ChannelCredentials;
+  /**
+   * TLS to the controller; a function is asked again before each stream is opened, and a result
+   * other than the one the channel was made with (the trust bundle changed) gets a new channel.
+   */
+  readonly credentials: grpc.ChannelCredentials | (() => grpc.ChannelCredentials);
   /** Channel options, e.g. `grpc.ssl_target_name_override` for SPIFFE-verified TLS. */
   readonly channelOptions?: grpc.ChannelOptions;
   readonly proxy: ProxyId;
@@ -95,6 +99,9 @@ export class ConfigClient {
   readonly #opts: ConfigClientOptions;
   readonly #log: Logger;
   readonly #client: RenewingClient<ConfigServiceStub>;
+  readonly #credentials: () => grpc.ChannelCredentials;
+  /** The credentials the current channel was made with. */
+  #madeWith: grpc.ChannelCredentials | undefined;
   readonly #initialMs: number;
   readonly #capMs: number;
   #stream: Stream | undefined;
@@ -117,9 +124,11 @@ export class ConfigClient {
     });
     this.#capMs = Math.min(BACKOFF_CAP_MS, opts.maxBackoffMs ?? RECONNECT_CAP_MS);
     this.#initialMs = Math.min(this.#capMs, Math.max(1, opts.initialBackoffMs ?? RECONNECT_INITIAL_MS));
+    const credentials = opts.credentials;
+    this.#credentials = typeof credentials === 'function' ? credentials : () => credentials;
     this.#client = new RenewingClient({
       make: (pool) =>
-        new ConfigServiceClient(opts.address, opts.credentials, {
+        new ConfigServiceClient(opts.address, (this.#madeWith = this.#credentials()), {
           'grpc.max_receive_message_length': 256 * 1024 * 1024,
           ...reconnectChannelOptions(this.#initialMs, this.#capMs),
           'grpc.keepalive_time_ms': 30_000,
@@ -184,6 +193,12 @@ export class ConfigClient {
     if (!this.#running) return;
     const metadata = new grpc.Metadata();
     metadata.set('authorization', `Bearer ${token}`);
+    if (this.#credentials() !== this.#madeWith) {
+      this.#log.info('the trust bundle changed; connecting to the controller on a new channel', {
+        address: this.#opts.address,
+      });
+      this.#client.renew();
+    }
     const stream = this.#client.current.Stream(metadata);
     this.#stream = stream;
     let ended = false;

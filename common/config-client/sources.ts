@@ -58,8 +58,11 @@ export interface ControllerSourceOptions {
   readonly address: string;
   /** The proxy's name in the stream: the node's name, or the waypoint Gateway's `namespace/name`. */
   readonly name: string;
-  /** TLS accepting only the controller (certs' `controllerChannelCredentials`). */
-  readonly credentials: grpc.ChannelCredentials;
+  /**
+   * TLS accepting only the controller (certs' `controllerChannelCredentials`), or a function
+   * giving the current ones (see ConfigClientOptions.credentials).
+   */
+  readonly credentials: grpc.ChannelCredentials | (() => grpc.ChannelCredentials);
   readonly token: () => Promise<string>;
   readonly logger?: Logger;
 }

@@ -3,8 +3,11 @@
  * `{kind: 'node', name: <node>}`, or a local snapshot file (`--config-file`, component tests).
  * The sources themselves are shared with the waypoint (common/config-client/sources.ts).
  */
-import type { TrustBundle } from '../../certs/bundle.ts';
-import { controllerChannelCredentials } from '../../certs/channel.ts';
+import {
+  controllerChannelCredentials,
+  followingCredentials,
+  type BundleSource,
+} from '../../certs/channel.ts';
 import * as sources from '../../common/config-client/sources.ts';
 import type { NodeSnapshot } from '../../common/ir/index.ts';
 import type { Logger } from '../../common/log.ts';
@@ -27,7 +30,8 @@ export interface ControllerSourceOptions {
   /** `host:port` of the controller (15012). */
   readonly address: string;
   readonly node: string;
-  readonly bundle: TrustBundle;
+  /** The roots the controller must chain to; a function is read before each (re)connect. */
+  readonly bundle: BundleSource;
   readonly serverId: string;
   readonly token: () => Promise<string>;
   readonly logger?: Logger;
@@ -38,7 +42,9 @@ export function controllerConfigSource(options: ControllerSourceOptions): Config
   return sources.controllerConfigSource('node', {
     address: options.address,
     name: options.node,
-    credentials: controllerChannelCredentials(options.bundle, options.serverId),
+    credentials: followingCredentials(options.bundle, (bundle) =>
+      controllerChannelCredentials(bundle, options.serverId),
+    ),
     token: options.token,
     ...(options.logger === undefined ? {} : { logger: options.logger }),
   });

@@ -4,8 +4,11 @@
  * (`--config-file`). The sources themselves are shared with the node agent
  * (common/config-client/sources.ts).
  */
-import type { TrustBundle } from '../../certs/bundle.ts';
-import { controllerChannelCredentials } from '../../certs/channel.ts';
+import {
+  controllerChannelCredentials,
+  followingCredentials,
+  type BundleSource,
+} from '../../certs/channel.ts';
 import * as sources from '../../common/config-client/sources.ts';
 import type { WaypointSnapshot } from '../../common/ir/snapshots.ts';
 import type { Logger } from '../../common/log.ts';
@@ -28,7 +31,8 @@ export interface ControllerSourceOptions {
   readonly address: string;
   /** `namespace/name` of the waypoint Gateway. */
   readonly gateway: string;
-  readonly bundle: TrustBundle;
+  /** The roots the controller must chain to; a function is read before each (re)connect. */
+  readonly bundle: BundleSource;
   readonly serverId: string;
   readonly token: () => Promise<string>;
   readonly logger?: Logger;
@@ -39,7 +43,9 @@ export function controllerConfigSource(options: ControllerSourceOptions): Config
   return sources.controllerConfigSource('waypoint', {
     address: options.address,
     name: options.gateway,
-    credentials: controllerChannelCredentials(options.bundle, options.serverId),
+    credentials: followingCredentials(options.bundle, (bundle) =>
+      controllerChannelCredentials(bundle, options.serverId),
+    ),
     token: options.token,
     ...(options.logger === undefined ? {} : { logger: options.logger }),
   });

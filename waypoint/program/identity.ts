@@ -22,9 +22,9 @@ import { silentLogger, type Logger } from '../../common/log.ts';
 export interface WaypointCert {
   readonly spiffeId: string;
   readonly keyPem: string;
-  /** Leaf first. */
+  /** Leaf first, without the trailing roots (they are in `bundle`). */
   readonly certChainPem: readonly string[];
-  /** Roots from WAYMESH_CA_ROOT (or --ca-file) merged with the chain's own root. */
+  /** Roots from WAYMESH_CA_ROOT (or --ca-file) merged with the self-signed certificates the chain ended with. */
   readonly bundle: TrustBundle;
   readonly notBefore: Date;
   readonly notAfter: Date;
@@ -47,6 +47,11 @@ export function serverTls(cert: WaypointCert): HboneTlsMaterial {
 /** HBONE client material for `cert` (a new certificate never reuses old sessions). */
 export function clientTls(cert: WaypointCert): HboneClientTls {
   return { ...serverTls(cert), identityKey: `${cert.spiffeId}#${cert.serial}` };
+}
+
+function isSelfSignedCa(pem: string): boolean {
+  const c = new X509Certificate(pem);
+  return c.ca && c.subject === c.issuer;
 }
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\s*/g;
@@ -83,17 +88,18 @@ export function certFromPem(
       `the certificate issued for ${spiffeId} does not match its private key`,
     );
   }
-  let bundle = roots;
-  const last = chain[chain.length - 1];
-  if (chain.length > 1 && last !== undefined) {
-    const root = new X509Certificate(last);
-    if (root.ca && root.subject === root.issuer)
-      bundle = roots.merge(TrustBundle.fromPem(roots.trustDomain, last));
-  }
+  // The self-signed certificates the chain ends with are trust anchors: the chain's own root and,
+  // during a root rotation, the other root the CA sends along. They join the bundle; peers carry
+  // their own, so they are not served.
+  let end = chain.length;
+  while (end > 1 && isSelfSignedCa(chain[end - 1] as string)) end--;
+  const anchors = chain.slice(end);
+  const bundle =
+    anchors.length === 0 ? roots : roots.merge(TrustBundle.fromPem(roots.trustDomain, anchors.join('')));
   return {
     spiffeId,
     keyPem,
-    certChainPem: chain,
+    certChainPem: chain.slice(0, end),
     bundle,
     notBefore: new Date(leaf.validFrom),
     notAfter: new Date(leaf.validTo),

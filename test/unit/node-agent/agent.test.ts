@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { closeSync, openSync } from 'node:fs';
 import { afterEach, describe, it } from 'mocha';
+import type { TrustBundle } from '../../../certs/bundle.ts';
 import { MeshError } from '../../../common/errors.ts';
 import type { NodeSnapshot, Workload } from '../../../common/ir/index.ts';
 import { Registry } from '../../../common/metrics/index.ts';
@@ -107,6 +108,9 @@ class FakeIdentities implements IdentityControl {
   }
   status(): IdentityStatus[] {
     return [];
+  }
+  bundle(): TrustBundle | undefined {
+    return undefined;
   }
   stop(): void {
     this.stopped = true;

@@ -1,0 +1,308 @@
+/**
+ * A root rotation as docs/certificates.md describes it, against the real CA gRPC service on
+ * loopback: first the CA still signs under the old root while root-cert.pem holds both roots,
+ * then a controller restarted with an intermediate under the new root serves and signs with it.
+ * A node agent configured with the old root only learns the new one from the CA's answers, keeps
+ * reaching the controller after the switch without a restart, and its workloads under either root
+ * talk mutual TLS. The waypoint reads the CA's answer the same way.
+ */
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { connect, createServer, type Server, type TLSSocket } from 'node:tls';
+import { after, describe, it } from 'mocha';
+import {
+  CaClient,
+  caFilesOf,
+  caServerCredentials,
+  CertificateAuthority,
+  certToPem,
+  createCsr,
+  generateKey,
+  generateRoot,
+  issueLocalIdentity,
+  loadCaMaterial,
+  mtlsClientOptions,
+  mtlsServerOptions,
+  privateKeyToPem,
+  startCaServer,
+  StaticTokenAuthenticator,
+  TrustBundle,
+  verifyTlsPeer,
+  type CaAuthorizer,
+  type CaCaller,
+  type CaServer,
+  type Certificate,
+} from '../../certs/index.ts';
+import { isMeshError } from '../../common/errors.ts';
+import { Registry } from '../../common/metrics/index.ts';
+import { formatSpiffeId } from '../../common/spiffe.ts';
+import type { NodeSnapshot } from '../../common/ir/index.ts';
+import { buildSnapshots, type SnapshotSet } from '../../controller/snapshots/index.ts';
+import { startConfigServer, type ConfigServer } from '../../controller/xds/server.ts';
+import { caClientSource, IdentityManager, type WorkloadIdentity } from '../../node-agent/identity/index.ts';
+import { controllerConfigSource } from '../../node-agent/program/config-source.ts';
+import { certFromPem as waypointCert } from '../../waypoint/program/identity.ts';
+import { signSubCa, type Signed } from '../helpers/pki.ts';
+
+const TD = 'cluster.local';
+const CONTROLLER = `spiffe://${TD}/ns/waymesh-system/sa/waymesh-controller`;
+const WEB = `spiffe://${TD}/ns/shop/sa/web`;
+const API = `spiffe://${TD}/ns/shop/sa/api`;
+const WAYPOINT = `spiffe://${TD}/ns/shop/sa/waypoint`;
+const AGENT: CaCaller = {
+  name: 'system:serviceaccount:waymesh-system:node-agent',
+  namespace: 'waymesh-system',
+  serviceAccount: 'node-agent',
+};
+const allowAll: CaAuthorizer = { authorize: () => Promise.resolve({ allowed: true }) };
+
+function authority(
+  signer: Signed,
+  chain: readonly Certificate[],
+  roots: readonly Certificate[],
+): CertificateAuthority {
+  const material = loadCaMaterial(caFilesOf({ key: signer.key, cert: signer.cert, chain, roots }));
+  return new CertificateAuthority(material, { trustDomain: TD });
+}
+
+/** The roots of `bundle`, comparable. */
+function rootsOf(bundle: TrustBundle | undefined): string[] {
+  return (bundle?.roots ?? []).map((r) => r.der.toString('hex')).sort();
+}
+
+function hex(certs: readonly Certificate[]): string[] {
+  return certs.map((c) => c.der.toString('hex')).sort();
+}
+
+describe('root rotation without restarting the data plane', function () {
+  this.timeout(30_000);
+  const servers: CaServer[] = [];
+  const clients: CaClient[] = [];
+  const managers: IdentityManager[] = [];
+  let tlsServer: Server | undefined;
+
+  after(async () => {
+    for (const m of managers) m.stop();
+    for (const c of clients) c.close();
+    if (tlsServer !== undefined) {
+      tlsServer.close();
+      await once(tlsServer, 'close');
+    }
+    for (const s of servers) await s.stop({ deadlineMs: 1000 });
+  });
+
+  /** The controller's CA service with `ca`, serving a certificate `ca` issued (as on restart). */
+  async function controller(ca: CertificateAuthority, port: number): Promise<CaServer> {
+    const server = await startCaServer({
+      ca,
+      authenticator: new StaticTokenAuthenticator(new Map([['agent-token', AGENT]])),
+      authorizer: allowAll,
+      identity: issueLocalIdentity(ca, CONTROLLER),
+      address: `127.0.0.1:${port}`,
+    });
+    servers.push(server);
+    return server;
+  }
+
+  /** One mutual TLS exchange: `server` answers, `client` connects; returns what each saw of the other. */
+  async function mtls(server: WorkloadIdentity, client: WorkloadIdentity): Promise<string[]> {
+    const peers: string[] = [];
+    tlsServer = createServer(mtlsServerOptions(server, ['waymesh-test']));
+    tlsServer.on('secureConnection', (s: TLSSocket) => {
+      peers.push(formatSpiffeId(verifyTlsPeer(s, server.bundle, 'client')));
+      s.end('hello');
+    });
+    tlsServer.listen(0, '127.0.0.1');
+    await once(tlsServer, 'listening');
+    const socket = connect({
+      ...mtlsClientOptions(client, (id) => formatSpiffeId(id) === server.spiffeId, ['waymesh-test']),
+      host: '127.0.0.1',
+      port: (tlsServer.address() as AddressInfo).port,
+      servername: 'waymesh',
+    });
+    let received = '';
+    socket.on('data', (d: Buffer) => (received += d.toString()));
+    await once(socket, 'end');
+    socket.destroy();
+    tlsServer.close();
+    await once(tlsServer, 'close');
+    tlsServer = undefined;
+    assert.equal(received, 'hello');
+    return peers;
+  }
+
+  it('the agent learns the new root from the CA, follows the controller onto it, and both roots interoperate', async () => {
+    const oldRoot = generateRoot({ trustDomain: TD });
+    // `waymesh certs init` run again: the same name, another key.
+    const newRoot = generateRoot({ trustDomain: TD });
+    const newIntermediate = signSubCa(newRoot, 'waymesh intermediate CA');
+    const both = [oldRoot.cert, newRoot.cert];
+
+    // Step 1: root-cert.pem holds both roots; the old root still signs.
+    const stepOne = authority(oldRoot, [oldRoot.cert], both);
+    assert.deepEqual(stepOne.otherAnchorsPem(), [certToPem(newRoot.cert.der)]);
+    const first = await controller(stepOne, 0);
+    const port = first.port;
+
+    // The agent was configured (WAYMESH_CA_ROOT) before the rotation began: the old root only.
+    // Its CA client trusts whatever the agent's bundle is when it connects (node-agent/main.ts).
+    const managed: { m?: IdentityManager } = {};
+    const configured = new TrustBundle(TD, [oldRoot.cert]);
+    const client = new CaClient({
+      address: `127.0.0.1:${port}`,
+      bundle: () => managed.m?.bundle() ?? configured,
+      serverId: CONTROLLER,
+      token: () => 'agent-token',
+      timeoutMs: 3000,
+    });
+    clients.push(client);
+    const m = new IdentityManager({
+      trustDomain: TD,
+      source: caClientSource(client),
+      registry: new Registry(),
+    });
+    managers.push(m);
+    managed.m = m;
+    m.updateRoots([configured.toPem()]);
+    assert.deepEqual(rootsOf(m.bundle()), hex([oldRoot.cert]));
+
+    const web = await m.wait(WEB, 10_000);
+    assert.deepEqual(rootsOf(m.bundle()), hex(both), 'the bundle gained the new root from the answer');
+    assert.equal(web.certChainPem.length, 1, 'roots are trust anchors, not part of the presented chain');
+    // What /config_dump shows an operator waiting for every agent to trust the new root.
+    assert.deepEqual(
+      (m.bundle()?.describe() ?? []).map((r) => r.sha256).sort(),
+      both.map((c) => new X509Certificate(c.der).fingerprint256).sort(),
+    );
+
+    // The waypoint reads such an answer the same way: both roots in its bundle, none served.
+    const wpKey = generateKey();
+    const answer = await client.createCertificate(createCsr(wpKey, WAYPOINT));
+    assert.equal(answer.length, 3, 'leaf, the chain up to its root, then the other root');
+    const wp = waypointCert(WAYPOINT, privateKeyToPem(wpKey), answer, configured);
+    assert.equal(wp.certChainPem.length, 1);
+    assert.deepEqual(rootsOf(wp.bundle), hex(both));
+
+    // Step 2: the controller restarts with an intermediate under the new root; it serves a
+    // certificate under the new root too, which the agent's first configuration does not trust.
+    await first.stop({ deadlineMs: 1000 });
+    const stepTwo = authority(newIntermediate, [newIntermediate.cert, newRoot.cert], both);
+    await controller(stepTwo, port);
+    const api = await m.wait(API, 10_000);
+    assert.equal(api.certChainPem.length, 2, 'leaf and the new intermediate');
+    assert.deepEqual(rootsOf(m.bundle()), hex(both));
+
+    // A workload still on its step-1 certificate (old root) and one already on the new root.
+    const webNow = m.get(WEB) ?? assert.fail('web lost its certificate');
+    const apiNow = m.get(API) ?? assert.fail('api lost its certificate');
+    assert.deepEqual(await mtls(webNow, apiNow), [API]);
+    assert.deepEqual(await mtls(apiNow, webNow), [WEB]);
+  });
+
+  it('the config stream reconnects to a controller under the new root once the bundle has it', async () => {
+    const oldRoot = generateRoot({ trustDomain: TD });
+    const newRoot = generateRoot({ trustDomain: TD });
+    const newIntermediate = signSubCa(newRoot, 'waymesh intermediate CA');
+    const both = [oldRoot.cert, newRoot.cert];
+    // The restarted controller has news (another workload), so it sends a snapshot again.
+    const snapshots = (workloads: number): SnapshotSet =>
+      buildSnapshots({
+        trustDomain: TD,
+        workloads: Array.from({ length: workloads }, (_, i) => ({
+          uid: `uid-web-${i}`,
+          name: `web-${i}`,
+          namespace: 'shop',
+          node: 'node-a',
+          ips: [`10.0.0.${i + 1}`],
+          serviceAccount: 'web',
+          identity: WEB,
+          captured: true,
+          labels: {},
+          namedPorts: {},
+        })),
+        services: [],
+        tables: [],
+        authorization: [],
+        rateLimits: [],
+        nodes: ['node-a'],
+        waypoints: [],
+      });
+    const configServer = async (
+      ca: CertificateAuthority,
+      port: number,
+      workloads: number,
+    ): Promise<ConfigServer> => {
+      const s = await startConfigServer({
+        address: `127.0.0.1:${port}`,
+        credentials: caServerCredentials(issueLocalIdentity(ca, CONTROLLER)),
+        authenticate: () => Promise.resolve({ kind: 'node', name: 'node-a' }),
+      });
+      s.publish(snapshots(workloads));
+      return s;
+    };
+    const first = await configServer(authority(oldRoot, [oldRoot.cert], both), 0, 1);
+    let bundle = new TrustBundle(TD, [oldRoot.cert]);
+    const source = controllerConfigSource({
+      address: `127.0.0.1:${first.port}`,
+      node: 'node-a',
+      bundle: () => bundle,
+      serverId: CONTROLLER,
+      token: () => Promise.resolve('agent-token'),
+    });
+    const applied: NodeSnapshot[] = [];
+    source.start((s) => {
+      applied.push(s);
+    });
+    let second: ConfigServer | undefined;
+    try {
+      await until('the first snapshot', () => applied.length === 1);
+      // The agent's bundle learned the new root (from a certificate answer, as above), then the
+      // controller restarted under the new root.
+      bundle = new TrustBundle(TD, both);
+      await first.stop({ deadlineMs: 1000 });
+      second = await configServer(
+        authority(newIntermediate, [newIntermediate.cert, newRoot.cert], both),
+        first.port,
+        2,
+      );
+      await until('the snapshot from the restarted controller', () => applied.length === 2, 15_000);
+      assert.equal(source.status().connected, true);
+    } finally {
+      await source.stop({ deadlineMs: 1000 });
+      await second?.stop({ deadlineMs: 1000 });
+      await first.stop({ deadlineMs: 1000 });
+    }
+  });
+
+  it('without the learned root, the restarted controller is refused (what the agent avoided above)', async () => {
+    const oldRoot = generateRoot({ trustDomain: TD });
+    const newRoot = generateRoot({ trustDomain: TD });
+    const newIntermediate = signSubCa(newRoot, 'waymesh intermediate CA');
+    const server = await controller(
+      authority(newIntermediate, [newIntermediate.cert, newRoot.cert], [oldRoot.cert, newRoot.cert]),
+      0,
+    );
+    const client = new CaClient({
+      address: `127.0.0.1:${server.port}`,
+      bundle: new TrustBundle(TD, [oldRoot.cert]),
+      serverId: CONTROLLER,
+      token: () => 'agent-token',
+      timeoutMs: 3000,
+    });
+    clients.push(client);
+    await assert.rejects(client.createCertificate(createCsr(generateKey(), WEB)), (err: unknown) => {
+      assert.ok(isMeshError(err, 'CA_UNAVAILABLE') || isMeshError(err, 'CA_DEADLINE_EXCEEDED'), String(err));
+      return true;
+    });
+  });
+});
+
+async function until(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
