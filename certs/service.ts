@@ -23,7 +23,8 @@ const MAX_CSR_BYTES = 16 * 1024;
 
 /** What the CA service needs, wherever it is hosted ({@link addCaService}). */
 export interface CaServiceOptions {
-  readonly ca: CertificateAuthority;
+  /** The CA, or a function giving the one to use now (the controller reloads its CA Secret). */
+  readonly ca: CertificateAuthority | (() => CertificateAuthority);
   readonly authenticator: CaAuthenticator;
   readonly authorizer: CaAuthorizer;
   readonly logger?: Logger;
@@ -79,7 +80,8 @@ async function createCertificate(
     );
   }
   const csr = verifyCsr(req.csr);
-  const identity = opts.ca.checkIdentity(csr.identity);
+  const ca = typeof opts.ca === 'function' ? opts.ca() : opts.ca;
+  const identity = ca.checkIdentity(csr.identity);
   const impersonated = req.impersonatedIdentity !== '';
   if (impersonated) {
     let asked: string;
@@ -97,10 +99,10 @@ async function createCertificate(
   }
   const decision = await opts.authorizer.authorize(caller, identity, impersonated);
   if (!decision.allowed) throw new MeshError('CA_PERMISSION_DENIED', decision.reason);
-  const issued = opts.ca.issueVerified(csr, req.ttlSeconds);
+  const issued = ca.issueVerified(csr, req.ttlSeconds);
   // The chain, then the other trust anchors: a proxy treats the self-signed certificates a response
   // ends with as roots of its trust bundle (see CertificateAuthority.otherAnchorsPem).
-  const certChain = [...issued.certChainPem, ...opts.ca.otherAnchorsPem()];
+  const certChain = [...issued.certChainPem, ...ca.otherAnchorsPem()];
   return { certChain, identity: issued.identity, serial: issued.cert.serialHex };
 }
 

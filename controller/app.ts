@@ -11,11 +11,12 @@ import type { ObjectStatus } from '../common/ir/index.ts';
 import type { Logger } from '../common/log.ts';
 import { formatSpiffeId, workloadId } from '../common/spiffe.ts';
 import { issueLocalIdentity, type LocalIdentity } from '../certs/identity.ts';
-import { addCaService, caServerCredentials } from '../certs/index.ts';
+import { addCaService, caServerCredentials, type CertificateAuthority } from '../certs/index.ts';
 import { TokenReviewAuthenticator } from './ca/authn.ts';
 import { MeshAuthorizer, NODE_AGENT_ACCOUNT } from './ca/authz.ts';
 import { WorldCaLookup } from './ca/lookup.ts';
 import { publishRootCert } from './ca/root-configmap.ts';
+import { CaReloader } from './ca/reload.ts';
 import { loadOrCreateClusterCa, SecretCaStore } from './ca/secret-store.ts';
 import { KubeRest } from './kube/rest.ts';
 import { StatusWriter } from './kube/status-writer.ts';
@@ -42,6 +43,9 @@ import { startConfigServer, type ConfigServer } from './xds/server.ts';
  * the server runs (docs/operations.md).
  */
 export const SERVING_TTL_SECONDS = 24 * 3600;
+
+/** Default of {@link ControllerOptions.caReloadMs}. */
+export const CA_RELOAD_MS = 30_000;
 
 /** The controller's own service account: its serving certificate's identity. */
 export const CONTROLLER_ACCOUNT = 'waymesh-controller';
@@ -82,6 +86,11 @@ export interface ControllerOptions {
   readonly servingTtlSeconds?: number;
   /** How often the proxy sync states are published on this replica's Pod (default 2 s). */
   readonly proxyStatusIntervalMs?: number;
+  /**
+   * How often the CA Secrets are read again (default {@link CA_RELOAD_MS}): a changed, valid CA
+   * is used from then on (docs/certificates.md, "Rotating the root").
+   */
+  readonly caReloadMs?: number;
   /** Admin (15000), metrics (15020) and readiness (15021) servers; `false` runs none (tests). */
   readonly ops?: ControllerOpsAddresses | false;
 }
@@ -148,29 +157,40 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   const rest = new KubeRest(opts.kubeConfig);
   const nodeAgent = { namespace, serviceAccount: NODE_AGENT_ACCOUNT.serviceAccount };
 
-  const ca = await loadOrCreateClusterCa({
-    store: new SecretCaStore({ client: rest, namespace }),
+  const caStore = new SecretCaStore({ client: rest, namespace });
+  const caReloader = new CaReloader({
+    store: caStore,
+    initial: await loadOrCreateClusterCa({
+      store: caStore,
+      trustDomain: opts.trustDomain,
+      logger: opts.logger,
+    }),
     trustDomain: opts.trustDomain,
-    logger: opts.logger,
+    logger: log,
+    // New handshakes get a serving certificate from the new CA at once; the leader republishes
+    // the root ConfigMaps.
+    onReload: () => {
+      renewServingNow();
+      if (leading) scheduleWrites();
+    },
   });
+  const ca = (): CertificateAuthority => caReloader.current();
   const servingId = formatSpiffeId(workloadId(opts.trustDomain, namespace, CONTROLLER_ACCOUNT));
   // The serving certificate lives a day and is replaced at half life on the running server (new
   // handshakes get the new one; open streams keep theirs), as the proxies' own certificates are.
   const servingTtl = opts.servingTtlSeconds ?? SERVING_TTL_SECONDS;
-  const issueServing = (): LocalIdentity => issueLocalIdentity(ca, servingId, { ttlSeconds: servingTtl });
+  const issueServing = (): LocalIdentity => issueLocalIdentity(ca(), servingId, { ttlSeconds: servingTtl });
   const credentials = caServerCredentials(issueServing());
-  const renewServing = setInterval(
-    () => {
-      try {
-        credentials.update(issueServing());
-        log.info('serving certificate renewed', { identity: servingId, ttlSeconds: servingTtl });
-      } catch (err) {
-        // The current certificate stays valid for another half of its life; the next turn retries.
-        log.error('serving certificate renewal failed', { identity: servingId, error: errorMessage(err) });
-      }
-    },
-    (servingTtl * 1000) / 2,
-  );
+  function renewServingNow(): void {
+    try {
+      credentials.update(issueServing());
+      log.info('serving certificate renewed', { identity: servingId, ttlSeconds: servingTtl });
+    } catch (err) {
+      // The current certificate stays valid for another half of its life; the next turn retries.
+      log.error('serving certificate renewal failed', { identity: servingId, error: errorMessage(err) });
+    }
+  }
+  const renewServing = setInterval(renewServingNow, (servingTtl * 1000) / 2);
   renewServing.unref();
 
   let timer: NodeJS.Timeout | undefined;
@@ -268,7 +288,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
           .filter((g) => g.spec?.['gatewayClassName'] === NAMES.waypointClass)
           .map((g) => g.metadata.namespace ?? '')
           .filter((ns) => ns !== '');
-        await publishRootCert(rest, [namespace, ...waypointNamespaces], ca.rootsPem(), log);
+        await publishRootCert(rest, [namespace, ...waypointNamespaces], ca().rootsPem(), log);
         await reconcileXMesh(rest, opts.identity, log);
         const result =
           classState === 'foreign'
@@ -360,6 +380,12 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   const resync = setInterval(() => {
     if (leading && latest !== undefined) scheduleWrites();
   }, opts.resyncMs ?? 30_000).unref();
+  let reloading = false;
+  const reloadCa = setInterval(() => {
+    if (reloading || stopped) return;
+    reloading = true;
+    void caReloader.check().finally(() => (reloading = false));
+  }, opts.caReloadMs ?? CA_RELOAD_MS).unref();
   log.info('controller started', { port: config.port, identity: opts.identity });
 
   return {
@@ -371,6 +397,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
       clearTimeout(timer);
       clearInterval(resync);
       clearInterval(renewServing);
+      clearInterval(reloadCa);
       reporter.stop();
       await elector.stop({ deadlineMs });
       await writing;

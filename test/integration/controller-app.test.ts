@@ -14,6 +14,7 @@ import yaml from 'js-yaml';
 import * as grpc from '@grpc/grpc-js';
 
 import { TrustBundle } from '../../certs/bundle.ts';
+import { caFilesOf, generateRoot, type CaFiles } from '../../certs/index.ts';
 import { CaClient } from '../../certs/client.ts';
 import { createCsr } from '../../certs/csr.ts';
 import { generateKey } from '../../certs/keys.ts';
@@ -26,6 +27,7 @@ import type { ProxySnapshot } from '../../common/ir/index.ts';
 import { createLogger } from '../../common/log.ts';
 import { formatSpiffeId } from '../../common/spiffe.ts';
 import { startController, type Controller } from '../../controller/app.ts';
+import { caFilesFromSecret, caSecret } from '../../controller/ca/secret-store.ts';
 import { KubeRest, type JsonObject } from '../../controller/kube/rest.ts';
 
 import { startTestApiServer, type TestApiServer } from '../helpers/apiserver.ts';
@@ -160,6 +162,7 @@ describe('controller program (startController) against the lab API server', func
       resyncMs: 300,
       servingTtlSeconds: 4,
       proxyStatusIntervalMs: 100,
+      caReloadMs: 200,
       ops: {
         admin: { host: '127.0.0.1', port: 0 },
         metrics: { host: '127.0.0.1', port: 0 },
@@ -380,6 +383,78 @@ describe('controller program (startController) against the lab API server', func
       `a new certificate within 8 s; ${logLines.filter((l) => l.includes('serving')).join('\n')}`,
     );
     assert.equal(next.san, first.san);
+  });
+
+  it('reloads its CA from Secret waymesh-cacerts without a restart: both roots, then the new signer; refuses a broken one', async () => {
+    const agent = await token('waymesh-system', 'waymesh-node-agent', 'agent-n1');
+    const agentId = `spiffe://${TD}/ns/waymesh-system/sa/waymesh-node-agent`;
+    const secrets = '/api/v1/namespaces/waymesh-system/secrets';
+    const current = caFilesFromSecret(await rest.get(`${secrets}/waymesh-ca`), 'waymesh-ca');
+    const newRoot = generateRoot({ trustDomain: TD });
+    const newFiles = caFilesOf({ key: newRoot.key, cert: newRoot.cert, chain: [newRoot.cert], roots: [] });
+    const bothRoots = current.rootCertPem + newFiles.certChainPem;
+    const both = TrustBundle.fromPem(TD, bothRoots);
+    const write = async (files: CaFiles, create = false): Promise<void> => {
+      const body = caSecret('waymesh-system', 'waymesh-cacerts', files);
+      if (create) await rest.create(secrets, body);
+      else await rest.call('PUT', `${secrets}/waymesh-cacerts`, body);
+    };
+    const issue = async (trusted: TrustBundle): Promise<string[]> => {
+      const ca = new CaClient({
+        address: `127.0.0.1:${controller?.port ?? 0}`,
+        bundle: trusted,
+        serverId: `spiffe://${TD}/ns/waymesh-system/sa/waymesh-controller`,
+        token: () => agent,
+        timeoutMs: 2_000,
+      });
+      try {
+        return await ca.createCertificate(createCsr(generateKey(), agentId));
+      } finally {
+        ca.close();
+      }
+    };
+    const rootConfigMap = async (): Promise<string> => {
+      const cm = await find('/api/v1/namespaces/waymesh-system/configmaps/waymesh-ca-root-cert');
+      return (cm?.['data'] as Record<string, string> | undefined)?.['root-cert.pem'] ?? '';
+    };
+
+    // Step 1: the same signer, both roots.
+    await write({ ...current, rootCertPem: bothRoots }, true);
+    await waitFor('both roots in the root ConfigMap', async () =>
+      TrustBundle.fromPem(TD, await rootConfigMap()).roots.length === 2 ? true : undefined,
+    );
+    const stepOne = await issue(bundle);
+    assert.equal(stepOne.length, 3, 'leaf, the old root, then the new root');
+    assert.equal(TrustBundle.fromPem(TD, stepOne[2] ?? '').toPem(), newFiles.certChainPem);
+
+    // Step 2: the new root signs; new handshakes get a serving certificate under it.
+    await write({ ...newFiles, rootCertPem: bothRoots });
+    const newOnly = TrustBundle.fromPem(TD, newFiles.certChainPem);
+    const stepTwo = await waitFor('a certificate under the new root', async () => {
+      const chain = await issue(both).catch(() => undefined);
+      return chain?.[1] === newFiles.certChainPem ? chain : undefined;
+    });
+    assert.equal(stepTwo.length, 3, 'leaf, the new root, then the old root');
+    // Only the new root is needed to verify the controller now.
+    assert.equal((await issue(newOnly)).length, 3);
+
+    // A broken Secret (the key of another certificate) is refused and issuance goes on.
+    const before = logLines.length;
+    await write({ ...newFiles, caKeyPem: current.caKeyPem, rootCertPem: bothRoots });
+    await waitFor('the refusal in the log', () =>
+      logLines.slice(before).some((l) => l.includes('CA Secret refused')) ? true : undefined,
+    );
+    const refusal = logLines.slice(before).find((l) => l.includes('CA Secret refused')) ?? '';
+    assert.match(refusal, /CA_MATERIAL_INVALID/);
+    assert.equal((await issue(newOnly))[1], newFiles.certChainPem);
+    assert.equal(logLines.slice(before).filter((l) => l.includes('CA Secret refused')).length, 1, 'once');
+
+    // Without the plug-in Secret the generated CA (waymesh-ca) signs again.
+    await rest.delete(`${secrets}/waymesh-cacerts`);
+    await waitFor('a certificate under the generated root again', async () => {
+      const chain = await issue(bundle).catch(() => undefined);
+      return chain?.[1] === current.rootCertPem ? chain : undefined;
+    });
   });
 
   it("issues the node agent's own certificate from the cluster CA over TLS", async () => {
