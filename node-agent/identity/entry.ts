@@ -21,6 +21,11 @@ export interface IdentityStatus {
   readonly serial: string | null;
   readonly notBefore: string | null;
   readonly notAfter: string | null;
+  /**
+   * The authority key identifier of the certificate (hex): which CA signed it, to compare with the
+   * `subjectKeyId` of a root in `trustBundle` during a root rotation.
+   */
+  readonly issuerKeyId: string | null;
   readonly nextAttemptAt: string | null;
   readonly failures: number;
   readonly lastError: string | null;
@@ -152,6 +157,7 @@ export class Entry {
       serial: issued?.leaf.serialHex ?? null,
       notBefore: issued?.notBefore.toISOString() ?? null,
       notAfter: issued?.notAfter.toISOString() ?? null,
+      issuerKeyId: issued?.leaf.authorityKeyId?.toString('hex') ?? null,
       nextAttemptAt: next === undefined ? null : new Date(next).toISOString(),
       failures: this.#rotator?.failures() ?? 0,
       lastError: this.#lastError ?? null,

@@ -53,7 +53,9 @@ describe('lab (e2e, kubectl + waymesh lab)', function () {
     const t0 = Date.now();
     const apply = lab.kubectlIn(MANIFEST, 'apply', '-f', '-');
     assert.match(apply, /deployment.apps\/echo (created|unchanged|configured)/);
-    await kubectl('wait', '--for=condition=Ready', 'pod', '-l', 'app=echo', '--timeout=60s');
+    // Not `kubectl wait pod -l app=echo`: right after the apply the Deployment may have no pod
+    // yet, and kubectl then fails at once with "no matching resources found".
+    await kubectl('rollout', 'status', 'deployment/echo', '--timeout=60s');
     await kubectl('wait', '--for=condition=Ready', 'pod/client', '--timeout=60s');
     let body = '';
     for (let i = 0; i < 50 && body === ''; i++) {

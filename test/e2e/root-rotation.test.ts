@@ -1,0 +1,294 @@
+/**
+ * A root rotation in the lab, as docs/certificates.md tells an operator to do it, with kubectl
+ * and `waymesh certs init` only: no node agent or pod is restarted. Step 1 adds the new root next
+ * to the old one; each node agent learns it with its next certificate. Step 2 makes the new root
+ * sign; the controllers are then restarted (as an upgrade would), so every agent has to verify a
+ * controller serving under the new root to get its config and certificates back. A pod started
+ * afterwards gets a certificate under the new root and talks mutual TLS with pods still holding
+ * certificates under the old root.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, it } from 'mocha';
+
+import { certsFromPem, parseCertificate, type CaFiles } from '../../certs/index.ts';
+import { caFilesFromSecret, caSecret } from '../../controller/ca/secret-store.ts';
+import type { JsonObject } from '../../controller/kube/rest.ts';
+import { apply, curl, echoFacts, eventually, getJson, installMesh, podIps } from '../helpers/journey.ts';
+import { useLab, WAYMESH } from '../helpers/lab.ts';
+
+const run = promisify(execFile);
+
+interface Pod {
+  metadata: { name: string };
+  spec: { nodeName?: string };
+  status?: { podIP?: string };
+}
+
+interface AgentDump {
+  config: { connected?: boolean; reconnects?: number };
+  trustBundle: { sha256: string; subjectKeyId: string | null }[];
+  identities: { spiffeId: string; state: string; issuerKeyId: string | null }[];
+}
+
+const APP = `apiVersion: v1
+kind: Namespace
+metadata: { name: shop, labels: { waymesh.io/dataplane-mode: ambient } }
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: { name: echo, namespace: shop }
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: { name: client, namespace: shop }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: echo, namespace: shop }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: echo } }
+  template:
+    metadata: { labels: { app: echo } }
+    spec:
+      serviceAccountName: echo
+      containers:
+      - name: echo
+        image: waymesh/echo:latest
+        args: ["--http-port", "8080"]
+        env:
+        - { name: POD_NAME, valueFrom: { fieldRef: { fieldPath: metadata.name } } }
+        - { name: POD_NAMESPACE, valueFrom: { fieldRef: { fieldPath: metadata.namespace } } }
+        ports: [{ name: http, containerPort: 8080 }]
+        readinessProbe: { httpGet: { path: /, port: 8080 }, periodSeconds: 2 }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: echo, namespace: shop }
+spec:
+  selector: { app: echo }
+  ports: [{ name: http, port: 80, targetPort: 8080 }]
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: client, namespace: shop }
+spec:
+  serviceAccountName: client
+  containers: [{ name: client, image: waymesh/client:latest }]
+`;
+
+/** A client pod with its own service account (a new identity) on `node`. */
+function probePod(name: string, node: string): string {
+  return `apiVersion: v1
+kind: ServiceAccount
+metadata: { name: ${name}, namespace: shop }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: ${name}, namespace: shop }
+spec:
+  nodeName: ${node}
+  serviceAccountName: ${name}
+  containers: [{ name: client, image: waymesh/client:latest }]
+`;
+}
+
+/** Prints the DER (base64) of the certificate a TLS server at argv[1]:15012 presents. */
+const SERVED_CERT = `const tls = require('node:tls');
+const s = tls.connect({ host: process.argv[1], port: 15012, rejectUnauthorized: false, ALPNProtocols: ['h2'], servername: 'waymesh-controller' }, () => {
+  process.stdout.write(s.getPeerCertificate().raw.toString('base64'));
+  s.destroy();
+});
+s.on('error', (e) => { console.error(e.message); process.exit(1); });`;
+
+function keyIdOf(pem: string): string {
+  const [cert] = certsFromPem(pem, 'root');
+  const id = cert?.subjectKeyId?.toString('hex');
+  assert.ok(id !== undefined, 'the root has a subject key identifier');
+  return id;
+}
+
+describe('root rotation in the lab without restarts (e2e, kubectl)', function () {
+  this.timeout(300_000);
+  const lab = useLab('rr');
+  const work = mkdtempSync(join(tmpdir(), 'wm-rr-'));
+  let old: CaFiles;
+  let fresh: CaFiles;
+  let both = '';
+  let nodes: string[] = [];
+
+  const agents = async (): Promise<Pod[]> =>
+    (
+      await getJson<{ items: Pod[] }>(
+        lab,
+        '-n',
+        'waymesh-system',
+        'pods',
+        '-l',
+        'app.kubernetes.io/name=waymesh-node-agent',
+      )
+    ).items;
+  const dumpOf = async (agent: Pod): Promise<AgentDump> =>
+    JSON.parse(
+      await lab.exec(
+        `waymesh-system/${agent.metadata.name}`,
+        'curl',
+        '-sf',
+        'http://127.0.0.1:15000/config_dump',
+      ),
+    ) as AgentDump;
+  /** The serving certificate of every controller replica: its serial and issuer key id. */
+  const served = async (): Promise<{ serial: string; issuer: string }[]> => {
+    const ips = await podIps(lab, 'waymesh-system', 'app.kubernetes.io/name=waymesh-controller');
+    const out: { serial: string; issuer: string }[] = [];
+    for (const ip of ips) {
+      const der = await lab.exec('shop/client', process.execPath, '-e', SERVED_CERT, ip);
+      const cert = parseCertificate(Buffer.from(der, 'base64'));
+      out.push({ serial: cert.serialHex, issuer: cert.authorityKeyId?.toString('hex') ?? '' });
+    }
+    return out;
+  };
+  /** Writes Secret waymesh-cacerts and waits until every replica renewed its serving certificate. */
+  const reloadWith = async (files: CaFiles): Promise<{ serial: string; issuer: string }[]> => {
+    const before = new Set((await served()).map((c) => c.serial));
+    apply(lab, JSON.stringify(caSecret('waymesh-system', 'waymesh-cacerts', files)));
+    return eventually(
+      'every controller replica reloading its CA',
+      async () => {
+        const now = await served();
+        return now.every((c) => !before.has(c.serial)) ? now : undefined;
+      },
+      90_000,
+    );
+  };
+  /** SPIFFE id → issuer key id of every identity the node agents hold. */
+  const issuers = async (): Promise<Map<string, string | null>> => {
+    const out = new Map<string, string | null>();
+    for (const agent of await agents())
+      for (const i of (await dumpOf(agent)).identities) out.set(i.spiffeId, i.issuerKeyId);
+    return out;
+  };
+  /** Starts a probe pod per node and waits until each is Ready. */
+  const probes = async (prefix: string): Promise<string[]> => {
+    const names = nodes.map((_, i) => `${prefix}-${i}`);
+    apply(lab, nodes.map((n, i) => probePod(names[i] ?? '', n)).join('---\n'));
+    for (const name of names)
+      await lab.kubectl('-n', 'shop', 'wait', '--for=condition=Ready', `pod/${name}`, '--timeout=90s');
+    return names;
+  };
+  /** Calls echo from `pod` through the mesh (echo sees an agent, not the pod). */
+  const callEcho = async (pod: string): Promise<void> => {
+    const ip = (await getJson<Pod>(lab, '-n', 'shop', 'pod', pod)).status?.podIP ?? '';
+    const facts = await eventually(`echo from ${pod} through the mesh`, async () => {
+      const f = echoFacts(await curl(lab, `shop/${pod}`, 'http://echo/'));
+      return f.remoteAddr.split(':')[0] === ip ? undefined : f;
+    });
+    assert.match(facts.pod, /^echo-/);
+  };
+
+  before(async function () {
+    this.timeout(240_000);
+    await installMesh(lab);
+    apply(lab, APP);
+    await lab.kubectl('-n', 'shop', 'wait', '--for=condition=Ready', 'pod', '--all', '--timeout=90s');
+    nodes = (await lab.kubectl('get', 'nodes', '-o', 'jsonpath={.items[*].metadata.name}'))
+      .trim()
+      .split(/\s+/);
+    old = caFilesFromSecret(
+      await getJson<JsonObject>(lab, '-n', 'waymesh-system', 'secret', 'waymesh-ca'),
+      'Secret waymesh-system/waymesh-ca',
+    );
+    const dir = join(work, 'new-ca');
+    await run(process.execPath, [WAYMESH, 'certs', 'init', '--dir', dir]);
+    const read = (f: string): string => readFileSync(join(dir, f), 'utf8');
+    fresh = {
+      caKeyPem: read('ca-key.pem'),
+      caCertPem: read('ca-cert.pem'),
+      certChainPem: read('cert-chain.pem'),
+      rootCertPem: read('root-cert.pem'),
+    };
+    both = old.rootCertPem + fresh.rootCertPem;
+  });
+
+  after(() => rmSync(work, { recursive: true, force: true }));
+
+  it('step 1: with both roots in the Secret, every node agent learns the new root with its next certificate', async () => {
+    await callEcho('client');
+    const oldRoot = keyIdOf(old.rootCertPem);
+    const newRoot = keyIdOf(fresh.rootCertPem);
+    const renewed = await reloadWith({ ...old, rootCertPem: both });
+    assert.deepEqual([...new Set(renewed.map((c) => c.issuer))], [oldRoot], 'the old root still signs');
+    await eventually('both roots in ConfigMap waymesh-ca-root-cert', async () => {
+      const pem = await lab.kubectl(
+        '-n',
+        'waymesh-system',
+        'get',
+        'configmap',
+        'waymesh-ca-root-cert',
+        '-o',
+        'jsonpath={.data.root-cert\\.pem}',
+      );
+      return certsFromPem(pem, 'ConfigMap').length === 2 ? true : undefined;
+    });
+    // A new identity on every node: its certificate answer carries the new root along.
+    await probes('before');
+    for (const agent of await agents()) {
+      const dump = await eventually(`${agent.metadata.name} trusting both roots`, async () => {
+        const d = await dumpOf(agent);
+        return d.trustBundle.length === 2 ? d : undefined;
+      });
+      assert.ok(dump.trustBundle.some((r) => r.subjectKeyId === newRoot));
+    }
+  });
+
+  it('step 2: the new root signs; after a controller restart the agents reconnect, and new pods get certificates under it and talk to pods under the old root', async () => {
+    const newRoot = keyIdOf(fresh.rootCertPem);
+    const renewed = await reloadWith({ ...fresh, rootCertPem: both });
+    assert.deepEqual(
+      [...new Set(renewed.map((c) => c.issuer))],
+      [newRoot],
+      'the controllers serve under the new root',
+    );
+    // Connections made before the switch stay up; a restart of the controllers (an upgrade, a
+    // node drained) makes every agent connect again and verify the controller under the new root.
+    const reconnects = new Map<string, number>();
+    for (const agent of await agents())
+      reconnects.set(agent.metadata.name, (await dumpOf(agent)).config.reconnects ?? 0);
+    await lab.kubectl('-n', 'waymesh-system', 'rollout', 'restart', 'deployment/waymesh-controller');
+    await lab.kubectl(
+      '-n',
+      'waymesh-system',
+      'rollout',
+      'status',
+      'deployment/waymesh-controller',
+      '--timeout=120s',
+    );
+    for (const agent of await agents()) {
+      const before = reconnects.get(agent.metadata.name) ?? 0;
+      await eventually(
+        `${agent.metadata.name} subscribed to a restarted controller`,
+        async () => {
+          const c = (await dumpOf(agent)).config;
+          return c.connected === true && (c.reconnects ?? 0) > before ? true : undefined;
+        },
+        90_000,
+      );
+    }
+    const names = await probes('after');
+    for (const name of names) {
+      const id = `spiffe://cluster.local/ns/shop/sa/${name}`;
+      await eventually(`${id} under the new root`, async () =>
+        (await issuers()).get(id) === newRoot ? true : undefined,
+      );
+    }
+    assert.equal((await issuers()).get('spiffe://cluster.local/ns/shop/sa/echo'), keyIdOf(old.rootCertPem));
+    // New root → old root, and old root → old root, through the agents.
+    for (const name of names) await callEcho(name);
+    await callEcho('client');
+  });
+});
