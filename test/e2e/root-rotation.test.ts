@@ -9,19 +9,31 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'mocha';
 
-import { certsFromPem, parseCertificate, type CaFiles } from '../../certs/index.ts';
-import { caFilesFromSecret, caSecret } from '../../controller/ca/secret-store.ts';
-import type { JsonObject } from '../../controller/kube/rest.ts';
+import { certsFromPem, parseCertificate } from '../../certs/index.ts';
 import { apply, curl, echoFacts, eventually, getJson, installMesh, podIps } from '../helpers/journey.ts';
 import { useLab, WAYMESH } from '../helpers/lab.ts';
 
 const run = promisify(execFile);
+
+/**
+ * The kubectl blocks of docs/certificates.md, "Rotating the root", by step: each starts with a
+ * `# step N` line. The test runs them as they are written.
+ */
+function docSteps(): Map<string, string> {
+  const text = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'certificates.md'), 'utf8');
+  const section = text.slice(text.indexOf('## Rotating the root'));
+  const steps = new Map<string, string>();
+  for (const m of section.matchAll(/```sh\n(# step (\d)[^\n]*\n[\s\S]*?)```/g))
+    steps.set(m[2] ?? '', m[1] ?? '');
+  assert.deepEqual([...steps.keys()], ['1', '2', '3'], 'docs/certificates.md has the three steps');
+  return steps;
+}
 
 interface Pod {
   metadata: { name: string };
@@ -117,9 +129,10 @@ describe('root rotation in the lab without restarts (e2e, kubectl)', function ()
   this.timeout(300_000);
   const lab = useLab('rr');
   const work = mkdtempSync(join(tmpdir(), 'wm-rr-'));
-  let old: CaFiles;
-  let fresh: CaFiles;
-  let both = '';
+  const steps = docSteps();
+  /** The old and the new root's subject key ids (read from the files step 1 writes). */
+  let oldRoot = '';
+  let newRoot = '';
   let nodes: string[] = [];
 
   const agents = async (): Promise<Pod[]> =>
@@ -153,10 +166,18 @@ describe('root rotation in the lab without restarts (e2e, kubectl)', function ()
     }
     return out;
   };
-  /** Writes Secret waymesh-cacerts and waits until every replica renewed its serving certificate. */
-  const reloadWith = async (files: CaFiles): Promise<{ serial: string; issuer: string }[]> => {
+  /** Runs step `n` of the docs (in `work`, as an operator's shell) and waits until every replica renewed its serving certificate. */
+  const reloadWith = async (n: string): Promise<{ serial: string; issuer: string }[]> => {
     const before = new Set((await served()).map((c) => c.serial));
-    apply(lab, JSON.stringify(caSecret('waymesh-system', 'waymesh-cacerts', files)));
+    await run('bash', ['-euo', 'pipefail', '-c', steps.get(n) ?? ''], {
+      cwd: work,
+      env: {
+        ...process.env,
+        KUBECONFIG: lab.kubeconfig,
+        PATH: `${join(work, 'bin')}:${process.env['PATH'] ?? ''}`,
+      },
+      timeout: 60_000,
+    });
     return eventually(
       'every controller replica reloading its CA',
       async () => {
@@ -166,6 +187,19 @@ describe('root rotation in the lab without restarts (e2e, kubectl)', function ()
       90_000,
     );
   };
+  const rootsInConfigMap = async (): Promise<number> =>
+    certsFromPem(
+      await lab.kubectl(
+        '-n',
+        'waymesh-system',
+        'get',
+        'configmap',
+        'waymesh-ca-root-cert',
+        '-o',
+        'jsonpath={.data.root-cert\\.pem}',
+      ),
+      'ConfigMap',
+    ).length;
   /** SPIFFE id → issuer key id of every identity the node agents hold. */
   const issuers = async (): Promise<Map<string, string | null>> => {
     const out = new Map<string, string | null>();
@@ -199,42 +233,24 @@ describe('root rotation in the lab without restarts (e2e, kubectl)', function ()
     nodes = (await lab.kubectl('get', 'nodes', '-o', 'jsonpath={.items[*].metadata.name}'))
       .trim()
       .split(/\s+/);
-    old = caFilesFromSecret(
-      await getJson<JsonObject>(lab, '-n', 'waymesh-system', 'secret', 'waymesh-ca'),
-      'Secret waymesh-system/waymesh-ca',
-    );
-    const dir = join(work, 'new-ca');
-    await run(process.execPath, [WAYMESH, 'certs', 'init', '--dir', dir]);
-    const read = (f: string): string => readFileSync(join(dir, f), 'utf8');
-    fresh = {
-      caKeyPem: read('ca-key.pem'),
-      caCertPem: read('ca-cert.pem'),
-      certChainPem: read('cert-chain.pem'),
-      rootCertPem: read('root-cert.pem'),
-    };
-    both = old.rootCertPem + fresh.rootCertPem;
+    // `waymesh` on the operator's PATH.
+    mkdirSync(join(work, 'bin'));
+    writeFileSync(join(work, 'bin', 'waymesh'), `#!/bin/sh\nexec "${process.execPath}" "${WAYMESH}" "$@"\n`);
+    chmodSync(join(work, 'bin', 'waymesh'), 0o755);
   });
 
   after(() => rmSync(work, { recursive: true, force: true }));
 
   it('step 1: with both roots in the Secret, every node agent learns the new root with its next certificate', async () => {
     await callEcho('client');
-    const oldRoot = keyIdOf(old.rootCertPem);
-    const newRoot = keyIdOf(fresh.rootCertPem);
-    const renewed = await reloadWith({ ...old, rootCertPem: both });
+    const renewed = await reloadWith('1');
+    oldRoot = keyIdOf(readFileSync(join(work, 'old-root-cert.pem'), 'utf8'));
+    newRoot = keyIdOf(readFileSync(join(work, 'new-ca', 'root-cert.pem'), 'utf8'));
+    assert.notEqual(oldRoot, newRoot);
     assert.deepEqual([...new Set(renewed.map((c) => c.issuer))], [oldRoot], 'the old root still signs');
-    await eventually('both roots in ConfigMap waymesh-ca-root-cert', async () => {
-      const pem = await lab.kubectl(
-        '-n',
-        'waymesh-system',
-        'get',
-        'configmap',
-        'waymesh-ca-root-cert',
-        '-o',
-        'jsonpath={.data.root-cert\\.pem}',
-      );
-      return certsFromPem(pem, 'ConfigMap').length === 2 ? true : undefined;
-    });
+    await eventually('both roots in ConfigMap waymesh-ca-root-cert', async () =>
+      (await rootsInConfigMap()) === 2 ? true : undefined,
+    );
     // A new identity on every node: its certificate answer carries the new root along.
     await probes('before');
     for (const agent of await agents()) {
@@ -247,8 +263,7 @@ describe('root rotation in the lab without restarts (e2e, kubectl)', function ()
   });
 
   it('step 2: the new root signs; after a controller restart the agents reconnect, and new pods get certificates under it and talk to pods under the old root', async () => {
-    const newRoot = keyIdOf(fresh.rootCertPem);
-    const renewed = await reloadWith({ ...fresh, rootCertPem: both });
+    const renewed = await reloadWith('2');
     assert.deepEqual(
       [...new Set(renewed.map((c) => c.issuer))],
       [newRoot],
@@ -286,9 +301,19 @@ describe('root rotation in the lab without restarts (e2e, kubectl)', function ()
         (await issuers()).get(id) === newRoot ? true : undefined,
       );
     }
-    assert.equal((await issuers()).get('spiffe://cluster.local/ns/shop/sa/echo'), keyIdOf(old.rootCertPem));
+    assert.equal((await issuers()).get('spiffe://cluster.local/ns/shop/sa/echo'), oldRoot);
     // New root → old root, and old root → old root, through the agents.
     for (const name of names) await callEcho(name);
     await callEcho('client');
+  });
+
+  it('step 3: without the old root in the Secret, the proxies that started before the rotation still trust it', async () => {
+    const renewed = await reloadWith('3');
+    assert.deepEqual([...new Set(renewed.map((c) => c.issuer))], [newRoot]);
+    await eventually('only the new root in ConfigMap waymesh-ca-root-cert', async () =>
+      (await rootsInConfigMap()) === 1 ? true : undefined,
+    );
+    await callEcho('client');
+    await callEcho('after-0');
   });
 });
