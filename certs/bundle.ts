@@ -9,6 +9,22 @@ import { validateTrustDomain } from '../common/spiffe.ts';
 import type { Certificate } from './parse.ts';
 import { certsFromPem, certsToPem } from './pem.ts';
 
+/** True for a self-signed CA certificate (subject and issuer name match): a trust anchor. */
+export function isSelfSignedCa(c: Certificate): boolean {
+  return c.isCa && c.subject.equals(c.issuer);
+}
+
+/**
+ * Where the trust anchors a CA's answer ends with begin: the self-signed CA certificates after the
+ * chain a workload presents (the leaf always stays in the chain). The CA sends every root of its
+ * bundle there (CertificateAuthority.otherAnchorsPem), so proxies learn a new root from it.
+ */
+export function anchorsStart(chain: readonly Certificate[]): number {
+  let end = chain.length;
+  while (end > 1 && isSelfSignedCa(chain[end - 1] as Certificate)) end--;
+  return end;
+}
+
 /** One root of a bundle, described for operators ({@link TrustBundle.describe}). */
 export interface RootSummary {
   readonly sha256: string;

@@ -9,6 +9,7 @@ import { MeshError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import { parseWorkloadId, type WorkloadId } from '../common/spiffe.ts';
 import { nameDer } from './asn1.ts';
+import { isSelfSignedCa } from './bundle.ts';
 import { verifyCsr, type VerifiedCsr } from './csr.ts';
 import {
   authorityKeyIdentifier,
@@ -77,9 +78,7 @@ export class CertificateAuthority {
     this.#chainPem = Object.freeze(material.chain.map((c) => certToPem(c.der)));
     this.#otherAnchorsPem = Object.freeze(
       material.roots
-        .filter(
-          (r) => r.isCa && r.subject.equals(r.issuer) && !material.chain.some((c) => c.der.equals(r.der)),
-        )
+        .filter((r) => isSelfSignedCa(r) && !material.chain.some((c) => c.der.equals(r.der)))
         .map((r) => certToPem(r.der)),
     );
   }

@@ -63,11 +63,15 @@ export function followingCredentials(
   };
 }
 
-/** Credentials for the controller's gRPC services: only a server presenting `serverId`. */
-export function controllerChannelCredentials(bundle: TrustBundle, serverId: string): grpc.ChannelCredentials {
-  return spiffeChannelCredentials(
-    bundle,
-    serverId,
-    (got) => `the controller presented ${got}, expected ${serverId}`,
+/**
+ * Credentials for the controller's gRPC services (only a server presenting `serverId`), following
+ * `bundle` as {@link followingCredentials} does.
+ */
+export function controllerChannelCredentials(
+  bundle: BundleSource,
+  serverId: string,
+): () => grpc.ChannelCredentials {
+  return followingCredentials(bundle, (b) =>
+    spiffeChannelCredentials(b, serverId, (got) => `the controller presented ${got}, expected ${serverId}`),
   );
 }

@@ -52,13 +52,10 @@ interface CertificateServiceStub extends grpc.Client {
 export class CaClient {
   readonly #client: RenewingClient<CertificateServiceStub>;
   readonly #opts: CaClientOptions;
-  readonly #credentials: () => grpc.ChannelCredentials;
-  /** The credentials the current channel was made with. */
-  #madeWith: grpc.ChannelCredentials | undefined;
 
   constructor(opts: CaClientOptions) {
     this.#opts = opts;
-    this.#credentials = followingCredentials(opts.bundle, (bundle) =>
+    const credentials = followingCredentials(opts.bundle, (bundle) =>
       spiffeChannelCredentials(
         bundle,
         opts.serverId,
@@ -70,8 +67,9 @@ export class CaClient {
     // A connect that hangs (a Service address still translated to a pod that is gone) is cut
     // short by a new channel, as for the config stream.
     this.#client = new RenewingClient({
-      make: (pool) =>
-        new CertificateServiceClient(opts.address, (this.#madeWith = this.#credentials()), {
+      credentials,
+      make: (pool, creds) =>
+        new CertificateServiceClient(opts.address, creds, {
           'grpc.ssl_target_name_override': 'waymesh-ca',
           // Calls fail at once while the channel backs off: a new pod's certificate request must
           // not wait out grpc-js's default of up to 120 s after the controller is back.
@@ -90,7 +88,7 @@ export class CaClient {
     const req: CreateCertificateRequest = { csr: csrPem, ttlSeconds, impersonatedIdentity };
     const deadline = new Date(Date.now() + (this.#opts.timeoutMs ?? 10_000));
     // The trust bundle changed since the channel was made (a root rotation): trust the new one.
-    if (this.#credentials() !== this.#madeWith) this.#client.renew();
+    this.#client.renewIfStale();
     return new Promise<string[]>((resolve, reject) => {
       this.#client.current.CreateCertificate(req, metadata, { deadline }, (err, res) => {
         if (err !== null) reject(caCallError(err));

@@ -17,7 +17,7 @@ export { loadCaMaterial, caFilesOf } from './material.ts';
 export type { CaFiles, CaMaterial } from './material.ts';
 export { FileCaStore, CA_FILE_NAMES } from './store.ts';
 export type { CaStore } from './store.ts';
-export { TrustBundle } from './bundle.ts';
+export { anchorsStart, isSelfSignedCa, TrustBundle } from './bundle.ts';
 export type { RootSummary } from './bundle.ts';
 export { verifyPeerChain, VerifyError } from './verify.ts';
 export type { PeerRole } from './verify.ts';

@@ -26,8 +26,16 @@ export const CONNECT_TIMEOUT_MS = 10_000;
 
 /** Options of {@link RenewingClient}. */
 export interface RenewingClientOptions<C> {
-  /** Makes a client (and its channel); called once at start and once per renewal. */
-  readonly make: (options: { 'grpc.use_local_subchannel_pool': number }) => C;
+  /** Makes a client (and its channel) with `credentials`; called once at start and once per renewal. */
+  readonly make: (
+    options: { 'grpc.use_local_subchannel_pool': number },
+    credentials: grpc.ChannelCredentials,
+  ) => C;
+  /**
+   * The credentials of the next channel. {@link RenewingClient.renewIfStale} asks again: a result
+   * other than the one the current channel was made with (a new trust bundle) gets a new channel.
+   */
+  readonly credentials: () => grpc.ChannelCredentials;
   /** Default {@link CONNECT_TIMEOUT_MS}. */
   readonly connectTimeoutMs?: number;
   /** Told about each renewal (for a log line). */
@@ -48,6 +56,8 @@ export class RenewingClient<C extends grpc.Client> {
   readonly #opts: RenewingClientOptions<C>;
   readonly #timeoutMs: number;
   #client: C;
+  /** The credentials the current channel was made with. */
+  #madeWith: grpc.ChannelCredentials | undefined;
   #closed = false;
 
   constructor(opts: RenewingClientOptions<C>) {
@@ -62,14 +72,14 @@ export class RenewingClient<C extends grpc.Client> {
   }
 
   /**
-   * Replaces the client with a new one on a new channel now (its credentials changed: a new trust
-   * bundle). Calls on the old channel fail (CANCELLED) and their callers retry as after any failure.
+   * Moves to a new channel when the credentials changed since the current one was made (the trust
+   * bundle learned a root); true when it did. Calls on the old channel fail (CANCELLED) and their
+   * callers retry as after any failure.
    */
-  renew(): void {
-    if (this.#closed) return;
-    const old = this.#client;
-    this.#client = this.#make();
-    old.close();
+  renewIfStale(): boolean {
+    if (this.#closed || this.#opts.credentials() === this.#madeWith) return false;
+    this.#replace();
+    return true;
   }
 
   /** Closes the current client; no renewal after this. */
@@ -79,9 +89,17 @@ export class RenewingClient<C extends grpc.Client> {
   }
 
   #make(): C {
-    const client = this.#opts.make({ 'grpc.use_local_subchannel_pool': 1 });
+    this.#madeWith = this.#opts.credentials();
+    const client = this.#opts.make({ 'grpc.use_local_subchannel_pool': 1 }, this.#madeWith);
     this.#watch(client, Date.now());
     return client;
+  }
+
+  /** Makes a new client and closes the current one. */
+  #replace(): void {
+    const old = this.#client;
+    this.#client = this.#make();
+    old.close();
   }
 
   /** Follows `client`'s state; `since` is when it entered the state it is in. */
@@ -99,8 +117,7 @@ export class RenewingClient<C extends grpc.Client> {
       if (stuckMs < this.#timeoutMs) return this.#watch(client, since);
       // Still connecting at the deadline: start over on a new channel.
       this.#opts.onRenew?.(stuckMs);
-      this.#client = this.#make();
-      client.close();
+      this.#replace();
     });
   }
 }

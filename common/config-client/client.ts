@@ -99,9 +99,6 @@ export class ConfigClient {
   readonly #opts: ConfigClientOptions;
   readonly #log: Logger;
   readonly #client: RenewingClient<ConfigServiceStub>;
-  readonly #credentials: () => grpc.ChannelCredentials;
-  /** The credentials the current channel was made with. */
-  #madeWith: grpc.ChannelCredentials | undefined;
   readonly #initialMs: number;
   readonly #capMs: number;
   #stream: Stream | undefined;
@@ -125,10 +122,10 @@ export class ConfigClient {
     this.#capMs = Math.min(BACKOFF_CAP_MS, opts.maxBackoffMs ?? RECONNECT_CAP_MS);
     this.#initialMs = Math.min(this.#capMs, Math.max(1, opts.initialBackoffMs ?? RECONNECT_INITIAL_MS));
     const credentials = opts.credentials;
-    this.#credentials = typeof credentials === 'function' ? credentials : () => credentials;
     this.#client = new RenewingClient({
-      make: (pool) =>
-        new ConfigServiceClient(opts.address, (this.#madeWith = this.#credentials()), {
+      credentials: typeof credentials === 'function' ? credentials : () => credentials,
+      make: (pool, creds) =>
+        new ConfigServiceClient(opts.address, creds, {
           'grpc.max_receive_message_length': 256 * 1024 * 1024,
           ...reconnectChannelOptions(this.#initialMs, this.#capMs),
           'grpc.keepalive_time_ms': 30_000,
@@ -193,11 +190,10 @@ export class ConfigClient {
     if (!this.#running) return;
     const metadata = new grpc.Metadata();
     metadata.set('authorization', `Bearer ${token}`);
-    if (this.#credentials() !== this.#madeWith) {
+    if (this.#client.renewIfStale()) {
       this.#log.info('the trust bundle changed; connecting to the controller on a new channel', {
         address: this.#opts.address,
       });
-      this.#client.renew();
     }
     const stream = this.#client.current.Stream(metadata);
     this.#stream = stream;

@@ -85,7 +85,7 @@ export class CaReloader {
       this.#opts.logger.error('CA Secret refused; still issuing with the CA loaded before', {
         store: this.#opts.store.describe(),
         error: problem,
-        hint: 'fix the Secret (docs/certificates.md, "Rotating the root"); it is read again every 30 s',
+        hint: 'fix the Secret (docs/certificates.md, "Rotating the root"); the controller reads it again at its next check (every 30 s by default)',
       });
     }
     return 'refused';

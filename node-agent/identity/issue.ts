@@ -3,6 +3,7 @@
  * wrong answer out of the TLS stack (identity, key, validity window).
  */
 import { createPublicKey } from 'node:crypto';
+import { anchorsStart } from '../../certs/bundle.ts';
 import { createCsr } from '../../certs/csr.ts';
 import { generateKey, privateKeyToPem } from '../../certs/keys.ts';
 import type { Certificate } from '../../certs/parse.ts';
@@ -21,10 +22,6 @@ export interface IssuedIdentity {
   readonly roots: readonly Certificate[];
   readonly notBefore: Date;
   readonly notAfter: Date;
-}
-
-function isSelfSigned(c: Certificate): boolean {
-  return c.isCa && c.subject.equals(c.issuer);
 }
 
 function wrong(spiffeId: string, why: string): MeshError {
@@ -52,8 +49,7 @@ export async function issueIdentity(
   if (leaf.notAfter.getTime() <= now) {
     throw wrong(spiffeId, `a certificate that expired at ${leaf.notAfter.toISOString()}`);
   }
-  let end = chain.length;
-  while (end > 1 && isSelfSigned(chain[end - 1] as Certificate)) end--;
+  const end = anchorsStart(chain);
   return Object.freeze({
     spiffeId,
     keyPem: privateKeyToPem(key),

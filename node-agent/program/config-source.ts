@@ -3,11 +3,7 @@
  * `{kind: 'node', name: <node>}`, or a local snapshot file (`--config-file`, component tests).
  * The sources themselves are shared with the waypoint (common/config-client/sources.ts).
  */
-import {
-  controllerChannelCredentials,
-  followingCredentials,
-  type BundleSource,
-} from '../../certs/channel.ts';
+import { controllerChannelCredentials, type BundleSource } from '../../certs/channel.ts';
 import * as sources from '../../common/config-client/sources.ts';
 import type { NodeSnapshot } from '../../common/ir/index.ts';
 import type { Logger } from '../../common/log.ts';
@@ -42,9 +38,7 @@ export function controllerConfigSource(options: ControllerSourceOptions): Config
   return sources.controllerConfigSource('node', {
     address: options.address,
     name: options.node,
-    credentials: followingCredentials(options.bundle, (bundle) =>
-      controllerChannelCredentials(bundle, options.serverId),
-    ),
+    credentials: controllerChannelCredentials(options.bundle, options.serverId),
     token: options.token,
     ...(options.logger === undefined ? {} : { logger: options.logger }),
   });

@@ -16,7 +16,17 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'mocha';
 
 import { certsFromPem, parseCertificate } from '../../certs/index.ts';
-import { apply, curl, echoFacts, eventually, getJson, installMesh, podIps } from '../helpers/journey.ts';
+import {
+  apply,
+  curl,
+  echoDeployment,
+  echoFacts,
+  eventually,
+  getJson,
+  installMesh,
+  podIps,
+  service,
+} from '../helpers/journey.ts';
 import { useLab, WAYMESH } from '../helpers/lab.ts';
 
 const run = promisify(execFile);
@@ -59,33 +69,8 @@ apiVersion: v1
 kind: ServiceAccount
 metadata: { name: client, namespace: shop }
 ---
-apiVersion: apps/v1
-kind: Deployment
-metadata: { name: echo, namespace: shop }
-spec:
-  replicas: 1
-  selector: { matchLabels: { app: echo } }
-  template:
-    metadata: { labels: { app: echo } }
-    spec:
-      serviceAccountName: echo
-      containers:
-      - name: echo
-        image: waymesh/echo:latest
-        args: ["--http-port", "8080"]
-        env:
-        - { name: POD_NAME, valueFrom: { fieldRef: { fieldPath: metadata.name } } }
-        - { name: POD_NAMESPACE, valueFrom: { fieldRef: { fieldPath: metadata.namespace } } }
-        ports: [{ name: http, containerPort: 8080 }]
-        readinessProbe: { httpGet: { path: /, port: 8080 }, periodSeconds: 2 }
----
-apiVersion: v1
-kind: Service
-metadata: { name: echo, namespace: shop }
-spec:
-  selector: { app: echo }
-  ports: [{ name: http, port: 80, targetPort: 8080 }]
----
+${echoDeployment('echo', 'app: echo', '"--http-port", "8080"')}---
+${service('echo', 'app: echo', 80, 'http')}---
 apiVersion: v1
 kind: Pod
 metadata: { name: client, namespace: shop }

@@ -324,7 +324,8 @@ export async function msUntilSeen(
   return seenAt - changedAt;
 }
 
-function echoDeployment(name: string, labels: string, args: string, env = ''): string {
+/** Deployment `name` in `shop` (sa echo) of one `waymesh/echo` replica with `args` and pod `labels`. */
+export function echoDeployment(name: string, labels: string, args: string, env = ''): string {
   return `apiVersion: apps/v1
 kind: Deployment
 metadata: { name: ${name}, namespace: shop }
@@ -347,7 +348,8 @@ spec:
 `;
 }
 
-function service(name: string, selector: string, port: number, portName: 'http' | 'grpc'): string {
+/** Service `name` in `shop` on `port`, to the pods' port named `portName` (also its appProtocol). */
+export function service(name: string, selector: string, port: number, portName: 'http' | 'grpc'): string {
   return `apiVersion: v1
 kind: Service
 metadata: { name: ${name}, namespace: shop }

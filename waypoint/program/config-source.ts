@@ -4,11 +4,7 @@
  * (`--config-file`). The sources themselves are shared with the node agent
  * (common/config-client/sources.ts).
  */
-import {
-  controllerChannelCredentials,
-  followingCredentials,
-  type BundleSource,
-} from '../../certs/channel.ts';
+import { controllerChannelCredentials, type BundleSource } from '../../certs/channel.ts';
 import * as sources from '../../common/config-client/sources.ts';
 import type { WaypointSnapshot } from '../../common/ir/snapshots.ts';
 import type { Logger } from '../../common/log.ts';
@@ -43,9 +39,7 @@ export function controllerConfigSource(options: ControllerSourceOptions): Config
   return sources.controllerConfigSource('waypoint', {
     address: options.address,
     name: options.gateway,
-    credentials: followingCredentials(options.bundle, (bundle) =>
-      controllerChannelCredentials(bundle, options.serverId),
-    ),
+    credentials: controllerChannelCredentials(options.bundle, options.serverId),
     token: options.token,
     ...(options.logger === undefined ? {} : { logger: options.logger }),
   });

@@ -7,6 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 
 import {
+  anchorsStart,
+  certsFromPem,
   CertRotator,
   createCsr,
   generateKey,
@@ -49,11 +51,6 @@ export function clientTls(cert: WaypointCert): HboneClientTls {
   return { ...serverTls(cert), identityKey: `${cert.spiffeId}#${cert.serial}` };
 }
 
-function isSelfSignedCa(pem: string): boolean {
-  const c = new X509Certificate(pem);
-  return c.ca && c.subject === c.issuer;
-}
-
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\s*/g;
 
 /** Builds a {@link WaypointCert} from PEM material; throws a MeshError when it does not fit. */
@@ -91,11 +88,10 @@ export function certFromPem(
   // The self-signed certificates the chain ends with are trust anchors: the chain's own root and,
   // during a root rotation, the other root the CA sends along. They join the bundle; peers carry
   // their own, so they are not served.
-  let end = chain.length;
-  while (end > 1 && isSelfSignedCa(chain[end - 1] as string)) end--;
-  const anchors = chain.slice(end);
+  const parsed = certsFromPem(chain.join(''), `certificate chain for ${spiffeId}`);
+  const end = anchorsStart(parsed);
   const bundle =
-    anchors.length === 0 ? roots : roots.merge(TrustBundle.fromPem(roots.trustDomain, anchors.join('')));
+    end === parsed.length ? roots : roots.merge(new TrustBundle(roots.trustDomain, parsed.slice(end)));
   return {
     spiffeId,
     keyPem,

@@ -27,24 +27,33 @@ class FakeClient {
   }
 }
 
-function renewing(timeoutMs: number): {
+function renewing(
+  timeoutMs: number,
+  credentials: () => grpc.ChannelCredentials = () => INSECURE,
+): {
   renewer: RenewingClient<grpc.Client>;
   made: FakeClient[];
   renewals: number[];
+  madeWith: grpc.ChannelCredentials[];
 } {
   const made: FakeClient[] = [];
   const renewals: number[] = [];
+  const madeWith: grpc.ChannelCredentials[] = [];
   const renewer = new RenewingClient<grpc.Client>({
-    make: () => {
+    credentials,
+    make: (_pool, creds) => {
       const c = new FakeClient();
       made.push(c);
+      madeWith.push(creds);
       return c as unknown as grpc.Client;
     },
     connectTimeoutMs: timeoutMs,
     onRenew: (ms) => renewals.push(ms),
   });
-  return { renewer, made, renewals };
+  return { renewer, made, renewals, madeWith };
 }
+
+const INSECURE = grpc.credentials.createInsecure();
 
 describe('common/reconnect: RenewingClient', () => {
   it('renews a channel still connecting at its deadline, with how long it was stuck', async () => {
@@ -77,6 +86,25 @@ describe('common/reconnect: RenewingClient', () => {
     assert.equal(made.length, 2, 'renewed once the timeout has passed');
     assert.ok((renewals[0] ?? 0) >= 50, `stuck ${renewals[0]} ms`);
     renewer.close();
+  });
+
+  it('moves to a new channel only when the credentials changed since the channel was made', () => {
+    let creds = INSECURE;
+    const { renewer, made, madeWith, renewals } = renewing(60_000, () => creds);
+    assert.equal(renewer.renewIfStale(), false, 'same credentials: same channel');
+    assert.equal(made.length, 1);
+    creds = grpc.credentials.createInsecure();
+    assert.equal(renewer.renewIfStale(), true);
+    assert.equal(made.length, 2);
+    assert.equal(made[0]?.closed, true, 'the old channel closed');
+    assert.equal(renewer.current, made[1]);
+    assert.equal(madeWith[1], creds, 'made with the new credentials');
+    assert.equal(renewer.renewIfStale(), false);
+    assert.deepEqual(renewals, [], 'not counted as a stuck connect');
+    renewer.close();
+    creds = grpc.credentials.createInsecure();
+    assert.equal(renewer.renewIfStale(), false, 'nothing after close()');
+    assert.equal(made.length, 2);
   });
 
   it('does not renew after close()', async () => {
