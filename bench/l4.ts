@@ -1,7 +1,8 @@
 /**
  * `l4` (issue 5 §6): the node agents' data path against a direct connection and a stunnel pair
  * (mutual TLS 1.3), measured in the same run in network namespaces: requests/s at saturation
- * (`wrk`), p50/p99 at a fixed 1,000 req/s (open-loop, 1 KiB responses), single-connection bulk
+ * (`wrk`), p50/p99 at a fixed 1,000 req/s (open-loop, 1 KiB responses, on connections that
+ * already carried a request), a new connection's first request, single-connection bulk
  * throughput, the proxies' CPU and RSS, and the RSS of an agent with 100 captured pods. Targets
  * are printed next to the ratios, not asserted. For calibration the fixed-rate runs also go
  * through the stunnel pair and a pair of plain Node TCP relays (what the machine charges any two
@@ -21,6 +22,7 @@ import { measureFixed, medianFixed, type FixedSample, type FixedSamples } from '
 import { runWrk } from './l4/loads.ts';
 import { agentRssWithPods } from './l4/many-pods.ts';
 import { buildPaths, type BenchPath } from './l4/paths.ts';
+import { measureSetup, setupPercentiles, type SetupSample } from './l4/setup.ts';
 import { ProcessGroup, sampleDuring } from './l4/procs.ts';
 import { round } from './l4/stats.ts';
 import { TRUST_DOMAIN } from './l4/topology.ts';
@@ -34,6 +36,8 @@ const FIXED_MS = 5000;
 const MANY_PODS = 100;
 const BULK_ROUNDS = 5;
 const FIXED_ROUNDS = 3;
+const SETUP_ROUNDS = 3;
+const SETUP_PER_ROUND = 100;
 
 function cost(u: { cores: number; peakRssMb: number }): Pick<BenchRow, 'cpu_cores' | 'rss_mb'> {
   return { cpu_cores: round(u.cores, 2), rss_mb: round(u.peakRssMb, 1) };
@@ -62,6 +66,12 @@ function fixedRow(label: string, samples: readonly FixedSample[]): BenchRow {
   const m = medianFixed(samples);
   const path = `${label}: ${FIXED_RATE} req/s open loop, median p99 of ${samples.length}`;
   return latencyRow(path, m.result.achievedRps, m.result, m.usage);
+}
+
+/** A path's new-connection row: connect to first response, one connection after another. */
+function setupRow(label: string, s: SetupSample): BenchRow {
+  const path = `${label}: new connection + first request, ${s.latenciesMs.length} one after another (conn/s)`;
+  return latencyRow(path, s.connectionsPerSec, setupPercentiles(s), s.usage);
 }
 
 /** A path's bulk row: its median download. */
@@ -129,6 +139,8 @@ export const l4Bench: Bench = {
       const addedP99 = pairedDifference(p99s(paths.agents), p99s(paths.direct));
       const stunnelAddedP99 = pairedDifference(p99s(paths.stunnel), p99s(paths.direct));
       const relayAddedP99 = pairedDifference(p99s(paths.nodeRelay), p99s(paths.direct));
+      const setup = await measureSetup(fixedPaths, SETUP_ROUNDS, SETUP_PER_ROUND);
+      const setupOf = (p: BenchPath): SetupSample | undefined => setup.get(p.label);
       const bulk = await measureBulk(lab, all, BULK_ROUNDS);
       const bulkOf = (p: BenchPath): readonly BulkSample[] => bulk.get(p.label) ?? [];
       const mbs = (p: BenchPath): number[] => bulkOf(p).map((b) => b.mbPerSec);
@@ -138,8 +150,16 @@ export const l4Bench: Bench = {
       const rows: BenchRow[] = [
         ...sat.flatMap(({ path, row }) => [row, fixedRow(path.label, fixed.get(path.label) ?? [])]),
         fixedRow(paths.nodeRelay.label, fixed.get(paths.nodeRelay.label) ?? []),
+        ...fixedPaths.flatMap((p) => {
+          const s = setupOf(p);
+          return s === undefined ? [] : [setupRow(p.label, s)];
+        }),
         ...all.map((p) => bulkRow(p.label, bulkOf(p))),
       ];
+      const firstP50 = (p: BenchPath): number => {
+        const s = setupOf(p);
+        return s === undefined ? NaN : setupPercentiles(s).p50Ms;
+      };
       const rpsOf = (p: BenchPath): number => sat.find((s) => s.path === p)?.row.rps ?? NaN;
       rows.push({
         path: `node agent: ${MANY_PODS} captured pods, idle`,
@@ -167,12 +187,17 @@ export const l4Bench: Bench = {
       console.log(
         `calibration: p99 Node relay pair − direct per round: ${relayAddedP99.perRound.map((r) => round(r)).join(', ')}`,
       );
+      console.log(
+        `new connections, proxies' CPU per connection: ${fixedPaths.map((p) => `${p.label} ${round(setupOf(p)?.cpuMsPerConnection ?? NaN, 2)} ms`).join(', ')}`,
+      );
       printTargets(ratios);
       // Not targets: what the reference tunnel, and two Node processes that only relay, add to
-      // p99 on the machine of the run.
+      // p99 on the machine of the run; and what the agents add to a new connection's first
+      // request (its tunnel's setup, which the fixed-rate runs leave out).
       const calibration = {
         stunnel_added_p99_ms_at_1k: round(stunnelAddedP99.median),
         node_relay_added_p99_ms_at_1k: round(relayAddedP99.median),
+        l4_added_first_request_p50_ms: round(firstP50(paths.agents) - firstP50(paths.direct)),
       };
       return { rows, ratios: { ...ratios, ...calibration } };
     } finally {

@@ -63,7 +63,8 @@ export async function runBulk(lab: NetnsLab, t: Target): Promise<number> {
   return size / seconds / 1e6;
 }
 
-const REQUEST = Buffer.from('GET / HTTP/1.1\r\nHost: bench\r\nUser-Agent: waymesh-l4\r\n\r\n');
+/** The request every fixed-rate run and new connection sends: `GET /` (1 KiB answer). */
+export const GET_ROOT = Buffer.from('GET / HTTP/1.1\r\nHost: bench\r\nUser-Agent: waymesh-l4\r\n\r\n');
 
 /** The open-loop generator at `ratePerSec` over `connections` keep-alive connections. */
 export async function runFixedRate(
@@ -74,7 +75,7 @@ export async function runFixedRate(
 ): Promise<OpenLoopResult> {
   const result = await openLoop({
     connect: () => connectInNetns(t.ns.path, t.host, t.port, { timeoutMs: 5000 }),
-    request: REQUEST,
+    request: GET_ROOT,
     ratePerSec,
     durationMs,
     connections,

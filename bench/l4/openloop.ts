@@ -7,6 +7,13 @@
  * ~1 ms, and timing those from the intended time too added 0–1 ms of the generator's own lag to
  * every path (p50 ~0.5 ms even for the direct path), noise that buried the differences the
  * `l4_added_p99_ms_at_1k` ratio is about.
+ *
+ * Every connection carries one untimed request before the clock starts, as the `l7` generator's
+ * warm-up window does. Through the node agents a connection is accepted by the kernel before the
+ * agent has opened its tunnel, so its first request also waits for the tunnel: 16 connections
+ * opened at once put ~16 such requests and the ones queued behind them (~1 % of a 5 s run) into
+ * the run, and with them the cost of setting up a connection, not of carrying a request. That
+ * cost has its own rows in `l4` (`setup.ts`).
  */
 import type { Socket } from 'node:net';
 
@@ -53,9 +60,68 @@ export function parseResponseHead(buf: Buffer): ResponseHead | undefined {
   return { status, headLength: end + CRLF2.length, contentLength };
 }
 
+const PRIME_TIMEOUT_MS = 10_000;
+
+/**
+ * Sends `request` on `socket` and resolves with the socket once a whole 200 response came back;
+ * rejects (`BENCH_PRIME_FAILED`) on another status, a closed connection or after 10 s.
+ */
+export function primed(socket: Socket, request: Buffer): Promise<Socket> {
+  return new Promise<Socket>((resolve, reject) => {
+    let buf = Buffer.alloc(0);
+    const finish = (err?: Error): void => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('close', onClose);
+      socket.off('error', onError);
+      if (err === undefined) {
+        resolve(socket);
+      } else {
+        socket.destroy();
+        reject(err);
+      }
+    };
+    const fail = (why: string): void =>
+      finish(new MeshError('BENCH_PRIME_FAILED', `the untimed first request of a connection ${why}`));
+    const onData = (chunk: Buffer): void => {
+      buf = Buffer.concat([buf, chunk]);
+      let head: ResponseHead | undefined;
+      try {
+        head = parseResponseHead(buf);
+      } catch (err) {
+        finish(err instanceof Error ? err : new Error(String(err)));
+        return;
+      }
+      if (head === undefined || buf.length < head.headLength + head.contentLength) return;
+      if (head.status !== 200) fail(`was answered ${head.status}`);
+      else if (buf.length > head.headLength + head.contentLength) fail('got more than one response');
+      else finish();
+    };
+    const onClose = (): void => fail('lost its connection');
+    const onError = (err: Error): void => fail(`failed: ${err.message}`);
+    const timer = setTimeout(() => fail(`had no answer after ${PRIME_TIMEOUT_MS} ms`), PRIME_TIMEOUT_MS);
+    socket.on('data', onData);
+    socket.once('close', onClose);
+    socket.once('error', onError);
+    socket.write(request);
+  });
+}
+
+/** Opens and primes `o.connections` connections; on any failure closes the others and throws. */
+async function openPrimed(o: OpenLoopOptions): Promise<Socket[]> {
+  const settled = await Promise.allSettled(
+    Array.from({ length: o.connections }, async () => primed(await o.connect(), o.request)),
+  );
+  const conns = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed === undefined) return conns;
+  for (const c of conns) c.destroy();
+  throw failed.reason;
+}
+
 /** Options of {@link openLoop}. */
 export interface OpenLoopOptions {
-  /** Opens one keep-alive connection to the target. */
+  /** Opens one keep-alive connection to the target (primed with one untimed request). */
   readonly connect: () => Promise<Socket>;
   readonly request: Buffer;
   readonly ratePerSec: number;
@@ -89,7 +155,7 @@ interface Conn {
 export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
   const total = Math.floor((o.ratePerSec * o.durationMs) / 1000);
   const latencies = new Float64Array(total);
-  const conns = await Promise.all(Array.from({ length: o.connections }, () => o.connect()));
+  const conns = await openPrimed(o);
   const idle: Conn[] = [];
   let next = 0;
   let completed = 0;
