@@ -85,7 +85,7 @@ export class CaReloader {
       this.#opts.logger.error('CA Secret refused; still issuing with the CA loaded before', {
         store: this.#opts.store.describe(),
         error: problem,
-        hint: 'fix the Secret (docs/certificates.md, "Rotating the root"); the controller reads it again at its next check (every 30 s by default)',
+        hint: 'fix the Secret (docs/certificates.md, "Rotating the root"); the controller reads it again at its next check (every WAYMESH_CA_RELOAD_SECONDS, 30 s by default)',
       });
     }
     return 'refused';

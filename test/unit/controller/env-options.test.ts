@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { KubeConfig } from '@kubernetes/client-node';
+import { describe, it } from 'mocha';
+
+import { silentLogger } from '../../../common/log.ts';
+import { CA_RELOAD_MS } from '../../../controller/app.ts';
+import { optionsFromEnv } from '../../../controller/env-options.ts';
+
+const BASE = { WAYMESH_WAYPOINT_IMAGE: 'waymesh/waypoint:1', POD_NAME: 'controller-0' };
+const read = (env: Record<string, string>): ReturnType<typeof optionsFromEnv> =>
+  optionsFromEnv({ ...BASE, ...env }, new KubeConfig(), silentLogger);
+
+describe('controller options from the environment', () => {
+  it('reads the CA reload period in seconds, 30 by default', () => {
+    assert.equal(read({}).caReloadMs, CA_RELOAD_MS);
+    assert.equal(read({ WAYMESH_CA_RELOAD_SECONDS: '5' }).caReloadMs, 5000);
+    assert.equal(read({ WAYMESH_CA_RELOAD_SECONDS: '86400' }).caReloadMs, 86_400_000);
+  });
+
+  for (const bad of ['0', '-1', '1.5', '30s', '86401', ' 5']) {
+    it(`refuses WAYMESH_CA_RELOAD_SECONDS=${JSON.stringify(bad)}, naming the variable`, () => {
+      assert.throws(
+        () => read({ WAYMESH_CA_RELOAD_SECONDS: bad }),
+        (err: Error & { code?: string }) =>
+          err.code === 'CONTROLLER_CONFIG' &&
+          err.message.includes('WAYMESH_CA_RELOAD_SECONDS must be an integer from 1 to 86400') &&
+          err.message.includes(JSON.stringify(bad)),
+      );
+    });
+  }
+
+  it('still checks the waypoint replicas and image', () => {
+    assert.equal(read({ WAYMESH_WAYPOINT_REPLICAS: '3' }).waypoint.replicas, 3);
+    assert.throws(
+      () => read({ WAYMESH_WAYPOINT_REPLICAS: '0' }),
+      /WAYMESH_WAYPOINT_REPLICAS must be an integer from 1 to/,
+    );
+    assert.throws(
+      () => optionsFromEnv({}, new KubeConfig(), silentLogger),
+      /WAYMESH_WAYPOINT_IMAGE is not set/,
+    );
+  });
+});
