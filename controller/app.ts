@@ -158,6 +158,8 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   const nodeAgent = { namespace, serviceAccount: NODE_AGENT_ACCOUNT.serviceAccount };
 
   const caStore = new SecretCaStore({ client: rest, namespace });
+  /** Sends the proxies the reloaded CA's roots (set once the config server runs). */
+  let sendAnchors = (): void => undefined;
   const caReloader = new CaReloader({
     store: caStore,
     initial: await loadOrCreateClusterCa({
@@ -167,10 +169,11 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     }),
     trustDomain: opts.trustDomain,
     logger: log,
-    // New handshakes get a serving certificate from the new CA at once; the leader republishes
-    // the root ConfigMaps.
+    // New handshakes get a serving certificate from the new CA at once; every replica sends its
+    // proxies the roots; the leader republishes the root ConfigMaps.
     onReload: () => {
       renewServingNow();
+      sendAnchors();
       if (leading) scheduleWrites();
     },
   });
@@ -239,6 +242,8 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     address: opts.listen,
     credentials,
     logger: opts.logger,
+    // Every snapshot carries the CA's roots, so a new root reaches every proxy in seconds.
+    trustAnchors: () => ca().rootsPem(),
     authenticate: (metadata) => {
       const value = metadata.get('authorization')[0];
       const m = typeof value === 'string' ? /^Bearer\s+(\S+)$/i.exec(value.trim()) : null;
@@ -252,6 +257,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
         logger: opts.logger,
       }),
   });
+  sendAnchors = () => config.anchorsChanged();
 
   const statusWriter = new StatusWriter({ client: rest, logger: opts.logger });
   const provisioner = new WaypointProvisioner({

@@ -82,6 +82,9 @@ function buildAgent(settings: AgentSettings, log: Logger): NodeAgent {
           serverId,
           token,
           logger: log,
+          // The CA's roots as the controller has them now: a new root of a rotation reaches the
+          // agent in seconds, pods or not (docs/certificates.md).
+          onTrustAnchors: (pem) => identities.updateRoots([settings.caRootPem, pem]),
         })
       : fileConfigSource(settings.configFile, log);
   agent = new NodeAgent({

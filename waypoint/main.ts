@@ -51,6 +51,9 @@ function buildWaypoint(s: WaypointSettings, log: Logger): Waypoint {
           serverId,
           token,
           logger: log,
+          // The CA's roots as the controller has them now: a new root of a rotation reaches the
+          // waypoint in seconds, not at its next certificate (docs/certificates.md).
+          onTrustAnchors: (pem) => identity.trustAnchors(pem),
         });
   return new Waypoint({
     gateway: s.gateway,

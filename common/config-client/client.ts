@@ -40,6 +40,12 @@ export interface ConfigClientOptions {
   readonly token: string | (() => string | Promise<string>);
   /** Applies a snapshot; throwing (or rejecting) NACKs it. Called one at a time. */
   onSnapshot(snapshot: ProxySnapshot): Promise<void> | void;
+  /**
+   * Takes the CA's trust anchors (PEM) the controller sends with its snapshots, before the
+   * snapshot is applied; called when they differ from the last ones taken. Throwing refuses them
+   * (logged once per value; the snapshot is still applied and the proxy keeps its bundle).
+   */
+  readonly onTrustAnchors?: (pem: string) => void;
   readonly logger?: Logger;
   /** First reconnect delay (default 1 s); doubles per failed attempt up to `maxBackoffMs`. */
   readonly initialBackoffMs?: number;
@@ -107,6 +113,8 @@ export class ConfigClient {
   #attempt = 0;
   #connected = false;
   #version: string | undefined;
+  /** The last trust anchors handed to onTrustAnchors (taken or refused). */
+  #anchors: string | undefined;
   #lastError: string | undefined;
   #rejected = 0;
   #reconnects = 0;
@@ -231,6 +239,7 @@ export class ConfigClient {
 
   async #apply(stream: Stream, res: ConfigResponse): Promise<void> {
     if (!this.#running) return;
+    this.#takeAnchors(res.trustAnchorsPem);
     let error = '';
     if (res.version !== this.#version) {
       try {
@@ -250,6 +259,20 @@ export class ConfigClient {
     }
     // The stream may have been replaced while onSnapshot ran; the new one gets its own copy.
     if (this.#stream === stream) stream.write({ proxy: null, version: res.version, error });
+  }
+
+  #takeAnchors(pem: string): void {
+    const take = this.#opts.onTrustAnchors;
+    if (take === undefined || pem === '' || pem === this.#anchors) return;
+    this.#anchors = pem;
+    try {
+      take(pem);
+      this.#log.info('took the trust anchors the controller sent');
+    } catch (err) {
+      this.#log.warn('refused the trust anchors the controller sent; keeping the trust bundle', {
+        error: errorMessage(err),
+      });
+    }
   }
 
   #retry(reason: string): void {

@@ -21,10 +21,11 @@ export interface ConfigRequest {
   error: string;
 }
 
-/** A response: the snapshot as JSON and its version. */
+/** A response: the snapshot as JSON, its version, and the CA's trust anchors ('' when not sent). */
 export interface ConfigResponse {
   version: string;
   snapshotJson: string;
+  trustAnchorsPem: string;
 }
 
 /** What the server's deserializer yields for bytes that are not a ConfigRequest. */

@@ -65,6 +65,8 @@ export interface ControllerSourceOptions {
   readonly credentials: grpc.ChannelCredentials | (() => grpc.ChannelCredentials);
   readonly token: () => Promise<string>;
   readonly logger?: Logger;
+  /** Takes the CA's trust anchors sent with the snapshots (see ConfigClientOptions.onTrustAnchors). */
+  readonly onTrustAnchors?: (pem: string) => void;
 }
 
 /** Snapshots of `kind` from the controller's config stream, as proxy `{kind, name}`. */
@@ -83,6 +85,7 @@ export function controllerConfigSource<K extends keyof SnapshotKinds>(
         proxy: { kind, name: options.name },
         token: options.token,
         ...(options.logger === undefined ? {} : { logger: options.logger }),
+        ...(options.onTrustAnchors === undefined ? {} : { onTrustAnchors: options.onTrustAnchors }),
         onSnapshot: (s) => {
           if (s.kind !== kind)
             throw new MeshError(

@@ -1,8 +1,10 @@
 /**
  * The config push server (DESIGN.md §5, issue 4 §6): one gRPC stream per proxy replica. After
  * the proxy's hello it sends the proxy's current snapshot, then every new version that
- * `publish()` produces for it; the proxy answers each with an ACK or a NACK (it keeps its last
- * good snapshot). Misbehaving clients get a gRPC status and lose only their own stream.
+ * `publish()` produces for it, each with the CA's current trust anchors (and the same snapshot
+ * again when only those changed, `anchorsChanged()`); the proxy answers each with an ACK or a
+ * NACK (it keeps its last good snapshot). Misbehaving clients get a gRPC status and lose only
+ * their own stream.
  */
 import * as grpc from '@grpc/grpc-js';
 import {
@@ -30,6 +32,11 @@ export interface ConfigServerOptions {
   readonly logger?: Logger;
   /** How long a stream may stay open without a hello (default 10 s). */
   readonly helloTimeoutMs?: number;
+  /**
+   * The CA's trust anchors (PEM), sent with every snapshot; read at each send. After they
+   * change, {@link ConfigServer.anchorsChanged} sends every proxy its snapshot again with them.
+   */
+  trustAnchors?(): string;
 }
 
 /** A running config server. */
@@ -37,6 +44,8 @@ export interface ConfigServer {
   readonly port: number;
   /** Makes `snapshots` current and pushes every changed version to its subscribed proxies. */
   publish(snapshots: SnapshotSet): void;
+  /** Sends every subscribed proxy its current snapshot again when the trust anchors changed. */
+  anchorsChanged(): void;
   /** What each known proxy was sent, ACKed and NACKed, sorted by `kind/name`. */
   status(): ProxyStatus[];
   /** Ends every stream with UNAVAILABLE (clients reconnect elsewhere) and stops listening. */
@@ -51,6 +60,8 @@ interface Subscriber {
   readonly record: ProxyRecord;
   readonly peer: string;
   sent?: string;
+  /** The trust anchors sent with `sent`. */
+  sentAnchors?: string;
   /** True while grpc-js buffers a write; the latest version is sent on 'drain'. */
   waitingDrain: boolean;
 }
@@ -86,15 +97,20 @@ export async function startConfigServer(opts: ConfigServerOptions): Promise<Conf
     'grpc.keepalive_timeout_ms': 10_000,
   });
 
-  /** Sends the current snapshot to `sub` unless it already has it (or is waiting to drain). */
+  /**
+   * Sends the current snapshot (with the current trust anchors) to `sub` unless it already has
+   * both (or is waiting to drain).
+   */
   const push = (sub: Subscriber): void => {
     const cur = table.current(sub.record.id);
-    if (cur === undefined || cur.version === sub.sent || sub.call.cancelled) return;
-    if (sub.waitingDrain) return;
+    if (cur === undefined || sub.call.cancelled || sub.waitingDrain) return;
+    const anchors = opts.trustAnchors?.() ?? '';
+    if (cur.version === sub.sent && anchors === sub.sentAnchors) return;
     sub.sent = cur.version;
+    sub.sentAnchors = anchors;
     sub.record.lastSent = cur.version;
     log.debug('sending snapshot', { proxy: proxyKey(sub.record.id), version: cur.version, peer: sub.peer });
-    if (!sub.call.write({ version: cur.version, snapshotJson: cur.json })) {
+    if (!sub.call.write({ version: cur.version, snapshotJson: cur.json, trustAnchorsPem: anchors })) {
       sub.waitingDrain = true;
       sub.call.once('drain', () => {
         sub.waitingDrain = false;
@@ -230,6 +246,16 @@ export async function startConfigServer(opts: ConfigServerOptions): Promise<Conf
       const changed = table.replace(next);
       for (const key of changed) for (const sub of subscribers.get(key) ?? []) push(sub);
       if (changed.size > 0) log.info('published snapshots', { changed: changed.size, total: next.size });
+    },
+    anchorsChanged(): void {
+      let sent = 0;
+      for (const set of subscribers.values())
+        for (const sub of set) {
+          const before = sub.sentAnchors;
+          push(sub);
+          if (sub.sentAnchors !== before) sent++;
+        }
+      if (sent > 0) log.info('sent the new trust anchors', { streams: sent });
     },
     status: () => table.status(),
     async stop(options: { deadlineMs?: number } = {}): Promise<void> {

@@ -31,6 +31,8 @@ export interface ControllerSourceOptions {
   readonly serverId: string;
   readonly token: () => Promise<string>;
   readonly logger?: Logger;
+  /** Takes the CA's trust anchors the controller sends with the snapshots. */
+  readonly onTrustAnchors?: (pem: string) => void;
 }
 
 /** Node snapshots from the controller's config stream. */
@@ -41,6 +43,7 @@ export function controllerConfigSource(options: ControllerSourceOptions): Config
     credentials: controllerChannelCredentials(options.bundle, options.serverId),
     token: options.token,
     ...(options.logger === undefined ? {} : { logger: options.logger }),
+    ...(options.onTrustAnchors === undefined ? {} : { onTrustAnchors: options.onTrustAnchors }),
   });
 }
 

@@ -1,11 +1,12 @@
 /**
  * A root rotation in the lab, as docs/certificates.md tells an operator to do it, with kubectl
- * and `waymesh certs init` only: no node agent or pod is restarted. Step 1 adds the new root next
- * to the old one; each node agent learns it with its next certificate. Step 2 makes the new root
- * sign; the controllers are then restarted (as an upgrade would), so every agent has to verify a
- * controller serving under the new root to get its config and certificates back. A pod started
- * afterwards gets a certificate under the new root and talks mutual TLS with pods still holding
- * certificates under the old root.
+ * and `waymesh certs init` only: no node agent, waypoint or pod is restarted. Step 1 adds the new
+ * root next to the old one; every node agent and waypoint learns it from the config stream, with
+ * no new certificate. Step 2 makes the new root sign; the controllers are then restarted (as an
+ * upgrade would), so every agent and waypoint has to verify a controller serving under the new
+ * root to get its config and certificates back. A pod started afterwards gets a certificate under
+ * the new root and talks mutual TLS, through the waypoint, with pods still holding certificates
+ * under the old root.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -18,6 +19,7 @@ import { after, before, describe, it } from 'mocha';
 import { certsFromPem, parseCertificate } from '../../certs/index.ts';
 import {
   apply,
+  createWaypoint,
   curl,
   echoDeployment,
   echoFacts,
@@ -26,6 +28,7 @@ import {
   installMesh,
   podIps,
   service,
+  WAYPOINT_PODS,
 } from '../helpers/journey.ts';
 import { useLab, WAYMESH } from '../helpers/lab.ts';
 
@@ -55,6 +58,11 @@ interface AgentDump {
   config: { connected?: boolean; reconnects?: number };
   trustBundle: { sha256: string; subjectKeyId: string | null }[];
   identities: { spiffeId: string; state: string; issuerKeyId: string | null }[];
+}
+
+interface WaypointDump {
+  identity: { trustBundle: { subjectKeyId: string | null }[] } | null;
+  source: { connected?: boolean; reconnects?: number };
 }
 
 const APP = `apiVersion: v1
@@ -140,6 +148,22 @@ describe('root rotation in the lab without restarts (e2e, kubectl)', function ()
         'http://127.0.0.1:15000/config_dump',
       ),
     ) as AgentDump;
+  const waypoints = async (): Promise<string[]> =>
+    (await getJson<{ items: Pod[] }>(lab, '-n', 'shop', 'pods', '-l', WAYPOINT_PODS)).items.map(
+      (p) => p.metadata.name,
+    );
+  const waypointDump = async (pod: string): Promise<WaypointDump> =>
+    JSON.parse(
+      await lab.exec(`shop/${pod}`, 'curl', '-sf', 'http://127.0.0.1:15000/config_dump'),
+    ) as WaypointDump;
+  /** Config stream reconnects so far, by node agent and waypoint pod. */
+  const reconnectCounts = async (): Promise<Map<string, number>> => {
+    const out = new Map<string, number>();
+    for (const agent of await agents())
+      out.set(agent.metadata.name, (await dumpOf(agent)).config.reconnects ?? 0);
+    for (const pod of await waypoints()) out.set(pod, (await waypointDump(pod)).source.reconnects ?? 0);
+    return out;
+  };
   /** The serving certificate of every controller replica: its serial and issuer key id. */
   const served = async (): Promise<{ serial: string; issuer: string }[]> => {
     const ips = await podIps(lab, 'waymesh-system', 'app.kubernetes.io/name=waymesh-controller');
@@ -215,6 +239,18 @@ describe('root rotation in the lab without restarts (e2e, kubectl)', function ()
     await installMesh(lab);
     apply(lab, APP);
     await lab.kubectl('-n', 'shop', 'wait', '--for=condition=Ready', 'pod', '--all', '--timeout=90s');
+    // Calls to echo go through a waypoint, whose own certificate is renewed only at half life.
+    await createWaypoint(lab, ['echo']);
+    await lab.kubectl(
+      '-n',
+      'shop',
+      'wait',
+      '--for=condition=Ready',
+      'pod',
+      '-l',
+      WAYPOINT_PODS,
+      '--timeout=90s',
+    );
     nodes = (await lab.kubectl('get', 'nodes', '-o', 'jsonpath={.items[*].metadata.name}'))
       .trim()
       .split(/\s+/);
@@ -226,7 +262,7 @@ describe('root rotation in the lab without restarts (e2e, kubectl)', function ()
 
   after(() => rmSync(work, { recursive: true, force: true }));
 
-  it('step 1: with both roots in the Secret, every node agent learns the new root with its next certificate', async () => {
+  it('step 1: with both roots in the Secret, every node agent and waypoint learns the new root from the config stream', async () => {
     await callEcho('client');
     const renewed = await reloadWith('1');
     oldRoot = keyIdOf(readFileSync(join(work, 'old-root-cert.pem'), 'utf8'));
@@ -236,8 +272,7 @@ describe('root rotation in the lab without restarts (e2e, kubectl)', function ()
     await eventually('both roots in ConfigMap waymesh-ca-root-cert', async () =>
       (await rootsInConfigMap()) === 2 ? true : undefined,
     );
-    // A new identity on every node: its certificate answer carries the new root along.
-    await probes('before');
+    // No new identity anywhere: the roots come with the snapshots.
     for (const agent of await agents()) {
       const dump = await eventually(`${agent.metadata.name} trusting both roots`, async () => {
         const d = await dumpOf(agent);
@@ -245,6 +280,17 @@ describe('root rotation in the lab without restarts (e2e, kubectl)', function ()
       });
       assert.ok(dump.trustBundle.some((r) => r.subjectKeyId === newRoot));
     }
+    const replicas = await waypoints();
+    assert.ok(replicas.length > 0, 'the waypoint has replicas');
+    for (const pod of replicas) {
+      const roots = await eventually(`waypoint ${pod} trusting both roots`, async () => {
+        const bundle = (await waypointDump(pod)).identity?.trustBundle ?? [];
+        return bundle.length === 2 ? bundle : undefined;
+      });
+      assert.ok(roots.some((r) => r.subjectKeyId === newRoot));
+    }
+    // Pods whose certificates stay under the old root through step 2.
+    await probes('before');
   });
 
   it('step 2: the new root signs; after a controller restart the agents reconnect, and new pods get certificates under it and talk to pods under the old root', async () => {
@@ -256,9 +302,7 @@ describe('root rotation in the lab without restarts (e2e, kubectl)', function ()
     );
     // Connections made before the switch stay up; a restart of the controllers (an upgrade, a
     // node drained) makes every agent connect again and verify the controller under the new root.
-    const reconnects = new Map<string, number>();
-    for (const agent of await agents())
-      reconnects.set(agent.metadata.name, (await dumpOf(agent)).config.reconnects ?? 0);
+    const reconnects = await reconnectCounts();
     await lab.kubectl('-n', 'waymesh-system', 'rollout', 'restart', 'deployment/waymesh-controller');
     await lab.kubectl(
       '-n',
@@ -279,6 +323,17 @@ describe('root rotation in the lab without restarts (e2e, kubectl)', function ()
         90_000,
       );
     }
+    for (const pod of await waypoints()) {
+      const before = reconnects.get(pod) ?? 0;
+      await eventually(
+        `waypoint ${pod} subscribed to a restarted controller`,
+        async () => {
+          const c = (await waypointDump(pod)).source;
+          return c.connected === true && (c.reconnects ?? 0) > before ? true : undefined;
+        },
+        90_000,
+      );
+    }
     const names = await probes('after');
     for (const name of names) {
       const id = `spiffe://cluster.local/ns/shop/sa/${name}`;
@@ -287,9 +342,10 @@ describe('root rotation in the lab without restarts (e2e, kubectl)', function ()
       );
     }
     assert.equal((await issuers()).get('spiffe://cluster.local/ns/shop/sa/echo'), oldRoot);
-    // New root → old root, and old root → old root, through the agents.
+    // New root → old root, and old root → old root, through the agents and the waypoint.
     for (const name of names) await callEcho(name);
     await callEcho('client');
+    await callEcho('before-0');
   });
 
   it('step 3: without the old root in the Secret, the proxies that started before the rotation still trust it', async () => {

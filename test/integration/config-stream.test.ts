@@ -229,6 +229,68 @@ describe('config stream (controller/xds ↔ common/config-client)', function () 
     assert.equal(warn?.['proxy'], 'node/node-a');
   });
 
+  it('sends the trust anchors with the snapshots, the same snapshot again when only they change, and the proxy takes each value once', async () => {
+    await server.stop({ deadlineMs: 1_000 });
+    let anchors = 'ROOTS-1';
+    server = await startConfigServer({
+      address: '127.0.0.1:0',
+      credentials: grpc.ServerCredentials.createInsecure(),
+      authenticate,
+      logger: log.logger,
+      trustAnchors: () => anchors,
+    });
+    server.publish(snapshots(1));
+    const clientLog = memoryLogger();
+    const took: string[] = [];
+    const applied: ProxySnapshot[] = [];
+    const client = new ConfigClient({
+      address: `127.0.0.1:${server.port}`,
+      credentials: grpc.credentials.createInsecure(),
+      proxy: { kind: 'node', name: 'node-a' },
+      token: 'tok-a',
+      logger: clientLog.logger,
+      onSnapshot: (snap) => {
+        applied.push(snap);
+      },
+      onTrustAnchors: (pem) => {
+        took.push(pem);
+        if (pem === 'BAD') throw new Error('no certificate in the trust anchors');
+      },
+    });
+    clients.push(client);
+    client.start();
+    const acks = (): number => server.status()[0]?.ackCount ?? 0;
+    await waitFor('first snapshot', () => applied.length === 1 && acks() === 1);
+    assert.deepEqual(took, ['ROOTS-1']);
+    // A new snapshot with the same anchors: applied; the anchors are not handed over again.
+    const v2 = snapshots(2);
+    server.publish(v2);
+    await waitFor('second snapshot', () => applied.length === 2 && acks() === 2);
+    assert.deepEqual(took, ['ROOTS-1']);
+    // Nothing changed: nothing is sent.
+    server.anchorsChanged();
+    // Only the anchors change: the same version again, ACKed, not applied again.
+    anchors = 'ROOTS-2';
+    server.anchorsChanged();
+    await waitFor('new anchors', () => took.length === 2 && acks() === 3);
+    assert.deepEqual(took, ['ROOTS-1', 'ROOTS-2']);
+    assert.equal(applied.length, 2);
+    assert.equal(server.status()[0]?.lastAcked, versionOf(v2, 'node-a'));
+    // Anchors the proxy refuses: logged, the snapshot is still ACKed (no NACK), and the same
+    // value sent again is not tried again.
+    anchors = 'BAD';
+    server.anchorsChanged();
+    await waitFor('refused anchors', () => took.length === 3 && acks() === 4);
+    assert.equal(server.status()[0]?.nackCount, 0);
+    const warn = clientLog.lines.find(
+      (l) => l['level'] === 'warn' && String(l['msg']).includes('refused the trust anchors'),
+    );
+    assert.equal(warn?.['error'], 'no certificate in the trust anchors');
+    server.publish(snapshots(3));
+    await waitFor('third snapshot', () => applied.length === 3 && acks() === 5);
+    assert.equal(took.length, 3);
+  });
+
   /** A node-a client that applied its first snapshot, then the server stopped. */
   const firstSnapshotThenStop = async (): Promise<{
     client: ConfigClient;

@@ -4,7 +4,9 @@
  * then a controller restarted with an intermediate under the new root serves and signs with it.
  * A node agent configured with the old root only learns the new one from the CA's answers, keeps
  * reaching the controller after the switch without a restart, and its workloads under either root
- * talk mutual TLS. The waypoint reads the CA's answer the same way.
+ * talk mutual TLS. The waypoint reads the CA's answer the same way. An agent with no certificate
+ * to ask for, and a waypoint whose certificate predates the rotation, learn the new root from the
+ * trust anchors the config stream carries.
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
@@ -42,8 +44,11 @@ import type { NodeSnapshot } from '../../common/ir/index.ts';
 import { buildSnapshots, type SnapshotSet } from '../../controller/snapshots/index.ts';
 import { startConfigServer, type ConfigServer } from '../../controller/xds/server.ts';
 import { caClientSource, IdentityManager, type WorkloadIdentity } from '../../node-agent/identity/index.ts';
-import { controllerConfigSource } from '../../node-agent/program/config-source.ts';
-import { certFromPem as waypointCert } from '../../waypoint/program/identity.ts';
+import { controllerConfigSource, type ConfigSource } from '../../node-agent/program/config-source.ts';
+import {
+  caIdentity as waypointIdentity,
+  certFromPem as waypointCert,
+} from '../../waypoint/program/identity.ts';
 import { signSubCa, type Signed } from '../helpers/pki.ts';
 
 const TD = 'cluster.local';
@@ -74,6 +79,84 @@ function rootsOf(bundle: TrustBundle | undefined): string[] {
 
 function hex(certs: readonly Certificate[]): string[] {
   return certs.map((c) => c.der.toString('hex')).sort();
+}
+
+/** node-a's snapshots with `workloads` workloads: a restarted controller with news sends a new one. */
+function nodeSnapshots(workloads: number): SnapshotSet {
+  return buildSnapshots({
+    trustDomain: TD,
+    workloads: Array.from({ length: workloads }, (_, i) => ({
+      uid: `uid-web-${i}`,
+      name: `web-${i}`,
+      namespace: 'shop',
+      node: 'node-a',
+      ips: [`10.0.0.${i + 1}`],
+      serviceAccount: 'web',
+      identity: WEB,
+      captured: true,
+      labels: {},
+      namedPorts: {},
+    })),
+    services: [],
+    tables: [],
+    authorization: [],
+    rateLimits: [],
+    nodes: ['node-a'],
+    waypoints: [],
+  });
+}
+
+/**
+ * The controller's config stream under `ca` on `port`, publishing {@link nodeSnapshots}; with
+ * `anchors`, every snapshot carries the CA's roots (as controller/app.ts sends them).
+ */
+async function configServer(
+  ca: CertificateAuthority,
+  port: number,
+  workloads: number,
+  anchors = false,
+): Promise<ConfigServer> {
+  const s = await startConfigServer({
+    address: `127.0.0.1:${port}`,
+    credentials: caServerCredentials(issueLocalIdentity(ca, CONTROLLER)),
+    authenticate: () => Promise.resolve({ kind: 'node', name: 'node-a' }),
+    ...(anchors ? { trustAnchors: () => ca.rootsPem() } : {}),
+  });
+  s.publish(nodeSnapshots(workloads));
+  return s;
+}
+
+/**
+ * Subscribes the source `source(port)` makes to a config stream under `before`, calls `onFirst`
+ * once the first snapshot arrived, restarts the controller under `after` on the same port, and
+ * waits until the source has the restarted controller's snapshot.
+ */
+async function acrossRestart(o: {
+  readonly before: CertificateAuthority;
+  readonly after: CertificateAuthority;
+  readonly anchors: boolean;
+  readonly source: (port: number) => ConfigSource;
+  readonly onFirst: () => void;
+}): Promise<void> {
+  const first = await configServer(o.before, 0, 1, o.anchors);
+  const source = o.source(first.port);
+  const applied: NodeSnapshot[] = [];
+  source.start((snap) => {
+    applied.push(snap);
+  });
+  let second: ConfigServer | undefined;
+  try {
+    await until('the first snapshot', () => applied.length === 1);
+    o.onFirst();
+    await first.stop({ deadlineMs: 1000 });
+    second = await configServer(o.after, first.port, 2, o.anchors);
+    await until('the snapshot from the restarted controller', () => applied.length === 2, 15_000);
+    assert.equal(source.status().connected, true);
+  } finally {
+    await source.stop({ deadlineMs: 1000 });
+    await second?.stop({ deadlineMs: 1000 });
+    await first.stop({ deadlineMs: 1000 });
+  }
 }
 
 describe('root rotation without restarting the data plane', function () {
@@ -206,73 +289,88 @@ describe('root rotation without restarting the data plane', function () {
     const newRoot = generateRoot({ trustDomain: TD });
     const newIntermediate = signSubCa(newRoot, 'waymesh intermediate CA');
     const both = [oldRoot.cert, newRoot.cert];
-    // The restarted controller has news (another workload), so it sends a snapshot again.
-    const snapshots = (workloads: number): SnapshotSet =>
-      buildSnapshots({
-        trustDomain: TD,
-        workloads: Array.from({ length: workloads }, (_, i) => ({
-          uid: `uid-web-${i}`,
-          name: `web-${i}`,
-          namespace: 'shop',
-          node: 'node-a',
-          ips: [`10.0.0.${i + 1}`],
-          serviceAccount: 'web',
-          identity: WEB,
-          captured: true,
-          labels: {},
-          namedPorts: {},
-        })),
-        services: [],
-        tables: [],
-        authorization: [],
-        rateLimits: [],
-        nodes: ['node-a'],
-        waypoints: [],
-      });
-    const configServer = async (
-      ca: CertificateAuthority,
-      port: number,
-      workloads: number,
-    ): Promise<ConfigServer> => {
-      const s = await startConfigServer({
-        address: `127.0.0.1:${port}`,
-        credentials: caServerCredentials(issueLocalIdentity(ca, CONTROLLER)),
-        authenticate: () => Promise.resolve({ kind: 'node', name: 'node-a' }),
-      });
-      s.publish(snapshots(workloads));
-      return s;
-    };
-    const first = await configServer(authority(oldRoot, [oldRoot.cert], both), 0, 1);
     let bundle = new TrustBundle(TD, [oldRoot.cert]);
-    const source = controllerConfigSource({
-      address: `127.0.0.1:${first.port}`,
-      node: 'node-a',
-      bundle: () => bundle,
-      serverId: CONTROLLER,
-      token: () => Promise.resolve('agent-token'),
-    });
-    const applied: NodeSnapshot[] = [];
-    source.start((s) => {
-      applied.push(s);
-    });
-    let second: ConfigServer | undefined;
-    try {
-      await until('the first snapshot', () => applied.length === 1);
+    await acrossRestart({
+      before: authority(oldRoot, [oldRoot.cert], both),
+      after: authority(newIntermediate, [newIntermediate.cert, newRoot.cert], both),
+      anchors: false,
+      source: (port) =>
+        controllerConfigSource({
+          address: `127.0.0.1:${port}`,
+          node: 'node-a',
+          bundle: () => bundle,
+          serverId: CONTROLLER,
+          token: () => Promise.resolve('agent-token'),
+        }),
       // The agent's bundle learned the new root (from a certificate answer, as above), then the
       // controller restarted under the new root.
-      bundle = new TrustBundle(TD, both);
-      await first.stop({ deadlineMs: 1000 });
-      second = await configServer(
-        authority(newIntermediate, [newIntermediate.cert, newRoot.cert], both),
-        first.port,
-        2,
-      );
-      await until('the snapshot from the restarted controller', () => applied.length === 2, 15_000);
-      assert.equal(source.status().connected, true);
+      onFirst: () => (bundle = new TrustBundle(TD, both)),
+    });
+  });
+
+  it('with no certificate to ask for, the agent and the waypoint learn the new root from the config stream', async () => {
+    const oldRoot = generateRoot({ trustDomain: TD });
+    const newRoot = generateRoot({ trustDomain: TD });
+    const newIntermediate = signSubCa(newRoot, 'waymesh intermediate CA');
+    const both = [oldRoot.cert, newRoot.cert];
+    const stepOne = authority(oldRoot, [oldRoot.cert], both);
+    // An agent configured with the old root and no pod (no certificate), wired as node-agent/main.ts.
+    const configured = new TrustBundle(TD, [oldRoot.cert]);
+    const m = new IdentityManager({
+      trustDomain: TD,
+      source: { sign: () => Promise.reject(new Error('unused')) },
+      registry: new Registry(),
+    });
+    managers.push(m);
+    m.updateRoots([configured.toPem()]);
+    await acrossRestart({
+      before: stepOne,
+      after: authority(newIntermediate, [newIntermediate.cert, newRoot.cert], both),
+      anchors: true,
+      source: (port) =>
+        controllerConfigSource({
+          address: `127.0.0.1:${port}`,
+          node: 'node-a',
+          bundle: () => m.bundle() ?? configured,
+          serverId: CONTROLLER,
+          token: () => Promise.resolve('agent-token'),
+          onTrustAnchors: (pem) => m.updateRoots([configured.toPem(), pem]),
+        }),
+      // Step 2 and a controller restart follow: the agent reaches the controller with the
+      // bundle the stream gave it.
+      onFirst: () =>
+        assert.deepEqual(
+          rootsOf(m.bundle()),
+          hex(both),
+          'the agent trusts the new root with its first snapshot',
+        ),
+    });
+
+    // The waypoint got its certificate before step 1 (the CA sent no other root along). It keeps
+    // the certificate; its bundle gains the new root at once, and its listeners (the HBONE
+    // server's TLS) are told.
+    const caServer = await controller(authority(oldRoot, [oldRoot.cert], [oldRoot.cert]), 0);
+    const caClient = new CaClient({
+      address: `127.0.0.1:${caServer.port}`,
+      bundle: configured,
+      serverId: CONTROLLER,
+      token: () => 'agent-token',
+      timeoutMs: 3000,
+    });
+    clients.push(caClient);
+    const identity = waypointIdentity(WAYPOINT, caClient, configured);
+    try {
+      const cert = await identity.start();
+      const updates: string[][] = [];
+      identity.onUpdate((c) => updates.push(rootsOf(c.bundle)));
+      identity.trustAnchors(certToPem(newRoot.cert.der));
+      assert.deepEqual(rootsOf(identity.current()?.bundle), hex(both));
+      assert.deepEqual(updates, [hex(both)]);
+      assert.equal(identity.current()?.serial, cert.serial, 'the same certificate, a larger bundle');
+      assert.throws(() => identity.trustAnchors('not a certificate'), /certificate/i);
+      assert.deepEqual(rootsOf(identity.current()?.bundle), hex(both), 'a refused value changes nothing');
     } finally {
-      await source.stop({ deadlineMs: 1000 });
-      await second?.stop({ deadlineMs: 1000 });
-      await first.stop({ deadlineMs: 1000 });
+      identity.stop();
     }
   });
 

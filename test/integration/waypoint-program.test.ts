@@ -51,6 +51,7 @@ function staticProvider(c: WaypointCert): IdentityProvider {
     start: () => Promise.resolve(c),
     current: () => c,
     onUpdate: () => undefined,
+    trustAnchors: () => undefined,
     stop: () => undefined,
   };
 }

@@ -33,11 +33,20 @@ export interface WaypointCert {
   readonly serial: string;
 }
 
-/** Where the waypoint gets its certificate; `onUpdate` fires for every new one. */
+/**
+ * Where the waypoint gets its certificate; `onUpdate` fires for every new one, and for the
+ * current one again when the trust anchors changed.
+ */
 export interface IdentityProvider {
   start(): Promise<WaypointCert>;
   current(): WaypointCert | undefined;
   onUpdate(listener: (cert: WaypointCert) => void): void;
+  /**
+   * Trusts `pem` (the CA's roots, sent by the controller with the snapshots) from now on, next
+   * to the configured roots and those the CA sent with the certificate; replaces the anchors
+   * given before. Throws a MeshError for PEM that holds no valid certificate.
+   */
+  trustAnchors(pem: string): void;
   stop(): void;
 }
 
@@ -113,6 +122,31 @@ class Listeners {
   }
 }
 
+/**
+ * A provider's certificates as handed out: with the trust anchors the controller sent merged
+ * into their bundle. The merged certificate is kept, so asking for it per connection is cheap.
+ */
+class AnchoredView {
+  #anchors: TrustBundle | undefined;
+  #memo: { cert: WaypointCert; anchors: TrustBundle; out: WaypointCert } | undefined;
+
+  constructor(private readonly trustDomain: string) {}
+
+  set(pem: string): void {
+    this.#anchors = TrustBundle.fromPem(this.trustDomain, pem);
+  }
+
+  of(cert: WaypointCert | undefined): WaypointCert | undefined {
+    const anchors = this.#anchors;
+    if (cert === undefined || anchors === undefined) return cert;
+    const m = this.#memo;
+    if (m !== undefined && m.cert === cert && m.anchors === anchors) return m.out;
+    const out = { ...cert, bundle: cert.bundle.merge(anchors) };
+    this.#memo = { cert, anchors, out };
+    return out;
+  }
+}
+
 /** An identity read once from PEM files (`--cert-file/--key-file/--ca-file`). */
 export function staticIdentity(
   spiffeId: string,
@@ -120,6 +154,8 @@ export function staticIdentity(
   trustDomain: string,
 ): IdentityProvider {
   let cert: WaypointCert | undefined;
+  const view = new AnchoredView(trustDomain);
+  const listeners = new Listeners();
   return {
     async start() {
       const read = async (path: string, what: string): Promise<string> => {
@@ -138,10 +174,15 @@ export function staticIdentity(
         read(files.caFile, 'CA file'),
       ]);
       cert = certFromPem(spiffeId, key, [chain], TrustBundle.fromPem(trustDomain, ca));
-      return cert;
+      return view.of(cert) ?? cert;
     },
-    current: () => cert,
-    onUpdate: () => undefined,
+    current: () => view.of(cert),
+    onUpdate: (fn) => listeners.add(fn),
+    trustAnchors(pem) {
+      view.set(pem);
+      const now = view.of(cert);
+      if (now !== undefined) listeners.emit(now);
+    },
     stop: () => undefined,
   };
 }
@@ -154,19 +195,28 @@ export function caIdentity(
   logger: Logger = silentLogger,
 ): IdentityProvider {
   const listeners = new Listeners();
+  const view = new AnchoredView(roots.trustDomain);
   const rotator = new CertRotator<WaypointCert>({
     fetch: async () => {
       const key = generateKey();
       const chain = await ca.createCertificate(createCsr(key, spiffeId));
       return certFromPem(spiffeId, privateKeyToPem(key), chain, roots);
     },
-    onUpdate: (cert) => listeners.emit(cert),
+    onUpdate: (cert) => listeners.emit(view.of(cert) ?? cert),
     logger: logger.child({ component: 'identity', principal: spiffeId }),
   });
   return {
-    start: () => rotator.start(),
-    current: () => rotator.current(),
+    start: async () => {
+      const first = await rotator.start();
+      return view.of(first) ?? first;
+    },
+    current: () => view.of(rotator.current()),
     onUpdate: (fn) => listeners.add(fn),
+    trustAnchors(pem) {
+      view.set(pem);
+      const now = view.of(rotator.current());
+      if (now !== undefined) listeners.emit(now);
+    },
     stop: () => rotator.stop(),
   };
 }
