@@ -100,6 +100,23 @@ export function report(name: string, result: Pick<BenchResult, 'rows' | 'ratios'
 }
 
 /**
+ * Runs `each` once for every item in every one of `rounds` rounds, the order rotating by one
+ * from round to round (round r starts at item r), so no item is always measured first.
+ */
+export async function rotatingRounds<T>(
+  items: readonly T[],
+  rounds: number,
+  each: (item: T, round: number) => Promise<void>,
+): Promise<void> {
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < items.length; i++) {
+      const item = items[(r + i) % items.length];
+      if (item !== undefined) await each(item, r);
+    }
+  }
+}
+
+/**
  * The item with the median `value` (the upper one of an even count); throws, naming `what`, when
  * there is none.
  */

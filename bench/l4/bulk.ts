@@ -10,7 +10,7 @@
  * runs of the same code.
  */
 import type { NetnsLab } from '../../test/helpers/netns.ts';
-import { medianBy } from '../lib.ts';
+import { medianBy, rotatingRounds } from '../lib.ts';
 import { runBulk } from './loads.ts';
 import type { BenchPath } from './paths.ts';
 import { sampleDuring, type Usage } from './procs.ts';
@@ -32,14 +32,10 @@ export async function measureBulk(
 ): Promise<BulkSamples> {
   for (const p of paths) await runBulk(lab, p.target);
   const samples = new Map<string, BulkSample[]>(paths.map((p) => [p.label, []]));
-  for (let r = 0; r < rounds; r++) {
-    for (let i = 0; i < paths.length; i++) {
-      const p = paths[(r + i) % paths.length];
-      if (p === undefined) continue;
-      const { result, usage } = await sampleDuring(p.pids, () => runBulk(lab, p.target));
-      samples.get(p.label)?.push({ mbPerSec: result, usage });
-    }
-  }
+  await rotatingRounds(paths, rounds, async (p) => {
+    const { result, usage } = await sampleDuring(p.pids, () => runBulk(lab, p.target));
+    samples.get(p.label)?.push({ mbPerSec: result, usage });
+  });
   return samples;
 }
 

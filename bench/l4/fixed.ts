@@ -14,7 +14,7 @@
  * 0.90; relays 1.34, 0.39, 0.51). Stunnel is not Node, so this is not (only) the agents' JIT
  * warming up; with three rounds, the median was then the larger of the two others.
  */
-import { medianBy } from '../lib.ts';
+import { medianBy, rotatingRounds } from '../lib.ts';
 import type { OpenLoopResult } from './openloop.ts';
 import { runFixedRate } from './loads.ts';
 import type { BenchPath } from './paths.ts';
@@ -45,16 +45,13 @@ export async function measureFixed(
   const empty = (): Map<string, FixedSample[]> => new Map(paths.map((p) => [p.label, []]));
   const warmup = empty();
   const counted = empty();
-  for (let r = 0; r <= rounds; r++) {
-    for (let i = 0; i < paths.length; i++) {
-      const p = paths[(r + i) % paths.length];
-      if (p === undefined) continue;
-      const { result, usage } = await sampleDuring(p.pids, () =>
-        runFixedRate(p.target, ratePerSec, durationMs),
-      );
-      (r === 0 ? warmup : counted).get(p.label)?.push({ result, usage });
-    }
-  }
+  // Round 0 is the warm-up.
+  await rotatingRounds(paths, rounds + 1, async (p, r) => {
+    const { result, usage } = await sampleDuring(p.pids, () =>
+      runFixedRate(p.target, ratePerSec, durationMs),
+    );
+    (r === 0 ? warmup : counted).get(p.label)?.push({ result, usage });
+  });
   return { warmup, counted };
 }
 

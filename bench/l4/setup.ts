@@ -12,6 +12,7 @@ import { primed } from './openloop.ts';
 import type { BenchPath } from './paths.ts';
 import { sampleDuring, type Usage } from './procs.ts';
 import { percentile } from './stats.ts';
+import { rotatingRounds } from '../lib.ts';
 
 /** One path's connections: each one's connect-to-first-response time, and the proxies' usage. */
 export interface SetupSample {
@@ -43,21 +44,18 @@ export async function measureSetup(
   const runs = new Map<string, { latencies: number[]; cpuSec: number; wallSec: number; peak: number }>(
     paths.map((p) => [p.label, { latencies: [], cpuSec: 0, wallSec: 0, peak: 0 }]),
   );
-  for (let r = 0; r < rounds; r++) {
-    for (let i = 0; i < paths.length; i++) {
-      const p = paths[(r + i) % paths.length];
-      const acc = p === undefined ? undefined : runs.get(p.label);
-      if (p === undefined || acc === undefined) continue;
-      const t0 = performance.now();
-      const { usage } = await sampleDuring(p.pids, async () => {
-        for (let n = 0; n < perRound; n++) acc.latencies.push(await firstRequestMs(p.target));
-      });
-      const wallSec = (performance.now() - t0) / 1000;
-      acc.cpuSec += usage.cores * wallSec;
-      acc.wallSec += wallSec;
-      acc.peak = Math.max(acc.peak, usage.peakRssMb);
-    }
-  }
+  await rotatingRounds(paths, rounds, async (p) => {
+    const acc = runs.get(p.label);
+    if (acc === undefined) return;
+    const t0 = performance.now();
+    const { usage } = await sampleDuring(p.pids, async () => {
+      for (let n = 0; n < perRound; n++) acc.latencies.push(await firstRequestMs(p.target));
+    });
+    const wallSec = (performance.now() - t0) / 1000;
+    acc.cpuSec += usage.cores * wallSec;
+    acc.wallSec += wallSec;
+    acc.peak = Math.max(acc.peak, usage.peakRssMb);
+  });
   const out = new Map<string, SetupSample>();
   for (const [label, acc] of runs) {
     out.set(label, {

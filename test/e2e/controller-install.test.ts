@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, it } from 'mocha';
 import { errorMessage } from '../../common/errors.ts';
+import { rootCertPem } from '../helpers/journey.ts';
 import { useLab, WAYMESH } from '../helpers/lab.ts';
 
 const run = promisify(execFile);
@@ -170,15 +171,7 @@ describe('controller installed in the lab (e2e, kubectl)', function () {
       return c.status?.conditions?.find((x) => x.type === 'Accepted' && x.status === 'True');
     });
     assert.equal(gc.reason, 'Accepted');
-    const roots = await kubectl(
-      '-n',
-      'waymesh-system',
-      'get',
-      'configmap',
-      'waymesh-ca-root-cert',
-      '-o',
-      'jsonpath={.data.root-cert\\.pem}',
-    );
+    const roots = await rootCertPem(lab);
     assert.match(roots, /BEGIN CERTIFICATE/);
   });
 

@@ -27,6 +27,7 @@ import {
   getJson,
   installMesh,
   podIps,
+  rootCertPem,
   service,
   WAYPOINT_PODS,
 } from '../helpers/journey.ts';
@@ -54,15 +55,21 @@ interface Pod {
   status?: { podIP?: string };
 }
 
+/** What a proxy's `/config_dump` says about its config stream. */
+interface StreamState {
+  connected?: boolean;
+  reconnects?: number;
+}
+
 interface AgentDump {
-  config: { connected?: boolean; reconnects?: number };
+  config: StreamState;
   trustBundle: { sha256: string; subjectKeyId: string | null }[];
   identities: { spiffeId: string; state: string; issuerKeyId: string | null }[];
 }
 
 interface WaypointDump {
   identity: { trustBundle: { subjectKeyId: string | null }[] } | null;
-  source: { connected?: boolean; reconnects?: number };
+  source: StreamState;
 }
 
 const APP = `apiVersion: v1
@@ -156,14 +163,17 @@ describe('root rotation in the lab without restarts (e2e, kubectl)', function ()
     JSON.parse(
       await lab.exec(`shop/${pod}`, 'curl', '-sf', 'http://127.0.0.1:15000/config_dump'),
     ) as WaypointDump;
-  /** Config stream reconnects so far, by node agent and waypoint pod. */
-  const reconnectCounts = async (): Promise<Map<string, number>> => {
-    const out = new Map<string, number>();
-    for (const agent of await agents())
-      out.set(agent.metadata.name, (await dumpOf(agent)).config.reconnects ?? 0);
-    for (const pod of await waypoints()) out.set(pod, (await waypointDump(pod)).source.reconnects ?? 0);
-    return out;
-  };
+  /** Every node agent and waypoint pod, with a reader of its config stream's state. */
+  const proxies = async (): Promise<{ name: string; stream: () => Promise<StreamState> }[]> => [
+    ...(await agents()).map((a) => ({
+      name: a.metadata.name,
+      stream: async () => (await dumpOf(a)).config,
+    })),
+    ...(await waypoints()).map((pod) => ({
+      name: `waypoint ${pod}`,
+      stream: async () => (await waypointDump(pod)).source,
+    })),
+  ];
   /** The serving certificate of every controller replica: its serial and issuer key id. */
   const served = async (): Promise<{ serial: string; issuer: string }[]> => {
     const ips = await podIps(lab, 'waymesh-system', 'app.kubernetes.io/name=waymesh-controller');
@@ -197,18 +207,7 @@ describe('root rotation in the lab without restarts (e2e, kubectl)', function ()
     );
   };
   const rootsInConfigMap = async (): Promise<number> =>
-    certsFromPem(
-      await lab.kubectl(
-        '-n',
-        'waymesh-system',
-        'get',
-        'configmap',
-        'waymesh-ca-root-cert',
-        '-o',
-        'jsonpath={.data.root-cert\\.pem}',
-      ),
-      'ConfigMap',
-    ).length;
+    certsFromPem(await rootCertPem(lab), 'ConfigMap').length;
   /** SPIFFE id → issuer key id of every identity the node agents hold. */
   const issuers = async (): Promise<Map<string, string | null>> => {
     const out = new Map<string, string | null>();
@@ -302,7 +301,8 @@ describe('root rotation in the lab without restarts (e2e, kubectl)', function ()
     );
     // Connections made before the switch stay up; a restart of the controllers (an upgrade, a
     // node drained) makes every agent connect again and verify the controller under the new root.
-    const reconnects = await reconnectCounts();
+    const before = new Map<string, number>();
+    for (const p of await proxies()) before.set(p.name, (await p.stream()).reconnects ?? 0);
     await lab.kubectl('-n', 'waymesh-system', 'rollout', 'restart', 'deployment/waymesh-controller');
     await lab.kubectl(
       '-n',
@@ -312,24 +312,13 @@ describe('root rotation in the lab without restarts (e2e, kubectl)', function ()
       'deployment/waymesh-controller',
       '--timeout=120s',
     );
-    for (const agent of await agents()) {
-      const before = reconnects.get(agent.metadata.name) ?? 0;
+    for (const p of await proxies()) {
+      const was = before.get(p.name) ?? 0;
       await eventually(
-        `${agent.metadata.name} subscribed to a restarted controller`,
+        `${p.name} subscribed to a restarted controller`,
         async () => {
-          const c = (await dumpOf(agent)).config;
-          return c.connected === true && (c.reconnects ?? 0) > before ? true : undefined;
-        },
-        90_000,
-      );
-    }
-    for (const pod of await waypoints()) {
-      const before = reconnects.get(pod) ?? 0;
-      await eventually(
-        `waypoint ${pod} subscribed to a restarted controller`,
-        async () => {
-          const c = (await waypointDump(pod)).source;
-          return c.connected === true && (c.reconnects ?? 0) > before ? true : undefined;
+          const c = await p.stream();
+          return c.connected === true && (c.reconnects ?? 0) > was ? true : undefined;
         },
         90_000,
       );

@@ -409,6 +409,19 @@ export async function deployJourneyApp(lab: TestLab, ambient: boolean): Promise<
     await lab.kubectl('-n', ns, 'wait', '--for=condition=Ready', 'pod', '--all', '--timeout=90s');
 }
 
+/** The PEM in ConfigMap `waymesh-system/waymesh-ca-root-cert` (the roots the controller publishes). */
+export function rootCertPem(lab: TestLab): Promise<string> {
+  return lab.kubectl(
+    '-n',
+    'waymesh-system',
+    'get',
+    'configmap',
+    'waymesh-ca-root-cert',
+    '-o',
+    'jsonpath={.data.root-cert\\.pem}',
+  );
+}
+
 /** Waypoint `Gateway` `waypoint` in `shop`, as a user writes it. */
 export const WAYPOINT = `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway

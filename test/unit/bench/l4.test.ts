@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 
 import { medianSample, type BulkSample } from '../../../bench/l4/bulk.ts';
 import { medianFixed, type FixedSample } from '../../../bench/l4/fixed.ts';
-import { pairedDifference, pairedRatio } from '../../../bench/lib.ts';
+import { pairedDifference, pairedRatio, rotatingRounds } from '../../../bench/lib.ts';
 import { parseResponseHead } from '../../../bench/l4/openloop.ts';
 import {
   cpuTicksOfStat,
@@ -32,6 +32,15 @@ Transfer/sec:     58.02MB
 `;
 
 describe('bench/l4 pure parts', () => {
+  it('rotatingRounds visits every path once per round, each round starting one path later', async () => {
+    const seen: string[] = [];
+    await rotatingRounds(['a', 'b', 'c'], 4, async (p, r) => {
+      seen.push(`${r}${p}`);
+      await Promise.resolve();
+    });
+    assert.deepEqual(seen, ['0a', '0b', '0c', '1b', '1c', '1a', '2c', '2a', '2b', '3a', '3b', '3c']);
+  });
+
   describe('open-loop schedule', () => {
     it('times a request from its intended time only when every connection was busy after it', () => {
       // Sent late by the generator's timer (no busy stretch since): from the actual send.
