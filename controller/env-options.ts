@@ -11,6 +11,9 @@ import { WAYPOINT } from './provision/objects.ts';
 /** The largest `WAYMESH_CA_RELOAD_SECONDS`: a day. */
 const MAX_CA_RELOAD_SECONDS = 86_400;
 
+/** A Secret name (a DNS-1123 subdomain), as the API server checks it. */
+const SECRET_NAME = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
 /** `{key: value}` when `value` is set, else nothing (for exactOptionalPropertyTypes). */
 function optional<K extends string>(key: K, value: string): Partial<Record<K, string>> {
   return value === '' ? {} : ({ [key]: value } as Partial<Record<K, string>>);
@@ -55,6 +58,17 @@ export function optionsFromEnv(
     1,
     MAX_CA_RELOAD_SECONDS,
   );
+  const redisAddress = get('WAYMESH_WAYPOINT_REDIS_ADDRESS', '');
+  const redisSecret = get('WAYMESH_WAYPOINT_REDIS_SECRET', '');
+  if (redisSecret !== '' && !SECRET_NAME.test(redisSecret))
+    throw new MeshError(
+      'CONTROLLER_CONFIG',
+      `WAYMESH_WAYPOINT_REDIS_SECRET must be a Secret name (lowercase DNS subdomain), got ${JSON.stringify(redisSecret)}`,
+    );
+  if (redisSecret !== '' && redisAddress === '')
+    throw new MeshError('CONTROLLER_CONFIG', 'WAYMESH_WAYPOINT_REDIS_SECRET is set without a Redis', {
+      hint: 'set WAYMESH_WAYPOINT_REDIS_ADDRESS too, or unset the Secret name',
+    });
   return {
     kubeConfig,
     trustDomain: get('WAYMESH_TRUST_DOMAIN', 'cluster.local'),
@@ -66,7 +80,8 @@ export function optionsFromEnv(
       image,
       replicas,
       controllerAddress: get('WAYMESH_CONTROLLER_ADDRESS', `waymesh-controller.${namespace}.svc:15012`),
-      ...optional('redisAddress', get('WAYMESH_WAYPOINT_REDIS_ADDRESS', '')),
+      ...optional('redisAddress', redisAddress),
+      ...optional('redisSecret', redisSecret),
       ...optional('otlpEndpoint', get('WAYMESH_WAYPOINT_OTLP_ENDPOINT', '')),
     },
     logger,

@@ -24,6 +24,12 @@ export interface WaypointConfig {
   readonly trustDomain: string;
   /** Handed to waypoints as WAYMESH_REDIS_ADDRESS (shared rate-limit budget). */
   readonly redisAddress?: string;
+  /**
+   * A Secret in each waypoint's namespace holding Redis AUTH credentials: key `password`
+   * (required, as WAYMESH_REDIS_PASSWORD) and key `username` (optional, an ACL user, as
+   * WAYMESH_REDIS_USERNAME). Only with {@link redisAddress}.
+   */
+  readonly redisSecret?: string;
   /** Handed to waypoints as WAYMESH_OTLP_ENDPOINT (trace export). */
   readonly otlpEndpoint?: string;
 }
@@ -53,6 +59,22 @@ export const WAYPOINT = {
    */
   nodeOptions: '--max-semi-space-size=8',
 } as const;
+
+/**
+ * The waypoint container's Redis AUTH variables from Secret `secret` in its namespace. The
+ * password is required: without the Secret or its key the kubelet does not start the container
+ * (`CreateContainerConfigError`, in the pod's events) instead of running a waypoint whose every
+ * rate-limit call Redis refuses.
+ */
+function redisAuthEnv(secret: string): Record<string, unknown>[] {
+  return [
+    {
+      name: 'WAYMESH_REDIS_USERNAME',
+      valueFrom: { secretKeyRef: { name: secret, key: 'username', optional: true } },
+    },
+    { name: 'WAYMESH_REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: secret, key: 'password' } } },
+  ];
+}
 
 /** True for a {@link desiredWaypointObjects} failure. */
 export function isWaypointParameterError(
@@ -205,6 +227,9 @@ export function desiredWaypointObjects(
                 ...(config.redisAddress === undefined
                   ? []
                   : [{ name: 'WAYMESH_REDIS_ADDRESS', value: config.redisAddress }]),
+                ...(config.redisAddress === undefined || config.redisSecret === undefined
+                  ? []
+                  : redisAuthEnv(config.redisSecret)),
                 ...(failureMode === undefined
                   ? []
                   : [{ name: 'WAYMESH_RATELIMIT_FAILURE_MODE', value: failureMode }]),

@@ -1,9 +1,10 @@
 /**
  * A real `redis-server` for integration tests: bound to 127.0.0.1 on a free port, no persistence
  * (`--save '' --appendonly no`, working directory in a private temp dir), ready once it answers
- * PING. `pause()`/`resume()`/`kill()`/`restart()` stage outages; `stop()` ends it (SIGCONT first
- * when paused, SIGKILL after a grace period) and removes its directory. Every server still running
- * when the process exits is killed, so a failing test never leaks one.
+ * PING (or refuses it for want of AUTH). `pause()`/`resume()`/`kill()`/`restart()` stage
+ * outages; `stop()` ends it (SIGCONT first when paused, SIGKILL after a grace period) and removes
+ * its directory. Every server still running when the process exits is killed, so a failing test
+ * never leaks one.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -57,7 +58,7 @@ export async function freeLoopbackPort(): Promise<number> {
   });
 }
 
-/** Resolves true when a PING on `port` is answered with PONG within `timeoutMs`. */
+/** Resolves true when a PING on `port` is answered (PONG, or NOAUTH) within `timeoutMs`. */
 function ping(port: number, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ host: HOST, port });
@@ -71,7 +72,8 @@ function ping(port: number, timeoutMs: number): Promise<boolean> {
     socket.once('connect', () => socket.write('PING\r\n'));
     socket.on('data', (chunk: Buffer) => {
       reply += chunk.toString('latin1');
-      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
+      // A server started with --requirepass refuses PING before AUTH, which shows it is up too.
+      if (reply.includes('\r\n')) done(reply.startsWith('+PONG') || reply.startsWith('-NOAUTH'));
     });
   });
 }
@@ -89,6 +91,7 @@ class RedisProcess implements TestRedis {
   constructor(
     readonly port: number,
     private readonly dir: string,
+    private readonly extraArgs: readonly string[],
   ) {}
 
   get running(): boolean {
@@ -98,7 +101,7 @@ class RedisProcess implements TestRedis {
 
   async launch(): Promise<void> {
     const args = ['--port', String(this.port), '--bind', HOST, '--save', '', '--appendonly', 'no'];
-    args.push('--dir', this.dir, '--loglevel', 'warning', '--protected-mode', 'no');
+    args.push('--dir', this.dir, '--loglevel', 'warning', '--protected-mode', 'no', ...this.extraArgs);
     this.stderr = '';
     const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
@@ -158,12 +161,15 @@ class RedisProcess implements TestRedis {
   }
 }
 
-/** Starts a `redis-server` on a free loopback port; retries on a port race. Call `stop()` in `after`. */
-export async function startRedis(): Promise<TestRedis> {
+/**
+ * Starts a `redis-server` on a free loopback port; retries on a port race. Call `stop()` in
+ * `after`. `extraArgs` are more configuration (`--requirepass`, `--user`), kept across restarts.
+ */
+export async function startRedis(extraArgs: readonly string[] = []): Promise<TestRedis> {
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     const dir = mkdtempSync(join(tmpdir(), 'wmt-redis-'));
-    const server = new RedisProcess(await freeLoopbackPort(), dir);
+    const server = new RedisProcess(await freeLoopbackPort(), dir, extraArgs);
     try {
       await server.launch();
       return server;

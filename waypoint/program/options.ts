@@ -48,6 +48,7 @@ export const USAGE = `Usage: waymesh run waypoint [flags]
   --host ADDR --port N          HBONE listener (default 0.0.0.0:15008)
   --admin-port N --metrics-port N --ready-port N   (defaults 15000, 15020, 15021)
   --redis HOST:PORT             rate-limit Redis (env WAYMESH_REDIS_ADDRESS; default none)
+                                AUTH from env only: WAYMESH_REDIS_PASSWORD, WAYMESH_REDIS_USERNAME (ACL user)
   --ratelimit-failure-mode open|closed   (env WAYMESH_RATELIMIT_FAILURE_MODE; default open)
   --otlp-endpoint URL           (env WAYMESH_OTLP_ENDPOINT; default: tracing off)
   --otlp-protocol grpc|http/protobuf     (default grpc)
@@ -70,6 +71,36 @@ function hostPort(flag: string, text: string): { host: string; port: number } {
   const host = text.slice(0, cut).replace(/^\[(.*)\]$/, '$1');
   if (cut <= 0 || host === '') throw configError(`--${flag} must be HOST:PORT, got ${JSON.stringify(text)}`);
   return { host, port: port(flag, text.slice(cut + 1), 0) };
+}
+
+/**
+ * The rate-limit Redis at `address` with the AUTH credentials in `env`. The credentials come only
+ * from the environment (the provisioner fills them from a Secret): a flag would show the password
+ * in the process list. A username needs a password (Redis ACL users authenticate with both);
+ * credentials without an address would be silently unused, so they are refused.
+ */
+function redisEndpoint(address: string | undefined, env: NodeJS.ProcessEnv): RedisEndpoint | undefined {
+  const set = (name: string): string | undefined => (env[name] === '' ? undefined : env[name]);
+  const username = set('WAYMESH_REDIS_USERNAME');
+  const password = set('WAYMESH_REDIS_PASSWORD');
+  if (username !== undefined && password === undefined)
+    throw configError(
+      'WAYMESH_REDIS_USERNAME is set without WAYMESH_REDIS_PASSWORD',
+      'a Redis ACL user authenticates with both; set the password too (the Secret key "password")',
+    );
+  if (address === undefined) {
+    if (password !== undefined)
+      throw configError(
+        'WAYMESH_REDIS_PASSWORD is set but no Redis is configured',
+        'set --redis or WAYMESH_REDIS_ADDRESS, or unset the credentials',
+      );
+    return undefined;
+  }
+  return {
+    ...hostPort('redis', address),
+    ...(username === undefined ? {} : { username }),
+    ...(password === undefined ? {} : { password }),
+  };
 }
 
 const STRING_FLAGS = [
@@ -160,7 +191,7 @@ export function parseWaypointSettings(argv: readonly string[], env: NodeJS.Proce
     throw configError(
       `--trace-sampling must be between 0 and 1, got ${JSON.stringify(values['trace-sampling'])}`,
     );
-  const redis = pick('redis', 'WAYMESH_REDIS_ADDRESS');
+  const redis = redisEndpoint(pick('redis', 'WAYMESH_REDIS_ADDRESS'), env);
   const otlp = pick('otlp-endpoint', 'WAYMESH_OTLP_ENDPOINT');
   return {
     gateway: { namespace: gwNs, name: gwName },
@@ -174,7 +205,7 @@ export function parseWaypointSettings(argv: readonly string[], env: NodeJS.Proce
     adminPort: port('admin-port', values['admin-port'], 15000),
     metricsPort: port('metrics-port', values['metrics-port'], 15020),
     readyPort: port('ready-port', values['ready-port'], 15021),
-    ...(redis === undefined ? {} : { redis: hostPort('redis', redis) }),
+    ...(redis === undefined ? {} : { redis }),
     rateLimitFailureMode: failureMode,
     ...(otlp === undefined ? {} : { otlpEndpoint: otlp }),
     otlpProtocol: protocol,

@@ -19,6 +19,9 @@ export interface OutageTrackerOptions {
   readonly now?: () => number;
 }
 
+const ACL_HINT =
+  'the Redis user may not run the rate-limit script or touch its keys: its ACL needs the keys waymesh:rl:* and the commands EVALSHA, EVAL, SCRIPT LOAD, TIME, GET, SET, CLIENT SETNAME and INFO (docs/policies.md)';
+
 /**
  * What an operator should look at for an outage that started with `reason`: Redis answered, but
  * with an error that no waiting will cure, or it did not answer at all.
@@ -26,6 +29,8 @@ export interface OutageTrackerOptions {
 export function storeHint(reason: string): string {
   // ioredis prefixes nothing: a server error reply is the reply's text (`MOVED 3999 10.0.0.5:6379`).
   const code = /(?:^|: )([A-Z]+)\b/.exec(reason)?.[1] ?? '';
+  // A command the script calls that the ACL refuses comes back as a plain ERR.
+  if (code === 'ERR' && reason.includes("user executing the script can't run")) return ACL_HINT;
   switch (code) {
     case 'MOVED':
     case 'ASK':
@@ -35,10 +40,11 @@ export function storeHint(reason: string): string {
     case 'READONLY':
       return 'the address is a read-only replica; point WAYMESH_REDIS_ADDRESS at the primary';
     case 'NOAUTH':
+      return "this Redis requires a password and the waypoint sent none: create a Secret with key 'password' (and 'username' for an ACL user) in the waypoint's namespace and name it in the controller's WAYMESH_WAYPOINT_REDIS_SECRET";
     case 'WRONGPASS':
-      return 'this Redis requires a password, which the waypoint does not send; serve rate limits from a Redis without AUTH behind a NetworkPolicy that admits only waypoints';
+      return "Redis refused the waypoint's credentials (WAYMESH_REDIS_USERNAME/WAYMESH_REDIS_PASSWORD, from the Secret the controller's WAYMESH_WAYPOINT_REDIS_SECRET names): check the Secret's keys against the Redis ACL (requirepass is the user 'default')";
     case 'NOPERM':
-      return 'the Redis user may not run the rate-limit script or touch its keys: allow EVALSHA, SCRIPT LOAD and the keys waymesh:rl:* in its ACL';
+      return ACL_HINT;
     case 'OOM':
       return 'Redis is at maxmemory under a noeviction policy: raise maxmemory or choose an evicting policy (rate-limit keys expire by themselves)';
     case 'NOSCRIPT':

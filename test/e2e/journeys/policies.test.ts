@@ -4,7 +4,9 @@
  * (the connection is reset), an L7 one (DENY a path) enforced by the waypoint (403), and a
  * `RateLimitPolicy` (N per minute on a Service) whose budget lives in Redis: the N+1th request
  * gets 429 with `retry-after`. Also a mesh-wide DENY (root namespace `waymesh-system`, no
- * targetRefs) answered 403 by the waypoint of another namespace, and lifted when deleted.
+ * targetRefs) answered 403 by the waypoint of another namespace, and lifted when deleted. Last,
+ * Redis starts requiring a password and the controller names a Secret holding it: the waypoints
+ * it rolls authenticate and go on counting in Redis.
  * Tutorial: docs/tutorials/policies.md.
  */
 import assert from 'node:assert/strict';
@@ -16,11 +18,13 @@ import {
   curl,
   deployJourneyApp,
   eventually,
+  getJson,
   installMesh,
   metricSum,
   policyAccepted,
   podIps,
   scrape,
+  WAYPOINT_PODS,
 } from '../../helpers/journey.ts';
 import { useLab } from '../../helpers/lab.ts';
 
@@ -67,6 +71,7 @@ spec:
 `;
 /** Seconds until the bucket gives one request back. */
 const REFILL_SECONDS = 3600 / LIMIT;
+const REDIS_PASSWORD = 'j4-redis-pass';
 
 describe('journey 4: authorization and rate limits (e2e, kubectl)', function () {
   this.timeout(240_000);
@@ -77,6 +82,14 @@ describe('journey 4: authorization and rate limits (e2e, kubectl)', function () 
       // curl: 7 connection refused, 52 empty reply, 56 connection reset.
       (err: unknown) => [7, 52, 56].includes(Number((err as { code?: unknown }).code)),
     );
+
+  /** `waymesh-system/<pod>` of the Redis addon, for `lab.exec`. */
+  const redisPod = async (): Promise<string> => {
+    const names = await lab.kubectl(
+      ...['-n', 'waymesh-system', 'get', 'pods', '-l', 'app.kubernetes.io/name=redis', '-o', 'name'],
+    );
+    return `waymesh-system/${names.trim().split('/')[1] ?? ''}`;
+  };
 
   before(async function () {
     this.timeout(180_000);
@@ -187,21 +200,46 @@ describe('journey 4: authorization and rate limits (e2e, kubectl)', function () 
       200,
       'other Services are not limited',
     );
-    const redis = (
-      await lab.kubectl(
-        '-n',
-        'waymesh-system',
-        'get',
-        'pods',
-        '-l',
-        'app.kubernetes.io/name=redis',
-        '-o',
-        'name',
-      )
-    )
-      .trim()
-      .split('/')[1];
-    const keys = await lab.exec(`waymesh-system/${redis ?? ''}`, 'redis-cli', '--scan');
+    const keys = await lab.exec(await redisPod(), 'redis-cli', '--scan');
     assert.notEqual(keys.trim(), '', 'the budget is kept in Redis');
+  });
+
+  it('Redis with AUTH: waypoints get the password from the Secret the controller names', async () => {
+    const redis = await redisPod();
+    // The Secret first, so that the waypoint pods the change rolls can start.
+    apply(
+      lab,
+      `apiVersion: v1
+kind: Secret
+metadata: { name: waymesh-redis, namespace: shop }
+data: { password: ${Buffer.from(REDIS_PASSWORD).toString('base64')} }
+`,
+    );
+    await lab.exec(redis, 'redis-cli', 'CONFIG', 'SET', 'requirepass', REDIS_PASSWORD);
+    const env = { name: 'WAYMESH_WAYPOINT_REDIS_SECRET', value: 'waymesh-redis' };
+    await lab.kubectl(
+      ...['-n', 'waymesh-system', 'patch', 'deployment', 'waymesh-controller', '--type=json', '-p'],
+      JSON.stringify([{ op: 'add', path: '/spec/template/spec/containers/0/env/-', value: env }]),
+    );
+    await eventually('the waypoint Deployment takes the password from the Secret', async () => {
+      const d = await getJson<{
+        spec: {
+          template: { spec: { containers: Array<{ env?: Array<{ name: string; valueFrom?: unknown }> }> } };
+        };
+      }>(lab, '-n', 'shop', 'deployment', 'waypoint');
+      const password = d.spec.template.spec.containers[0]?.env?.find(
+        (e) => e.name === 'WAYMESH_REDIS_PASSWORD',
+      );
+      return password?.valueFrom === undefined ? undefined : password.valueFrom;
+    });
+    await lab.kubectl('-n', 'shop', 'rollout', 'status', 'deployment/waypoint', '--timeout=120s');
+    await configConverged(lab, 'shop/client');
+    // The budget spent above is still spent: a replica Redis refused would answer from fresh
+    // local buckets and let the request through.
+    const r = await curl(lab, 'shop/client', 'http://echo-v2/');
+    assert.equal(r.status, 429, 'the restarted waypoints count in Redis');
+    const metrics = await scrape(lab, 'shop/client', await podIps(lab, 'shop', WAYPOINT_PODS));
+    assert.equal(metricSum(metrics, 'waymesh_ratelimit_fallback_active'), 0, 'no replica in a fallback');
+    assert.equal(metricSum(metrics, 'waymesh_ratelimit_store_outages_total'), 0, 'no outage since start');
   });
 });

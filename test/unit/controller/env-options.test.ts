@@ -40,4 +40,24 @@ describe('controller options from the environment', () => {
       /WAYMESH_WAYPOINT_IMAGE is not set/,
     );
   });
+
+  it('hands the waypoints a Redis AUTH Secret name, only with a Redis and only a valid name', () => {
+    const w = read({
+      WAYMESH_WAYPOINT_REDIS_ADDRESS: 'redis:6379',
+      WAYMESH_WAYPOINT_REDIS_SECRET: 'redis-auth',
+    });
+    assert.equal(w.waypoint.redisSecret, 'redis-auth');
+    assert.equal(read({ WAYMESH_WAYPOINT_REDIS_ADDRESS: 'redis:6379' }).waypoint.redisSecret, undefined);
+    assert.throws(
+      () => read({ WAYMESH_WAYPOINT_REDIS_SECRET: 'redis-auth' }),
+      (err: Error & { code?: string }) =>
+        err.code === 'CONTROLLER_CONFIG' && /REDIS_SECRET is set without a Redis/.test(err.message),
+    );
+    for (const bad of ['Redis-Auth', 'redis_auth', '-redis', 'a'.repeat(254)])
+      assert.throws(
+        () => read({ WAYMESH_WAYPOINT_REDIS_ADDRESS: 'redis:6379', WAYMESH_WAYPOINT_REDIS_SECRET: bad }),
+        /WAYMESH_WAYPOINT_REDIS_SECRET must be a Secret name/,
+        bad,
+      );
+  });
 });

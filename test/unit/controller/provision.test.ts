@@ -179,6 +179,26 @@ describe('controller/provision desiredWaypointObjects', () => {
     assert.ok(!('WAYMESH_REDIS_ADDRESS' in plain) && !('WAYMESH_OTLP_ENDPOINT' in plain));
   });
 
+  it('fills the Redis AUTH variables from the named Secret in the waypoint namespace, only with a Redis', () => {
+    const envOf = (cfg: WaypointConfig): Rec[] =>
+      at(objects(gateway(), cfg)[1], 'spec', 'template', 'spec', 'containers', 0, 'env') as Rec[];
+    const env = envOf({ ...config, redisAddress: 'redis:6379', redisSecret: 'redis-auth' });
+    const byName = (n: string): Rec | undefined => env.find((e) => e['name'] === n);
+    assert.deepEqual(byName('WAYMESH_REDIS_PASSWORD')?.['valueFrom'], {
+      secretKeyRef: { name: 'redis-auth', key: 'password' },
+    });
+    assert.deepEqual(byName('WAYMESH_REDIS_USERNAME')?.['valueFrom'], {
+      secretKeyRef: { name: 'redis-auth', key: 'username', optional: true },
+    });
+    for (const cfg of [
+      { ...config, redisSecret: 'redis-auth' },
+      { ...config, redisAddress: 'redis:6379' },
+    ]) {
+      const names = envOf(cfg).map((e) => e['name']);
+      assert.ok(!names.includes('WAYMESH_REDIS_PASSWORD') && !names.includes('WAYMESH_REDIS_USERNAME'));
+    }
+  });
+
   it("caps the waypoint container's young generation, as the l7 benchmark runs it", () => {
     const env = at(objects(gateway())[1], 'spec', 'template', 'spec', 'containers', 0, 'env') as Rec[];
     const opts = env.find((e) => e['name'] === 'NODE_OPTIONS');

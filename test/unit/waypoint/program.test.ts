@@ -141,6 +141,36 @@ describe('waypoint program: settings', () => {
     assert.equal(s.otlpProtocol, 'http/protobuf');
   });
 
+  it('takes the Redis AUTH credentials from the environment only', () => {
+    const auth = { ...env, WAYMESH_REDIS_ADDRESS: 'redis:6379', WAYMESH_REDIS_PASSWORD: 's3cret' };
+    assert.deepEqual(parseWaypointSettings([], auth).redis, {
+      host: 'redis',
+      port: 6379,
+      password: 's3cret',
+    });
+    assert.deepEqual(parseWaypointSettings([], { ...auth, WAYMESH_REDIS_USERNAME: 'waypoints' }).redis, {
+      host: 'redis',
+      port: 6379,
+      username: 'waypoints',
+      password: 's3cret',
+    });
+    // Empty values, as an optional Secret key the kubelet found empty gives, mean unset.
+    assert.deepEqual(parseWaypointSettings([], { ...auth, WAYMESH_REDIS_USERNAME: '' }).redis, {
+      host: 'redis',
+      port: 6379,
+      password: 's3cret',
+    });
+    assert.throws(() => parseWaypointSettings(['--redis-password', 'x'], env), /redis-password/);
+    assert.throws(
+      () => parseWaypointSettings(['--redis', 'redis:6379'], { ...env, WAYMESH_REDIS_USERNAME: 'waypoints' }),
+      /WAYMESH_REDIS_USERNAME is set without WAYMESH_REDIS_PASSWORD/,
+    );
+    assert.throws(
+      () => parseWaypointSettings([], { ...env, WAYMESH_REDIS_PASSWORD: 's3cret' }),
+      /WAYMESH_REDIS_PASSWORD is set but no Redis is configured/,
+    );
+  });
+
   it('refuses bad or missing settings with WAYPOINT_CONFIG', () => {
     const bad: Array<[string[], NodeJS.ProcessEnv]> = [
       [[], { ...env, WAYMESH_GATEWAY: 'no-slash' }],
