@@ -66,6 +66,7 @@ function buildWaypoint(s: WaypointSettings, log: Logger): Waypoint {
     ready: { host: '0.0.0.0', port: s.readyPort },
     ...(s.redis === undefined ? {} : { redis: s.redis }),
     rateLimitFailureMode: s.rateLimitFailureMode,
+    pathNormalization: s.pathNormalization,
     tracing: {
       ...(s.otlpEndpoint === undefined ? {} : { endpoint: s.otlpEndpoint }),
       protocol: s.otlpProtocol,

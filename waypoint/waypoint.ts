@@ -13,6 +13,7 @@ import { Registry } from '../common/metrics/index.ts';
 import {
   createHttpEngine,
   type HttpEngine,
+  type PathNormalization,
   type TunnelContext,
   type UpstreamConnector,
 } from './http/index.ts';
@@ -53,6 +54,8 @@ export interface WaypointOptions {
   /** Shared rate-limit budget; undefined: no rate limiting. */
   readonly redis?: RedisEndpoint;
   readonly rateLimitFailureMode?: FailureMode;
+  /** How far request paths are normalized (http/target.ts); default `base`. */
+  readonly pathNormalization?: PathNormalization;
   readonly tracing?: {
     readonly endpoint?: string;
     readonly protocol: OtlpProtocol;
@@ -143,6 +146,7 @@ export class Waypoint {
         accessLog: this.log.child({ component: 'access' }),
       }),
       ...(opts.random === undefined ? {} : { random: opts.random }),
+      ...(opts.pathNormalization === undefined ? {} : { pathNormalization: opts.pathNormalization }),
       logger: this.log,
     });
     this.connector = connector;

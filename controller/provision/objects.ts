@@ -4,6 +4,11 @@
  * provisioner compares these with the live objects and writes the difference.
  */
 import type { V1ObjectMeta, V1OwnerReference } from '@kubernetes/client-node';
+import {
+  isPathNormalization,
+  PATH_NORMALIZATIONS,
+  type PathNormalization,
+} from '../../common/path-normalization.ts';
 import { ROOT_CONFIGMAP } from '../ca/root-configmap.ts';
 import { NAMES, type CustomObject } from '../translate/world.ts';
 
@@ -48,6 +53,8 @@ export const WAYPOINT = {
   replicasAnnotation: 'waymesh.io/waypoint-replicas',
   /** `open` (default) or `closed`: what rate limits do while Redis is unreachable. */
   failureModeAnnotation: 'waymesh.io/ratelimit-failure-mode',
+  /** `base` (default), `merge-slashes` or `decode-and-merge-slashes` (common/path-normalization.ts). */
+  pathNormalizationAnnotation: 'waymesh.io/path-normalization',
   maxReplicas: 20,
   ports: { hbone: 15008, metrics: 15020, readiness: 15021 },
   /**
@@ -127,6 +134,16 @@ function resolveFailureMode(gw: CustomObject): 'open' | 'closed' | undefined | W
   );
 }
 
+/** The Gateway's path normalization, undefined when not set (the waypoint's default, base). */
+function resolvePathNormalization(gw: CustomObject): PathNormalization | undefined | WaypointParameterError {
+  const a = gw.metadata.annotations?.[WAYPOINT.pathNormalizationAnnotation];
+  if (a === undefined) return undefined;
+  if (isPathNormalization(a)) return a;
+  return invalid(
+    `annotation ${WAYPOINT.pathNormalizationAnnotation} must be one of ${PATH_NORMALIZATIONS.join(', ')}, got ${JSON.stringify(a)}`,
+  );
+}
+
 /**
  * Why the Gateway's own settings cannot make a waypoint (its name, or the image/replicas
  * annotations), or undefined. Pure; translate() reports it as `Accepted=False/InvalidParameters`
@@ -144,6 +161,8 @@ export function waypointParameterProblem(gateway: CustomObject): string | undefi
   if (typeof replicas !== 'number') return replicas.message;
   const failureMode = resolveFailureMode(gateway);
   if (typeof failureMode === 'object') return failureMode.message;
+  const normalization = resolvePathNormalization(gateway);
+  if (typeof normalization === 'object') return normalization.message;
   return undefined;
 }
 
@@ -188,6 +207,8 @@ export function desiredWaypointObjects(
   if (typeof replicas !== 'number') return replicas;
   const failureMode = resolveFailureMode(gateway);
   if (typeof failureMode === 'object') return failureMode;
+  const normalization = resolvePathNormalization(gateway);
+  if (typeof normalization === 'object') return normalization;
 
   const labels = waypointLabels(name);
   const metadata = (): V1ObjectMeta => ({
@@ -233,6 +254,9 @@ export function desiredWaypointObjects(
                 ...(failureMode === undefined
                   ? []
                   : [{ name: 'WAYMESH_RATELIMIT_FAILURE_MODE', value: failureMode }]),
+                ...(normalization === undefined
+                  ? []
+                  : [{ name: 'WAYMESH_PATH_NORMALIZATION', value: normalization }]),
                 ...(config.otlpEndpoint === undefined
                   ? []
                   : [{ name: 'WAYMESH_OTLP_ENDPOINT', value: config.otlpEndpoint }]),

@@ -20,7 +20,7 @@ import { silentLogger } from '../../common/log.ts';
 import { loadGrpcService } from '../../common/proto.ts';
 import { startGrpcEcho } from '../../apps/echo/grpc.ts';
 import type { EchoGrpcServer } from '../../apps/echo/grpc.ts';
-import { createHttpEngine } from '../../waypoint/http/index.ts';
+import { createHttpEngine, type PathNormalization } from '../../waypoint/http/index.ts';
 import type {
   EngineConfig,
   EngineHooks,
@@ -141,7 +141,7 @@ class World {
   async start(
     decide: Decide,
     services: MeshService[],
-    opts: { limits?: Partial<EngineLimits>; hooks?: EngineHooks } = {},
+    opts: { limits?: Partial<EngineLimits>; hooks?: EngineHooks; pathNormalization?: PathNormalization } = {},
   ): Promise<void> {
     this.config = { router: new FakeRouter(decide), services: new Map(services.map((s) => [s.key, s])) };
     this.engine = createHttpEngine({
@@ -166,6 +166,7 @@ class World {
       hooks: { onRequestDone: (d) => this.done.push(d), ...opts.hooks },
       random: () => 0.5,
       logger: silentLogger,
+      ...(opts.pathNormalization === undefined ? {} : { pathNormalization: opts.pathNormalization }),
     });
     const server = net.createServer({ noDelay: true }, (socket) =>
       this.engine.serveTunnel(wrap(socket), this.ctx),
@@ -686,6 +687,15 @@ describe('waypoint HTTP engine (loopback)', function () {
     assert.equal(ok.headers['ratelimit-remaining'], '0');
   });
 
+  /** A DENY of `/admin` and everything under it, as an authorization hook. */
+  const NO_ADMIN: EngineHooks = {
+    authorize: (info) => ({
+      allowed: info.path !== '/admin' && !info.path.startsWith('/admin/'),
+      policy: 'default/no-admin',
+      reason: 'path /admin',
+    }),
+  };
+
   it('gives policy and the backend one spelling of the path: no way around a DENY on /admin', async () => {
     const seen: string[] = [];
     const port = await w.backend((req, res) => {
@@ -693,13 +703,7 @@ describe('waypoint HTTP engine (loopback)', function () {
       echo('b1')(req, res);
     });
     await w.start(fwd(), [service(BACK, 'http', [port])], {
-      hooks: {
-        authorize: (info) => ({
-          allowed: info.path !== '/admin' && !info.path.startsWith('/admin/'),
-          policy: 'default/no-admin',
-          reason: 'path /admin',
-        }),
-      },
+      hooks: NO_ADMIN,
     });
     const get = async (target: string): Promise<string> =>
       (await raw(w.port, `GET ${target} HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n`)).text;
@@ -736,6 +740,40 @@ describe('waypoint HTTP engine (loopback)', function () {
     assert.equal(await h2('/ok'), 200);
     assert.equal(seen.at(-1), '/ok host=web');
   });
+
+  for (const mode of ['merge-slashes', 'decode-and-merge-slashes'] as const) {
+    it(`with ${mode}, repeated slashes${mode === 'merge-slashes' ? '' : ' and encoded slashes'} reach neither policy nor backend`, async () => {
+      const seen: string[] = [];
+      const port = await w.backend((req, res) => {
+        seen.push(req.url ?? '');
+        echo('b1')(req, res);
+      });
+      await w.start(fwd(), [service(BACK, 'http', [port])], {
+        pathNormalization: mode,
+        hooks: NO_ADMIN,
+      });
+      const get = async (target: string): Promise<string> =>
+        (await raw(w.port, `GET ${target} HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n`)).text;
+      for (const target of ['//admin', '/public/..//admin/', '///admin//x'])
+        assert.match(await get(target), /^HTTP\/1\.1 403 /, target);
+      const encoded = ['/%2Fadmin', '/public%2F..%2Fadmin', '/%5cadmin'];
+      for (const target of encoded)
+        assert.match(
+          await get(target),
+          mode === 'merge-slashes' ? /^HTTP\/1\.1 200 / : /^HTTP\/1\.1 403 /,
+          target,
+        );
+      assert.match(await get('//a//b/?q=//x'), /^HTTP\/1\.1 200 /);
+      // Dot segments go first, as RFC 3986 reads them (`..` after `//` leaves `public/`), and the
+      // backend gets exactly the path policy saw.
+      assert.match(await get('/public//..//admin/'), /^HTTP\/1\.1 200 /);
+      assert.deepEqual(seen, [
+        ...(mode === 'merge-slashes' ? ['/%2Fadmin', '/public%2F..%2Fadmin', '/%5Cadmin'] : []),
+        '/a/b/?q=//x',
+        '/public/admin/',
+      ]);
+    });
+  }
 
   it('gives policy, routes and the backend one spelling of the method: no way around a DENY of DELETE', async () => {
     const seen: string[] = [];

@@ -69,6 +69,7 @@ export function createHttpEngine(options: HttpEngineOptions): HttpEngine {
     mirrors: new Mirrors(picker, upstreams),
     hooks: options.hooks ?? {},
     limits,
+    pathNormalization: options.pathNormalization ?? 'base',
   };
   const badInput: BadInputStats = { byStatus: {}, h2SessionErrors: 0 };
   const contexts = new WeakMap<object, TunnelContext>();

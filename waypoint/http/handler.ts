@@ -16,6 +16,7 @@ import { addHeaders, applyHeaderEdits } from './headers.ts';
 import { ParsedRequest } from './request.ts';
 import type { DownstreamRequest } from './request.ts';
 import { EngineErrorCode } from './status.ts';
+import type { PathNormalization } from './target.ts';
 import type { EngineConfig, TunnelContext } from './types.ts';
 
 const NO_EDITS: readonly never[] = [];
@@ -25,6 +26,7 @@ export interface HandlerDeps extends ForwardDeps {
   readonly getConfig: () => EngineConfig;
   readonly random: Random;
   readonly logger: Logger;
+  readonly pathNormalization: PathNormalization;
 }
 
 /** Serves one request; never rejects (errors become local replies). */
@@ -34,7 +36,7 @@ export async function handleRequest(
   res: DownstreamResponse,
   tunnel: TunnelContext,
 ): Promise<void> {
-  const parsed = new ParsedRequest(req, tunnel);
+  const parsed = new ParsedRequest(req, tunnel, deps.pathNormalization);
   const ex = new Exchange(req, res, parsed, deps.getConfig());
   const hooks = deps.hooks;
   hooks.onStart?.(parsed);

@@ -6,6 +6,8 @@ export { createHttpEngine, DEFAULT_LIMITS } from './engine.ts';
 export type { EngineStats, HttpEngine } from './engine.ts';
 export { EngineErrorCode, GrpcStatus, edgeStatus, httpEquivalentOfGrpc } from './status.ts';
 export type { EdgeStatus } from './status.ts';
+export { PATH_NORMALIZATIONS } from './target.ts';
+export type { PathNormalization } from './target.ts';
 export type {
   AttemptInfo,
   AuthzDecision,

@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream';
 
 import type { RouteRequest } from '../routing/types.ts';
 import { H1Request } from './h1/server.ts';
-import { normalizeTarget } from './target.ts';
+import { normalizeTarget, type PathNormalization } from './target.ts';
 import type { RequestInfo, TunnelContext } from './types.ts';
 
 /** `method` in uppercase; the same string when it has no lowercase letter (no copy per request). */
@@ -41,10 +41,10 @@ export class ParsedRequest implements RouteRequest, RequestInfo {
   /** Why the request target cannot be served (answered 400 before any policy), else undefined. */
   readonly targetError: string | undefined;
 
-  constructor(req: DownstreamRequest, tunnel: TunnelContext) {
+  constructor(req: DownstreamRequest, tunnel: TunnelContext, normalization: PathNormalization = 'base') {
     this.method = upperMethod(req.method ?? 'GET');
     // HTTP/2's `:path` is always origin-form (RFC 9113 §8.3.1); HTTP/1.1 may send absolute-form.
-    const target = normalizeTarget(req.url ?? '/', this.method, req.httpVersionMajor === 1);
+    const target = normalizeTarget(req.url ?? '/', this.method, req.httpVersionMajor === 1, normalization);
     this.pathAndQuery = target.pathAndQuery;
     this.path = target.path;
     this.query = target.query;

@@ -7,10 +7,15 @@
  * Paths are normalized as RFC 3986 §6.2.2 says, the way Istio's default (`BASE`) does:
  * percent-encoded unreserved characters are decoded and other percent-encodings upper-cased,
  * backslashes read as slashes, and dot segments removed (§5.2.4). `%2F` stays encoded and
- * repeated slashes stay: both mean something else to many servers. The upstream receives the
- * normalized path. An absolute-form target (RFC 9112 §3.2.2) becomes origin-form, its authority
- * replacing Host. The query is left as sent.
+ * repeated slashes stay: both mean something else to some servers. Many others read `//admin`
+ * as `/admin`, or decode `%2F`, so a waypoint may go further ({@link PathNormalization}, Istio's
+ * `MERGE_SLASHES` and `DECODE_AND_MERGE_SLASHES`). The upstream receives the normalized path. An
+ * absolute-form target (RFC 9112 §3.2.2) becomes origin-form, its authority replacing Host. The
+ * query is left as sent.
  */
+import type { PathNormalization } from '../../common/path-normalization.ts';
+
+export { PATH_NORMALIZATIONS, type PathNormalization } from '../../common/path-normalization.ts';
 
 const SLASH = 0x2f;
 const DOT = 0x2e;
@@ -49,13 +54,14 @@ function isUnreserved(c: number): boolean {
 }
 
 /**
- * True when `path` is already normal: no `%`, no backslash, no `.` or `..` segment. The common
- * case, decided in one pass without allocating.
+ * True when `path` is already normal: no `%`, no backslash, no `.` or `..` segment, and with
+ * `merge` no repeated slash. The common case, decided in one pass without allocating.
  */
-function isNormal(path: string): boolean {
+function isNormal(path: string, merge: boolean): boolean {
   for (let i = 0; i < path.length; i++) {
     const c = path.charCodeAt(i);
     if (c === PERCENT || c === BACKSLASH) return false;
+    if (merge && c === SLASH && path.charCodeAt(i + 1) === SLASH) return false;
     if (c !== DOT || path.charCodeAt(i - 1) !== SLASH) continue;
     // A segment starting with a dot: `.` or `..` alone?
     const next = i + 1 < path.length ? path.charCodeAt(i + 1) : SLASH;
@@ -65,8 +71,11 @@ function isNormal(path: string): boolean {
   return true;
 }
 
-/** Decodes unreserved percent-encodings, upper-cases the rest, reads `\` as `/`; undefined if malformed. */
-function decodeUnreserved(path: string): string | undefined {
+/**
+ * Decodes unreserved percent-encodings (and with `slashes` `%2F` and `%5C`, as `/`), upper-cases
+ * the rest, reads `\` as `/`; undefined if malformed.
+ */
+function decodeUnreserved(path: string, slashes: boolean): string | undefined {
   let out = '';
   let from = 0;
   for (let i = 0; i < path.length; i++) {
@@ -80,7 +89,8 @@ function decodeUnreserved(path: string): string | undefined {
       if (hi < 0 || lo < 0) return undefined;
       const byte = hi * 16 + lo;
       out += path.slice(from, i);
-      out += isUnreserved(byte) ? String.fromCharCode(byte) : path.slice(i, i + 3).toUpperCase();
+      if (slashes && (byte === SLASH || byte === BACKSLASH)) out += '/';
+      else out += isUnreserved(byte) ? String.fromCharCode(byte) : path.slice(i, i + 3).toUpperCase();
       i += 2;
       from = i + 1;
     }
@@ -105,12 +115,20 @@ function removeDotSegments(path: string): string {
   return `/${out.join('/')}`;
 }
 
+/** `path` with every run of slashes made one. */
+function mergeSlashes(path: string): string {
+  return path.replace(/\/{2,}/g, '/');
+}
+
 /** The normalized form of an origin-form path (starting with `/`), or undefined when malformed. */
-export function normalizePath(path: string): string | undefined {
-  if (isNormal(path)) return path;
-  const decoded = decodeUnreserved(path);
+export function normalizePath(path: string, mode: PathNormalization = 'base'): string | undefined {
+  const merge = mode !== 'base';
+  if (isNormal(path, merge)) return path;
+  const decoded = decodeUnreserved(path, mode === 'decode-and-merge-slashes');
   if (decoded === undefined) return undefined;
-  return isNormal(decoded) ? decoded : removeDotSegments(decoded);
+  // Dot segments first: `/a//../b` is `/a/b` under every mode, as RFC 3986 reads it.
+  const resolved = isNormal(decoded, false) ? decoded : removeDotSegments(decoded);
+  return merge ? mergeSlashes(resolved) : resolved;
 }
 
 function refused(error: string): NormalizedTarget {
@@ -139,7 +157,12 @@ function fromAbsolute(target: string): { authority: string; rest: string } | str
  * absolute-form (HTTP/1.1 only; `absoluteForm`) becomes origin-form, `*` is kept for OPTIONS;
  * anything else is refused.
  */
-export function normalizeTarget(url: string, method: string, absoluteForm: boolean): NormalizedTarget {
+export function normalizeTarget(
+  url: string,
+  method: string,
+  absoluteForm: boolean,
+  mode: PathNormalization = 'base',
+): NormalizedTarget {
   let authority: string | undefined;
   let rest = url;
   const first = url.charCodeAt(0);
@@ -156,7 +179,7 @@ export function normalizeTarget(url: string, method: string, absoluteForm: boole
   const q = rest.indexOf('?');
   const rawPath = q === -1 ? rest : rest.slice(0, q);
   const query = q === -1 ? '' : rest.slice(q + 1);
-  const path = normalizePath(rawPath);
+  const path = normalizePath(rawPath, mode);
   if (path === undefined) return refused('the request path has a malformed percent-encoding');
   const pathAndQuery = path === rawPath ? rest : q === -1 ? path : `${path}?${query}`;
   return { path, query, pathAndQuery, authority, error: undefined };

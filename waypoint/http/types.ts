@@ -10,6 +10,7 @@ import type { Logger } from '../../common/log.ts';
 import type { ServiceKey } from '../../common/ir/source.ts';
 import type { Random, Router } from '../routing/types.ts';
 import type { EndpointPicker } from './endpoints.ts';
+import type { PathNormalization } from './target.ts';
 
 /** What the HBONE layer knows about one tunnel. */
 export interface TunnelContext {
@@ -169,4 +170,6 @@ export interface HttpEngineOptions {
   readonly picker?: EndpointPicker;
   /** Default: silent. */
   readonly logger?: Logger;
+  /** How far request paths are normalized (target.ts); default `base`. */
+  readonly pathNormalization?: PathNormalization;
 }

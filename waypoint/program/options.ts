@@ -6,6 +6,11 @@ import { parseArgs } from 'node:util';
 
 import { MeshError } from '../../common/errors.ts';
 import { DEFAULT_TRUST_DOMAIN, validateTrustDomain, workloadId } from '../../common/spiffe.ts';
+import {
+  isPathNormalization,
+  PATH_NORMALIZATIONS,
+  type PathNormalization,
+} from '../../common/path-normalization.ts';
 import type { FailureMode, RedisEndpoint } from '../ratelimit/index.ts';
 import type { OtlpProtocol } from '../telemetry/tracing.ts';
 import type { GatewayRef } from './config.ts';
@@ -31,6 +36,7 @@ export interface WaypointSettings {
   readonly readyPort: number;
   readonly redis?: RedisEndpoint;
   readonly rateLimitFailureMode: FailureMode;
+  readonly pathNormalization: PathNormalization;
   readonly otlpEndpoint?: string;
   readonly otlpProtocol: OtlpProtocol;
   readonly traceSampling: number;
@@ -50,6 +56,8 @@ export const USAGE = `Usage: waymesh run waypoint [flags]
   --redis HOST:PORT             rate-limit Redis (env WAYMESH_REDIS_ADDRESS; default none)
                                 AUTH from env only: WAYMESH_REDIS_PASSWORD, WAYMESH_REDIS_USERNAME (ACL user)
   --ratelimit-failure-mode open|closed   (env WAYMESH_RATELIMIT_FAILURE_MODE; default open)
+  --path-normalization base|merge-slashes|decode-and-merge-slashes
+                                (env WAYMESH_PATH_NORMALIZATION; default base)
   --otlp-endpoint URL           (env WAYMESH_OTLP_ENDPOINT; default: tracing off)
   --otlp-protocol grpc|http/protobuf     (default grpc)
   --trace-sampling RATIO        0..1 (default 1.0)`;
@@ -120,6 +128,7 @@ const STRING_FLAGS = [
   'ready-port',
   'redis',
   'ratelimit-failure-mode',
+  'path-normalization',
   'otlp-endpoint',
   'otlp-protocol',
   'trace-sampling',
@@ -183,6 +192,11 @@ export function parseWaypointSettings(argv: readonly string[], env: NodeJS.Proce
     throw configError(
       `--ratelimit-failure-mode (env WAYMESH_RATELIMIT_FAILURE_MODE) must be open or closed, got ${JSON.stringify(failureMode)}`,
     );
+  const normalization = pick('path-normalization', 'WAYMESH_PATH_NORMALIZATION') ?? 'base';
+  if (!isPathNormalization(normalization))
+    throw configError(
+      `--path-normalization (env WAYMESH_PATH_NORMALIZATION) must be one of ${PATH_NORMALIZATIONS.join(', ')}, got ${JSON.stringify(normalization)}`,
+    );
   const protocol = values['otlp-protocol'] ?? 'grpc';
   if (protocol !== 'grpc' && protocol !== 'http/protobuf')
     throw configError(`--otlp-protocol must be grpc or http/protobuf, got ${JSON.stringify(protocol)}`);
@@ -207,6 +221,7 @@ export function parseWaypointSettings(argv: readonly string[], env: NodeJS.Proce
     readyPort: port('ready-port', values['ready-port'], 15021),
     ...(redis === undefined ? {} : { redis }),
     rateLimitFailureMode: failureMode,
+    pathNormalization: normalization,
     ...(otlp === undefined ? {} : { otlpEndpoint: otlp }),
     otlpProtocol: protocol,
     traceSampling: sampling,

@@ -1,7 +1,8 @@
 /**
  * User journey 4 of issue 7 §2, driven by kubectl in one lab with the lab addons (Redis):
  * an L4 `AuthorizationPolicy` (DENY a source namespace) enforced by the destination's node agent
- * (the connection is reset), an L7 one (DENY a path) enforced by the waypoint (403), and a
+ * (the connection is reset), an L7 one (DENY a path) enforced by the waypoint (403), which
+ * `//admin` meets too once the Gateway asks for `merge-slashes` path normalization, and a
  * `RateLimitPolicy` (N per minute on a Service) whose budget lives in Redis: the N+1th request
  * gets 429 with `retry-after`. Also a mesh-wide DENY (root namespace `waymesh-system`, no
  * targetRefs) answered 403 by the waypoint of another namespace, and lifted when deleted. Last,
@@ -139,6 +140,29 @@ describe('journey 4: authorization and rate limits (e2e, kubectl)', function () 
     assert.match(a.body, /no-admin/, 'the body names the policy');
     assert.equal((await curl(lab, 'shop/client', 'http://echo/public')).status, 200);
     assert.equal((await policyAccepted(lab, 'ap', 'shop', 'no-admin'))['echo'], 'True/Accepted');
+  });
+
+  it('path normalization: with merge-slashes on the Gateway, //admin meets the DENY on /admin/*', async () => {
+    // Under the default (base), `//admin/users` is not under `/admin/`, and the app gets it as sent.
+    assert.equal((await curl(lab, 'shop/client', 'http://echo//admin/users')).status, 200);
+    await lab.kubectl(
+      ...['-n', 'shop', 'annotate', 'gateway', 'waypoint', 'waymesh.io/path-normalization=merge-slashes'],
+    );
+    await eventually('the waypoint Deployment takes the path normalization', async () => {
+      const d = await getJson<{
+        spec: {
+          template: { spec: { containers: Array<{ env?: Array<{ name: string; value?: string }> }> } };
+        };
+      }>(lab, '-n', 'shop', 'deployment', 'waypoint');
+      const env = d.spec.template.spec.containers[0]?.env ?? [];
+      return env.find((e) => e.name === 'WAYMESH_PATH_NORMALIZATION')?.value === 'merge-slashes' || undefined;
+    });
+    await lab.kubectl('-n', 'shop', 'rollout', 'status', 'deployment/waypoint', '--timeout=120s');
+    await configConverged(lab, 'shop/client');
+    const r = await curl(lab, 'shop/client', 'http://echo//admin/users');
+    assert.equal(r.status, 403, 'denied by the policy on /admin/*');
+    assert.match(r.body, /no-admin/);
+    assert.equal((await curl(lab, 'shop/client', 'http://echo//public')).status, 200);
   });
 
   it('mesh-wide: a DENY in the root namespace applies in every namespace, until it is deleted', async () => {

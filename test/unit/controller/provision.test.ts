@@ -15,6 +15,7 @@ import {
   type WaypointConfig,
 } from '../../../controller/provision/index.ts';
 import { silentLogger } from '../../../common/log.ts';
+import { waypointParameterProblem } from '../../../controller/provision/objects.ts';
 import type { CustomObject } from '../../../controller/translate/world.ts';
 
 const config: WaypointConfig = {
@@ -134,7 +135,31 @@ describe('controller/provision desiredWaypointObjects', () => {
     assert.equal(mode(gateway()), undefined);
   });
 
+  it('hands the path normalization from the Gateway annotation to the waypoint, only when set', () => {
+    const normalization = (gw: CustomObject): unknown =>
+      (at(objects(gw)[1]?.spec, 'template', 'spec', 'containers', 0, 'env') as Rec[]).find(
+        (e) => e['name'] === 'WAYMESH_PATH_NORMALIZATION',
+      )?.['value'];
+    for (const v of ['base', 'merge-slashes', 'decode-and-merge-slashes'])
+      assert.equal(normalization(gateway('wp', { 'waymesh.io/path-normalization': v })), v);
+    assert.equal(normalization(gateway()), undefined);
+    assert.equal(
+      waypointParameterProblem(gateway('wp', { 'waymesh.io/path-normalization': 'base' })),
+      undefined,
+    );
+    // The Gateway's status says so too (translate reports this as Accepted=False/InvalidParameters).
+    assert.match(
+      waypointParameterProblem(gateway('wp', { 'waymesh.io/path-normalization': 'none' })) ?? '',
+      /path-normalization must be one of/,
+    );
+  });
+
   const bad: [string, CustomObject, RegExp][] = [
+    [
+      'path normalization not a known mode',
+      gateway('wp', { 'waymesh.io/path-normalization': 'MERGE_SLASHES' }),
+      /path-normalization must be one of base, merge-slashes, decode-and-merge-slashes, got "MERGE_SLASHES"/,
+    ],
     [
       'failure mode not open or closed',
       gateway('wp', { 'waymesh.io/ratelimit-failure-mode': 'Closed' }),

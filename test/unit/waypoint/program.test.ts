@@ -141,6 +141,20 @@ describe('waypoint program: settings', () => {
     assert.equal(s.otlpProtocol, 'http/protobuf');
   });
 
+  it('takes the path normalization from the flag, else the environment the controller sets', () => {
+    assert.equal(parseWaypointSettings([], env).pathNormalization, 'base');
+    const fromEnv = { ...env, WAYMESH_PATH_NORMALIZATION: 'merge-slashes' };
+    assert.equal(parseWaypointSettings([], fromEnv).pathNormalization, 'merge-slashes');
+    assert.equal(
+      parseWaypointSettings(['--path-normalization', 'decode-and-merge-slashes'], fromEnv).pathNormalization,
+      'decode-and-merge-slashes',
+    );
+    assert.throws(
+      () => parseWaypointSettings(['--path-normalization', 'MERGE_SLASHES'], env),
+      /WAYMESH_PATH_NORMALIZATION\) must be one of base, merge-slashes, decode-and-merge-slashes, got "MERGE_SLASHES"/,
+    );
+  });
+
   it('takes the Redis AUTH credentials from the environment only', () => {
     const auth = { ...env, WAYMESH_REDIS_ADDRESS: 'redis:6379', WAYMESH_REDIS_PASSWORD: 's3cret' };
     assert.deepEqual(parseWaypointSettings([], auth).redis, {

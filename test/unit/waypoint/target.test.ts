@@ -45,6 +45,45 @@ describe('waypoint request target', () => {
     it('returns the very string when it is already normal (no copy per request)', () => {
       const path = ['/api', 'v1', 'items'].join('/');
       assert.equal(normalizePath(path), path);
+      assert.equal(normalizePath(path, 'merge-slashes'), path);
+      assert.equal(normalizePath(path, 'decode-and-merge-slashes'), path);
+    });
+  });
+
+  describe('normalizePath with merge-slashes and decode-and-merge-slashes', () => {
+    // [input, merge-slashes, decode-and-merge-slashes]
+    const table: readonly [string, string | undefined, string | undefined][] = [
+      ['/', '/', '/'],
+      ['//admin', '/admin', '/admin'],
+      ['/a///b//', '/a/b/', '/a/b/'],
+      ['/\\admin', '/admin', '/admin'],
+      ['/a//../b', '/a/b', '/a/b'],
+      ['/public//../admin', '/public/admin', '/public/admin'],
+      ['/%61dmin//x', '/admin/x', '/admin/x'],
+      ['/a%2fb', '/a%2Fb', '/a/b'],
+      ['/a%2F%2Fb', '/a%2F%2Fb', '/a/b'],
+      ['/a%5cb', '/a%5Cb', '/a/b'],
+      ['/public%2F..%2Fadmin', '/public%2F..%2Fadmin', '/admin'],
+      ['/..%2fadmin', '/..%2Fadmin', '/admin'],
+      ['/%2F%2Fadmin', '/%2F%2Fadmin', '/admin'],
+      ['/caf%c3%a9//', '/caf%C3%A9/', '/caf%C3%A9/'],
+      ['//bad%zz', undefined, undefined],
+    ];
+    for (const [input, merged, decoded] of table) {
+      it(`${JSON.stringify(input)} → ${JSON.stringify(merged)} / ${JSON.stringify(decoded)}`, () => {
+        assert.equal(normalizePath(input, 'merge-slashes'), merged);
+        assert.equal(normalizePath(input, 'decode-and-merge-slashes'), decoded);
+      });
+    }
+    it('applies the mode to a target and keeps the query as sent', () => {
+      assert.deepEqual(normalizeTarget('//a%2fb?x=//y', 'GET', true, 'decode-and-merge-slashes'), {
+        path: '/a/b',
+        query: 'x=//y',
+        pathAndQuery: '/a/b?x=//y',
+        authority: undefined,
+        error: undefined,
+      });
+      assert.equal(normalizeTarget('//a?x', 'GET', true).pathAndQuery, '//a?x', 'base keeps them');
     });
   });
 
