@@ -83,8 +83,10 @@ function buildAgent(settings: AgentSettings, log: Logger): NodeAgent {
           token,
           logger: log,
           // The CA's roots as the controller has them now: a new root of a rotation reaches the
-          // agent in seconds, pods or not (docs/certificates.md).
-          onTrustAnchors: (pem) => identities.updateRoots([settings.caRootPem, pem]),
+          // agent in seconds, pods or not, and a dropped one leaves it without a restart; they
+          // replace WAYMESH_CA_ROOT, which is the controller's roots as of the agent's start
+          // (docs/certificates.md).
+          onTrustAnchors: (pem) => identities.updateRoots([pem]),
         })
       : fileConfigSource(settings.configFile, log);
   agent = new NodeAgent({

@@ -189,6 +189,32 @@ describe('root rotation without restarting the data plane', function () {
     return server;
   }
 
+  /** An agent with no pod (so no certificate to ask for), configured with `roots`. */
+  function certificatelessAgent(roots: TrustBundle): IdentityManager {
+    const m = new IdentityManager({
+      trustDomain: TD,
+      source: { sign: () => Promise.reject(new Error('unused')) },
+      registry: new Registry(),
+    });
+    managers.push(m);
+    m.updateRoots([roots.toPem()]);
+    return m;
+  }
+
+  /** A CA client, trusting `bundle`, of a new controller with `ca` (its CA service only). */
+  async function caClientOf(ca: CertificateAuthority, bundle: TrustBundle): Promise<CaClient> {
+    const server = await controller(ca, 0);
+    const client = new CaClient({
+      address: `127.0.0.1:${server.port}`,
+      bundle,
+      serverId: CONTROLLER,
+      token: () => 'agent-token',
+      timeoutMs: 3000,
+    });
+    clients.push(client);
+    return client;
+  }
+
   /** One mutual TLS exchange: `server` answers, `client` connects; returns what each saw of the other. */
   async function mtls(server: WorkloadIdentity, client: WorkloadIdentity): Promise<string[]> {
     const peers: string[] = [];
@@ -316,13 +342,7 @@ describe('root rotation without restarting the data plane', function () {
     const stepOne = authority(oldRoot, [oldRoot.cert], both);
     // An agent configured with the old root and no pod (no certificate), wired as node-agent/main.ts.
     const configured = new TrustBundle(TD, [oldRoot.cert]);
-    const m = new IdentityManager({
-      trustDomain: TD,
-      source: { sign: () => Promise.reject(new Error('unused')) },
-      registry: new Registry(),
-    });
-    managers.push(m);
-    m.updateRoots([configured.toPem()]);
+    const m = certificatelessAgent(configured);
     await acrossRestart({
       before: stepOne,
       after: authority(newIntermediate, [newIntermediate.cert, newRoot.cert], both),
@@ -334,7 +354,7 @@ describe('root rotation without restarting the data plane', function () {
           bundle: () => m.bundle() ?? configured,
           serverId: CONTROLLER,
           token: () => Promise.resolve('agent-token'),
-          onTrustAnchors: (pem) => m.updateRoots([configured.toPem(), pem]),
+          onTrustAnchors: (pem) => m.updateRoots([pem]),
         }),
       // Step 2 and a controller restart follow: the agent reaches the controller with the
       // bundle the stream gave it.
@@ -349,15 +369,7 @@ describe('root rotation without restarting the data plane', function () {
     // The waypoint got its certificate before step 1 (the CA sent no other root along). It keeps
     // the certificate; its bundle gains the new root at once, and its listeners (the HBONE
     // server's TLS) are told.
-    const caServer = await controller(authority(oldRoot, [oldRoot.cert], [oldRoot.cert]), 0);
-    const caClient = new CaClient({
-      address: `127.0.0.1:${caServer.port}`,
-      bundle: configured,
-      serverId: CONTROLLER,
-      token: () => 'agent-token',
-      timeoutMs: 3000,
-    });
-    clients.push(caClient);
+    const caClient = await caClientOf(authority(oldRoot, [oldRoot.cert], [oldRoot.cert]), configured);
     const identity = waypointIdentity(WAYPOINT, caClient, configured);
     try {
       const cert = await identity.start();
@@ -374,22 +386,53 @@ describe('root rotation without restarting the data plane', function () {
     }
   });
 
+  it('step 3: anchors without the old root take it from the proxies configured with it, with no restart', async () => {
+    const oldRoot = generateRoot({ trustDomain: TD });
+    const newRoot = generateRoot({ trustDomain: TD });
+    const newIntermediate = signSubCa(newRoot, 'waymesh intermediate CA');
+    // Both proxies started before the rotation: WAYMESH_CA_ROOT holds the old root only.
+    const configured = new TrustBundle(TD, [oldRoot.cert]);
+    const newOnly = certToPem(newRoot.cert.der);
+    const bothPem = [configured.toPem(), newOnly].join('');
+
+    // An agent, wired as node-agent/main.ts: the stream's anchors replace the configured root.
+    const m = certificatelessAgent(configured);
+    m.updateRoots([bothPem]);
+    assert.deepEqual(rootsOf(m.bundle()), hex([oldRoot.cert, newRoot.cert]), 'step 1');
+    m.updateRoots([newOnly]);
+    assert.deepEqual(rootsOf(m.bundle()), hex([newRoot.cert]), 'step 3');
+
+    // A waypoint whose certificate was refreshed under the new root after step 3 (the answer
+    // carries the new root only). Its configured old root goes as soon as anchors arrive.
+    const caClient = await caClientOf(
+      authority(newIntermediate, [newIntermediate.cert, newRoot.cert], [newRoot.cert]),
+      new TrustBundle(TD, [newRoot.cert]),
+    );
+    const identity = waypointIdentity(WAYPOINT, caClient, configured);
+    try {
+      const cert = await identity.start();
+      assert.deepEqual(rootsOf(cert.bundle), hex([oldRoot.cert, newRoot.cert]), 'configured + answer');
+      identity.trustAnchors(bothPem);
+      assert.deepEqual(rootsOf(identity.current()?.bundle), hex([oldRoot.cert, newRoot.cert]));
+      const updates: string[][] = [];
+      identity.onUpdate((c) => updates.push(rootsOf(c.bundle)));
+      identity.trustAnchors(newOnly);
+      assert.deepEqual(rootsOf(identity.current()?.bundle), hex([newRoot.cert]), 'the old root is gone');
+      assert.deepEqual(updates, [hex([newRoot.cert])], 'the listeners (HBONE server TLS) are told');
+      assert.equal(identity.current()?.serial, cert.serial, 'the same certificate');
+    } finally {
+      identity.stop();
+    }
+  });
+
   it('without the learned root, the restarted controller is refused (what the agent avoided above)', async () => {
     const oldRoot = generateRoot({ trustDomain: TD });
     const newRoot = generateRoot({ trustDomain: TD });
     const newIntermediate = signSubCa(newRoot, 'waymesh intermediate CA');
-    const server = await controller(
+    const client = await caClientOf(
       authority(newIntermediate, [newIntermediate.cert, newRoot.cert], [oldRoot.cert, newRoot.cert]),
-      0,
+      new TrustBundle(TD, [oldRoot.cert]),
     );
-    const client = new CaClient({
-      address: `127.0.0.1:${server.port}`,
-      bundle: new TrustBundle(TD, [oldRoot.cert]),
-      serverId: CONTROLLER,
-      token: () => 'agent-token',
-      timeoutMs: 3000,
-    });
-    clients.push(client);
     await assert.rejects(client.createCertificate(createCsr(generateKey(), WEB)), (err: unknown) => {
       assert.ok(isMeshError(err, 'CA_UNAVAILABLE') || isMeshError(err, 'CA_DEADLINE_EXCEEDED'), String(err));
       return true;

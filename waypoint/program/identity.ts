@@ -28,6 +28,8 @@ export interface WaypointCert {
   readonly certChainPem: readonly string[];
   /** Roots from WAYMESH_CA_ROOT (or --ca-file) merged with the self-signed certificates the chain ended with. */
   readonly bundle: TrustBundle;
+  /** The self-signed certificates the chain ended with (the CA's roots as of this certificate). */
+  readonly chainRoots: TrustBundle | undefined;
   readonly notBefore: Date;
   readonly notAfter: Date;
   readonly serial: string;
@@ -43,8 +45,9 @@ export interface IdentityProvider {
   onUpdate(listener: (cert: WaypointCert) => void): void;
   /**
    * Trusts `pem` (the CA's roots, sent by the controller with the snapshots) from now on, next
-   * to the configured roots and those the CA sent with the certificate; replaces the anchors
-   * given before. Throws a MeshError for PEM that holds no valid certificate.
+   * to the roots the CA sent with the certificate, and for a CA-issued identity in place of the
+   * configured roots (static files stay); replaces the anchors given before. Throws a MeshError
+   * for PEM that holds no valid certificate.
    */
   trustAnchors(pem: string): void;
   stop(): void;
@@ -99,13 +102,14 @@ export function certFromPem(
   // their own, so they are not served.
   const parsed = certsFromPem(chain.join(''), `certificate chain for ${spiffeId}`);
   const end = anchorsStart(parsed);
-  const bundle =
-    end === parsed.length ? roots : roots.merge(new TrustBundle(roots.trustDomain, parsed.slice(end)));
+  const chainRoots =
+    end === parsed.length ? undefined : new TrustBundle(roots.trustDomain, parsed.slice(end));
   return {
     spiffeId,
     keyPem,
     certChainPem: chain.slice(0, end),
-    bundle,
+    bundle: chainRoots === undefined ? roots : roots.merge(chainRoots),
+    chainRoots,
     notBefore: new Date(leaf.validFrom),
     notAfter: new Date(leaf.validTo),
     serial: leaf.serialNumber,
@@ -123,14 +127,20 @@ class Listeners {
 }
 
 /**
- * A provider's certificates as handed out: with the trust anchors the controller sent merged
- * into their bundle. The merged certificate is kept, so asking for it per connection is cheap.
+ * A provider's certificates as handed out: with the trust anchors the controller sent in their
+ * bundle. `replace`: the anchors and the roots the certificate came with, and no longer the
+ * configured roots (WAYMESH_CA_ROOT is the controller's roots as of the waypoint's start, so a
+ * root dropped since stops being trusted without a restart); else merged with the bundle (roots
+ * an operator gave as files stay). The result is kept, so asking for it per connection is cheap.
  */
 class AnchoredView {
   #anchors: TrustBundle | undefined;
   #memo: { cert: WaypointCert; anchors: TrustBundle; out: WaypointCert } | undefined;
 
-  constructor(private readonly trustDomain: string) {}
+  constructor(
+    private readonly trustDomain: string,
+    private readonly replace: boolean,
+  ) {}
 
   set(pem: string): void {
     this.#anchors = TrustBundle.fromPem(this.trustDomain, pem);
@@ -141,7 +151,8 @@ class AnchoredView {
     if (cert === undefined || anchors === undefined) return cert;
     const m = this.#memo;
     if (m !== undefined && m.cert === cert && m.anchors === anchors) return m.out;
-    const out = { ...cert, bundle: cert.bundle.merge(anchors) };
+    const base = this.replace ? cert.chainRoots : cert.bundle;
+    const out = { ...cert, bundle: base === undefined ? anchors : base.merge(anchors) };
     this.#memo = { cert, anchors, out };
     return out;
   }
@@ -154,7 +165,7 @@ export function staticIdentity(
   trustDomain: string,
 ): IdentityProvider {
   let cert: WaypointCert | undefined;
-  const view = new AnchoredView(trustDomain);
+  const view = new AnchoredView(trustDomain, false);
   const listeners = new Listeners();
   return {
     async start() {
@@ -195,7 +206,7 @@ export function caIdentity(
   logger: Logger = silentLogger,
 ): IdentityProvider {
   const listeners = new Listeners();
-  const view = new AnchoredView(roots.trustDomain);
+  const view = new AnchoredView(roots.trustDomain, true);
   const rotator = new CertRotator<WaypointCert>({
     fetch: async () => {
       const key = generateKey();
