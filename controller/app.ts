@@ -66,8 +66,10 @@ export interface ControllerOptions {
     readonly controllerAddress: string;
     /** Redis for the waypoints' shared rate limits (`host:port`); none disables rate limiting. */
     readonly redisAddress?: string;
-    /** Secret in each waypoint's namespace with the Redis AUTH credentials (see provision/objects.ts). */
+    /** Secret in each waypoint's namespace with the Redis credentials and CA (see provision/objects.ts). */
     readonly redisSecret?: string;
+    /** Waypoints reach Redis over TLS. */
+    readonly redisTls?: boolean;
     /** OTLP endpoint the waypoints export traces to (`http://host:4317`); none disables tracing. */
     readonly otlpEndpoint?: string;
   };

@@ -65,10 +65,21 @@ export function optionsFromEnv(
       'CONTROLLER_CONFIG',
       `WAYMESH_WAYPOINT_REDIS_SECRET must be a Secret name (lowercase DNS subdomain), got ${JSON.stringify(redisSecret)}`,
     );
-  if (redisSecret !== '' && redisAddress === '')
-    throw new MeshError('CONTROLLER_CONFIG', 'WAYMESH_WAYPOINT_REDIS_SECRET is set without a Redis', {
-      hint: 'set WAYMESH_WAYPOINT_REDIS_ADDRESS too, or unset the Secret name',
-    });
+  const redisTls = get('WAYMESH_WAYPOINT_REDIS_TLS', 'false');
+  if (redisTls !== 'true' && redisTls !== 'false')
+    throw new MeshError(
+      'CONTROLLER_CONFIG',
+      `WAYMESH_WAYPOINT_REDIS_TLS must be true or false, got ${JSON.stringify(redisTls)}`,
+    );
+  for (const [name, set] of [
+    ['WAYMESH_WAYPOINT_REDIS_SECRET', redisSecret !== ''],
+    ['WAYMESH_WAYPOINT_REDIS_TLS', redisTls === 'true'],
+  ] as const) {
+    if (set && redisAddress === '')
+      throw new MeshError('CONTROLLER_CONFIG', `${name} is set without a Redis`, {
+        hint: `set WAYMESH_WAYPOINT_REDIS_ADDRESS too, or unset ${name}`,
+      });
+  }
   return {
     kubeConfig,
     trustDomain: get('WAYMESH_TRUST_DOMAIN', 'cluster.local'),
@@ -82,6 +93,7 @@ export function optionsFromEnv(
       controllerAddress: get('WAYMESH_CONTROLLER_ADDRESS', `waymesh-controller.${namespace}.svc:15012`),
       ...optional('redisAddress', redisAddress),
       ...optional('redisSecret', redisSecret),
+      ...(redisTls === 'true' ? { redisTls: true } : {}),
       ...optional('otlpEndpoint', get('WAYMESH_WAYPOINT_OTLP_ENDPOINT', '')),
     },
     logger,

@@ -12,7 +12,8 @@
  * | `WAYMESH_CONTROLLER_ADDRESS` | `waymesh-controller.<namespace>.svc:15012` (handed to waypoints) |
  * | `WAYMESH_LISTEN` | `0.0.0.0:15012` (config stream and certificate service) |
  * | `WAYMESH_WAYPOINT_REDIS_ADDRESS` | none: waypoints' Redis for shared rate limits (`host:port`) |
- * | `WAYMESH_WAYPOINT_REDIS_SECRET` | none: Secret with the waypoints' Redis AUTH (`password`, `username`) |
+ * | `WAYMESH_WAYPOINT_REDIS_SECRET` | none: Secret with `password`, `username`, `ca.crt` for Redis |
+ * | `WAYMESH_WAYPOINT_REDIS_TLS` | `false`: waypoints reach Redis over TLS |
  * | `WAYMESH_WAYPOINT_OTLP_ENDPOINT` | none: where waypoints export traces (`http://host:4317`) |
  * | `WAYMESH_CA_RELOAD_SECONDS` | `30`: how often the CA Secrets are read again (1–86400) |
  *

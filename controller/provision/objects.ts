@@ -30,11 +30,12 @@ export interface WaypointConfig {
   /** Handed to waypoints as WAYMESH_REDIS_ADDRESS (shared rate-limit budget). */
   readonly redisAddress?: string;
   /**
-   * A Secret in each waypoint's namespace holding Redis AUTH credentials: key `password`
-   * (required, as WAYMESH_REDIS_PASSWORD) and key `username` (optional, an ACL user, as
-   * WAYMESH_REDIS_USERNAME). Only with {@link redisAddress}.
+   * A Secret in each waypoint's namespace with the Redis credentials and CA: keys `password`,
+   * `username` (an ACL user) and `ca.crt`, each optional. Only with {@link redisAddress}.
    */
   readonly redisSecret?: string;
+  /** Waypoints reach Redis over TLS (WAYMESH_REDIS_TLS). Only with {@link redisAddress}. */
+  readonly redisTls?: boolean;
   /** Handed to waypoints as WAYMESH_OTLP_ENDPOINT (trace export). */
   readonly otlpEndpoint?: string;
 }
@@ -67,19 +68,33 @@ export const WAYPOINT = {
   nodeOptions: '--max-semi-space-size=8',
 } as const;
 
+/** Secret keys the waypoint's Redis settings come from (see {@link redisEnv}). */
+const REDIS_SECRET_KEYS: readonly (readonly [env: string, key: string])[] = [
+  ['WAYMESH_REDIS_PASSWORD', 'password'],
+  ['WAYMESH_REDIS_USERNAME', 'username'],
+  ['WAYMESH_REDIS_CA', 'ca.crt'],
+];
+
 /**
- * The waypoint container's Redis AUTH variables from Secret `secret` in its namespace. The
- * password is required: without the Secret or its key the kubelet does not start the container
- * (`CreateContainerConfigError`, in the pod's events) instead of running a waypoint whose every
- * rate-limit call Redis refuses.
+ * The waypoint container's Redis variables: the address, TLS when `redisTls`, and the keys of
+ * Secret `redisSecret` in its namespace: `password`, `username` (an ACL user) and `ca.crt` (the
+ * CA of Redis's certificate). Every key is optional, and the Secret too: a waypoint without them
+ * still routes, and its rate limiter reports Redis's refusal (NOAUTH, a certificate it cannot
+ * verify) as an outage whose hint names the Secret. A required key would keep the whole waypoint
+ * from starting (`CreateContainerConfigError`), and every Service behind it from being reached.
  */
-function redisAuthEnv(secret: string): Record<string, unknown>[] {
+function redisEnv(config: WaypointConfig): Record<string, unknown>[] {
+  const { redisAddress, redisSecret } = config;
+  if (redisAddress === undefined) return [];
   return [
-    {
-      name: 'WAYMESH_REDIS_USERNAME',
-      valueFrom: { secretKeyRef: { name: secret, key: 'username', optional: true } },
-    },
-    { name: 'WAYMESH_REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: secret, key: 'password' } } },
+    { name: 'WAYMESH_REDIS_ADDRESS', value: redisAddress },
+    ...(config.redisTls === true ? [{ name: 'WAYMESH_REDIS_TLS', value: 'true' }] : []),
+    ...(redisSecret === undefined
+      ? []
+      : REDIS_SECRET_KEYS.map(([name, key]) => ({
+          name,
+          valueFrom: { secretKeyRef: { name: redisSecret, key, optional: true } },
+        }))),
   ];
 }
 
@@ -245,12 +260,7 @@ export function desiredWaypointObjects(
                 { name: 'WAYMESH_CONTROLLER_ADDRESS', value: config.controllerAddress },
                 { name: 'WAYMESH_TRUST_DOMAIN', value: config.trustDomain },
                 { name: 'WAYMESH_GATEWAY', value: `${namespace}/${name}` },
-                ...(config.redisAddress === undefined
-                  ? []
-                  : [{ name: 'WAYMESH_REDIS_ADDRESS', value: config.redisAddress }]),
-                ...(config.redisAddress === undefined || config.redisSecret === undefined
-                  ? []
-                  : redisAuthEnv(config.redisSecret)),
+                ...redisEnv(config),
                 ...(failureMode === undefined
                   ? []
                   : [{ name: 'WAYMESH_RATELIMIT_FAILURE_MODE', value: failureMode }]),

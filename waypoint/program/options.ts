@@ -55,6 +55,7 @@ export const USAGE = `Usage: waymesh run waypoint [flags]
   --admin-port N --metrics-port N --ready-port N   (defaults 15000, 15020, 15021)
   --redis HOST:PORT             rate-limit Redis (env WAYMESH_REDIS_ADDRESS; default none)
                                 AUTH from env only: WAYMESH_REDIS_PASSWORD, WAYMESH_REDIS_USERNAME (ACL user)
+                                TLS from env: WAYMESH_REDIS_TLS=true, WAYMESH_REDIS_CA (PEM; default Node's CAs)
   --ratelimit-failure-mode open|closed   (env WAYMESH_RATELIMIT_FAILURE_MODE; default open)
   --path-normalization base|merge-slashes|decode-and-merge-slashes
                                 (env WAYMESH_PATH_NORMALIZATION; default base)
@@ -82,25 +83,39 @@ function hostPort(flag: string, text: string): { host: string; port: number } {
 }
 
 /**
- * The rate-limit Redis at `address` with the AUTH credentials in `env`. The credentials come only
- * from the environment (the provisioner fills them from a Secret): a flag would show the password
- * in the process list. A username needs a password (Redis ACL users authenticate with both);
- * credentials without an address would be silently unused, so they are refused.
+ * The rate-limit Redis at `address` with the AUTH credentials and TLS settings in `env`. They
+ * come only from the environment (the provisioner fills them from a Secret): a flag would show
+ * the password in the process list. A username needs a password (Redis ACL users authenticate
+ * with both); settings without an address, or a CA without TLS, would be silently unused, so
+ * they are refused.
  */
 function redisEndpoint(address: string | undefined, env: NodeJS.ProcessEnv): RedisEndpoint | undefined {
   const set = (name: string): string | undefined => (env[name] === '' ? undefined : env[name]);
   const username = set('WAYMESH_REDIS_USERNAME');
   const password = set('WAYMESH_REDIS_PASSWORD');
+  const tls = set('WAYMESH_REDIS_TLS') ?? 'false';
+  const ca = set('WAYMESH_REDIS_CA');
+  if (tls !== 'true' && tls !== 'false')
+    throw configError(`WAYMESH_REDIS_TLS must be true or false, got ${JSON.stringify(tls)}`);
+  if (ca !== undefined && tls !== 'true')
+    throw configError('WAYMESH_REDIS_CA is set but WAYMESH_REDIS_TLS is not true', 'set both, or neither');
+  if (ca !== undefined && !ca.includes('-----BEGIN CERTIFICATE-----'))
+    throw configError(
+      'WAYMESH_REDIS_CA holds no PEM certificate',
+      "put the CA that signed Redis's certificate, as PEM, in the Secret's ca.crt key",
+    );
   if (username !== undefined && password === undefined)
     throw configError(
       'WAYMESH_REDIS_USERNAME is set without WAYMESH_REDIS_PASSWORD',
       'a Redis ACL user authenticates with both; set the password too (the Secret key "password")',
     );
   if (address === undefined) {
-    if (password !== undefined)
+    const unused =
+      password !== undefined ? 'WAYMESH_REDIS_PASSWORD' : tls === 'true' ? 'WAYMESH_REDIS_TLS' : '';
+    if (unused !== '')
       throw configError(
-        'WAYMESH_REDIS_PASSWORD is set but no Redis is configured',
-        'set --redis or WAYMESH_REDIS_ADDRESS, or unset the credentials',
+        `${unused} is set but no Redis is configured`,
+        'set --redis or WAYMESH_REDIS_ADDRESS, or unset the Redis settings',
       );
     return undefined;
   }
@@ -108,6 +123,7 @@ function redisEndpoint(address: string | undefined, env: NodeJS.ProcessEnv): Red
     ...hostPort('redis', address),
     ...(username === undefined ? {} : { username }),
     ...(password === undefined ? {} : { password }),
+    ...(tls === 'true' ? { tls: ca === undefined ? {} : { ca } } : {}),
   };
 }
 

@@ -94,6 +94,7 @@ export class RateLimiter {
       hooks: this.hooks,
       failureMode: this.failureMode,
       endpoint,
+      tls: redis.tls !== undefined,
     });
     const maxDelay = options.maxReconnectDelayMs ?? 2_000;
     const Redis = loadIoRedis().Redis;
@@ -103,6 +104,10 @@ export class RateLimiter {
       username: redis.username,
       password: redis.password,
       db: redis.db,
+      // The certificate is checked against the address's host name (or IP address).
+      ...(redis.tls === undefined
+        ? {}
+        : { tls: { minVersion: 'TLSv1.2', ...(redis.tls.ca === undefined ? {} : { ca: redis.tls.ca }) } }),
       connectionName: 'waymesh-ratelimit',
       lazyConnect: true,
       enableOfflineQueue: false,

@@ -15,6 +15,8 @@ export interface OutageTrackerOptions {
   readonly failureMode: FailureMode;
   /** `host:port` of Redis, for the log lines. */
   readonly endpoint: string;
+  /** The connection uses TLS (for the hints). */
+  readonly tls?: boolean;
   /** Milliseconds for outage durations; defaults to `performance.now()`. */
   readonly now?: () => number;
 }
@@ -22,15 +24,24 @@ export interface OutageTrackerOptions {
 const ACL_HINT =
   'the Redis user may not run the rate-limit script or touch its keys: its ACL needs the keys waymesh:rl:* and the commands EVALSHA, EVAL, SCRIPT LOAD, TIME, GET, SET, CLIENT SETNAME and INFO (docs/policies.md)';
 
+/** Node's messages for a TLS handshake that failed: an unverified or misnamed certificate, not TLS. */
+const TLS_FAILURE =
+  /certificate|altnames|self[- ]signed|wrong version number|SSL routines|ssl3_|tls_validate|handshake/i;
+
+const TLS_HINT =
+  "TLS to Redis failed: the Secret's ca.crt (WAYMESH_REDIS_CA) must hold the CA that signed Redis's certificate, the certificate must name the host of WAYMESH_REDIS_ADDRESS, and that port must speak TLS (set WAYMESH_WAYPOINT_REDIS_TLS on the controller only for a TLS port)";
+
 /**
  * What an operator should look at for an outage that started with `reason`: Redis answered, but
- * with an error that no waiting will cure, or it did not answer at all.
+ * with an error that no waiting will cure, or it did not answer at all. With `tls`, a connection
+ * that timed out may be a handshake to a port that does not speak TLS (it never answers).
  */
-export function storeHint(reason: string): string {
+export function storeHint(reason: string, tls = false): string {
   // ioredis prefixes nothing: a server error reply is the reply's text (`MOVED 3999 10.0.0.5:6379`).
   const code = /(?:^|: )([A-Z]+)\b/.exec(reason)?.[1] ?? '';
   // A command the script calls that the ACL refuses comes back as a plain ERR.
   if (code === 'ERR' && reason.includes("user executing the script can't run")) return ACL_HINT;
+  if (TLS_FAILURE.test(reason)) return TLS_HINT;
   switch (code) {
     case 'MOVED':
     case 'ASK':
@@ -51,7 +62,9 @@ export function storeHint(reason: string): string {
     case 'BUSY':
       return 'Redis is busy or lost the rate-limit script (a restart or SCRIPT FLUSH); the waypoint loads it again when Redis answers';
     default:
-      return 'is Redis running and reachable from the waypoint? check its Service, its endpoints and NetworkPolicies';
+      return tls && reason.includes('ETIMEDOUT')
+        ? 'is Redis running and reachable from the waypoint, and does this port speak TLS? A TLS handshake to a plaintext port never completes (WAYMESH_WAYPOINT_REDIS_TLS on the controller is for a TLS port)'
+        : 'is Redis running and reachable from the waypoint? check its Service, its endpoints and NetworkPolicies';
   }
 }
 
@@ -93,7 +106,7 @@ export class OutageTracker {
     this.options.log.warn(`rate-limit store unreachable; ${fallback} until it answers again`, {
       redis: endpoint,
       error: reason,
-      hint: storeHint(reason),
+      hint: storeHint(reason, this.options.tls === true),
     });
     this.options.hooks.onOutage?.('start');
     return true;

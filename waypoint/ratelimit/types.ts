@@ -63,6 +63,8 @@ export interface RedisEndpoint {
   readonly username?: string;
   readonly password?: string;
   readonly db?: number;
+  /** TLS (1.2 or later, the server's certificate verified); `ca`: PEM, default Node's CA store. */
+  readonly tls?: { readonly ca?: string };
 }
 
 /** The one decision for requests to which no limit applies. */

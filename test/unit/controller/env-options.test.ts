@@ -41,6 +41,21 @@ describe('controller options from the environment', () => {
     );
   });
 
+  it('turns on TLS to Redis for the waypoints, only with a Redis', () => {
+    const redis = { WAYMESH_WAYPOINT_REDIS_ADDRESS: 'redis:6380' };
+    assert.equal(read({ ...redis, WAYMESH_WAYPOINT_REDIS_TLS: 'true' }).waypoint.redisTls, true);
+    assert.equal(read({ ...redis, WAYMESH_WAYPOINT_REDIS_TLS: 'false' }).waypoint.redisTls, undefined);
+    assert.equal(read(redis).waypoint.redisTls, undefined);
+    assert.throws(
+      () => read({ ...redis, WAYMESH_WAYPOINT_REDIS_TLS: 'on' }),
+      /WAYMESH_WAYPOINT_REDIS_TLS must be true or false, got "on"/,
+    );
+    assert.throws(
+      () => read({ WAYMESH_WAYPOINT_REDIS_TLS: 'true' }),
+      /WAYMESH_WAYPOINT_REDIS_TLS is set without a Redis/,
+    );
+  });
+
   it('hands the waypoints a Redis AUTH Secret name, only with a Redis and only a valid name', () => {
     const w = read({
       WAYMESH_WAYPOINT_REDIS_ADDRESS: 'redis:6379',

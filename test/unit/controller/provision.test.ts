@@ -204,23 +204,31 @@ describe('controller/provision desiredWaypointObjects', () => {
     assert.ok(!('WAYMESH_REDIS_ADDRESS' in plain) && !('WAYMESH_OTLP_ENDPOINT' in plain));
   });
 
-  it('fills the Redis AUTH variables from the named Secret in the waypoint namespace, only with a Redis', () => {
+  it('fills the Redis credentials and CA from optional keys of the named Secret, and TLS, only with a Redis', () => {
     const envOf = (cfg: WaypointConfig): Rec[] =>
       at(objects(gateway(), cfg)[1], 'spec', 'template', 'spec', 'containers', 0, 'env') as Rec[];
-    const env = envOf({ ...config, redisAddress: 'redis:6379', redisSecret: 'redis-auth' });
+    const env = envOf({ ...config, redisAddress: 'redis:6379', redisSecret: 'redis-auth', redisTls: true });
     const byName = (n: string): Rec | undefined => env.find((e) => e['name'] === n);
-    assert.deepEqual(byName('WAYMESH_REDIS_PASSWORD')?.['valueFrom'], {
-      secretKeyRef: { name: 'redis-auth', key: 'password' },
-    });
-    assert.deepEqual(byName('WAYMESH_REDIS_USERNAME')?.['valueFrom'], {
-      secretKeyRef: { name: 'redis-auth', key: 'username', optional: true },
-    });
+    // Optional, the Secret too: a waypoint without them still routes (its rate limiter says why
+    // Redis refused it); a required key would keep the waypoint, and its Services, down.
+    for (const [name, key] of [
+      ['WAYMESH_REDIS_PASSWORD', 'password'],
+      ['WAYMESH_REDIS_USERNAME', 'username'],
+      ['WAYMESH_REDIS_CA', 'ca.crt'],
+    ])
+      assert.deepEqual(byName(name ?? '')?.['valueFrom'], {
+        secretKeyRef: { name: 'redis-auth', key, optional: true },
+      });
+    assert.equal(byName('WAYMESH_REDIS_TLS')?.['value'], 'true');
     for (const cfg of [
-      { ...config, redisSecret: 'redis-auth' },
+      { ...config, redisSecret: 'redis-auth', redisTls: true },
       { ...config, redisAddress: 'redis:6379' },
     ]) {
-      const names = envOf(cfg).map((e) => e['name']);
-      assert.ok(!names.includes('WAYMESH_REDIS_PASSWORD') && !names.includes('WAYMESH_REDIS_USERNAME'));
+      const names = envOf(cfg).map((e) => String(e['name']));
+      assert.deepEqual(
+        names.filter((n) => n.startsWith('WAYMESH_REDIS_') && n !== 'WAYMESH_REDIS_ADDRESS'),
+        [],
+      );
     }
   });
 

@@ -155,6 +155,21 @@ describe('waypoint program: settings', () => {
     );
   });
 
+  it('takes Redis TLS and its CA from the environment, and refuses settings that would go unused', () => {
+    const tls = { ...env, WAYMESH_REDIS_ADDRESS: 'redis:6380', WAYMESH_REDIS_TLS: 'true' };
+    assert.deepEqual(parseWaypointSettings([], tls).redis, { host: 'redis', port: 6380, tls: {} });
+    const ca = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+    assert.deepEqual(parseWaypointSettings([], { ...tls, WAYMESH_REDIS_CA: ca }).redis?.tls, { ca });
+    assert.equal(parseWaypointSettings([], { ...tls, WAYMESH_REDIS_TLS: 'false' }).redis?.tls, undefined);
+    const refused: Array<[NodeJS.ProcessEnv, RegExp]> = [
+      [{ ...tls, WAYMESH_REDIS_TLS: 'yes' }, /WAYMESH_REDIS_TLS must be true or false, got "yes"/],
+      [{ ...tls, WAYMESH_REDIS_TLS: 'false', WAYMESH_REDIS_CA: ca }, /WAYMESH_REDIS_CA is set but/],
+      [{ ...tls, WAYMESH_REDIS_CA: 'not pem' }, /WAYMESH_REDIS_CA holds no PEM certificate/],
+      [{ ...env, WAYMESH_REDIS_TLS: 'true' }, /WAYMESH_REDIS_TLS is set but no Redis is configured/],
+    ];
+    for (const [e, message] of refused) assert.throws(() => parseWaypointSettings([], e), message);
+  });
+
   it('takes the Redis AUTH credentials from the environment only', () => {
     const auth = { ...env, WAYMESH_REDIS_ADDRESS: 'redis:6379', WAYMESH_REDIS_PASSWORD: 's3cret' };
     assert.deepEqual(parseWaypointSettings([], auth).redis, {

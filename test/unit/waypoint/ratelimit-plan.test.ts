@@ -243,12 +243,22 @@ describe('waypoint/ratelimit OutageTracker', () => {
         /ACL needs the keys waymesh:rl:\* and the commands EVALSHA, EVAL, SCRIPT LOAD, TIME, GET, SET/,
       ],
       ['ERR unknown command', /reachable/],
+      ['unable to verify the first certificate', /TLS to Redis failed/],
+      ['self-signed certificate in certificate chain', /ca\.crt/],
+      ["Hostname/IP does not match certificate's altnames: IP: 10.0.0.9 is not in the cert's list: ", /TLS/],
+      ['140:error:0A00010B:SSL routines:ssl3_get_record:wrong version number', /speak TLS/],
+      ['connection to Redis closed: connect ETIMEDOUT', /reachable from the waypoint\?/],
       ["OOM command not allowed when used memory > 'maxmemory'.", /maxmemory/],
       ['connection to Redis closed: NOAUTH Authentication required.', /WAYMESH_WAYPOINT_REDIS_SECRET/],
       ['Command timed out', /reachable/],
       ['connect ECONNREFUSED 10.96.0.9:6379', /reachable/],
     ];
     for (const [reason, re] of cases) assert.match(storeHint(reason), re, reason);
+    assert.match(
+      storeHint('connection to Redis closed: connect ETIMEDOUT', true),
+      /does this port speak TLS/,
+    );
+    assert.doesNotMatch(storeHint('connection to Redis closed: connect ETIMEDOUT'), /TLS/);
     const lines: Array<{ hint?: string }> = [];
     const tracker = new OutageTracker({
       log: createLogger({ sink: { write: (l) => lines.push(JSON.parse(l) as never) } }),

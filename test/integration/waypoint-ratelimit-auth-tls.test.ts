@@ -2,14 +2,19 @@
 // the default user (`requirepass`) and an ACL user limited to the rate-limit keys and commands
 // both count in Redis; a limiter without credentials or with a wrong password is in an outage at
 // once (fallback decisions, never a hung check) with a warning that names the cause and the
-// settings to fix.
+// settings to fix. Then over TLS: with the CA of Redis's certificate it counts in Redis; without
+// it, or against the plaintext port, it is in an outage whose hint is about TLS.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { after, afterEach, before, describe, it } from 'mocha';
 import type { RateLimit } from '../../common/ir/policy.ts';
 import { createLogger } from '../../common/log.ts';
 import { RateLimiter, type RedisEndpoint } from '../../waypoint/ratelimit/index.ts';
-import { startRedis, type TestRedis } from '../helpers/redis.ts';
+import { freeLoopbackPort, startRedis, type TestRedis } from '../helpers/redis.ts';
 
 const ADMIN_PASSWORD = 'admin-pass-1';
 const WAYPOINT_USER = 'waypoints';
@@ -46,16 +51,57 @@ const LIMIT: RateLimit = Object.freeze({
 
 const CTX = { source: 'spiffe://cluster.local/ns/default/sa/client', header: () => undefined };
 
-describe('waypoint rate limiter with a Redis that requires AUTH', function () {
+/**
+ * A CA and a certificate for 127.0.0.1 it signed, made with openssl in `dir` (P-256, two days).
+ * Returns the files redis-server takes and the CA's PEM.
+ */
+function tlsFiles(dir: string): { cert: string; key: string; ca: string; caPem: string } {
+  const at = (name: string): string => join(dir, name);
+  const openssl = (...args: string[]): void => void execFileSync('openssl', args, { stdio: 'pipe' });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  openssl(
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    at('ca.key'),
+    '-out',
+    at('ca.crt'),
+    '-days',
+    '2',
+    '-subj',
+    '/CN=test redis CA',
+  );
+  openssl('req', ...ec, '-keyout', at('redis.key'), '-out', at('redis.csr'), '-subj', '/CN=redis');
+  writeFileSync(at('ext.cnf'), 'subjectAltName=IP:127.0.0.1\n');
+  openssl(
+    ...['x509', '-req', '-in', at('redis.csr'), '-CA', at('ca.crt'), '-CAkey', at('ca.key')],
+    ...['-CAcreateserial', '-out', at('redis.crt'), '-days', '2', '-extfile', at('ext.cnf')],
+  );
+  return {
+    cert: at('redis.crt'),
+    key: at('redis.key'),
+    ca: at('ca.crt'),
+    caPem: readFileSync(at('ca.crt'), 'utf8'),
+  };
+}
+
+describe('waypoint rate limiter with a Redis that requires AUTH, and over TLS', function () {
   this.timeout(20_000);
   let redis: TestRedis;
+  let tlsPort: number;
+  let caPem: string;
+  let tlsDir: string;
   let admin: Redis;
   const limiters: RateLimiter[] = [];
   let warnings: Array<{ msg: string; hint?: string }> = [];
 
-  async function replica(auth: Omit<RedisEndpoint, 'host' | 'port'>): Promise<RateLimiter> {
+  async function replica(
+    auth: Omit<RedisEndpoint, 'host' | 'port'>,
+    port = redis.port,
+  ): Promise<RateLimiter> {
     const limiter = new RateLimiter({
-      redis: { host: redis.host, port: redis.port, ...auth },
+      redis: { host: redis.host, port, ...auth },
       timeoutMs: 1_000,
       probeIntervalMs: 100,
       maxReconnectDelayMs: 200,
@@ -99,7 +145,16 @@ describe('waypoint rate limiter with a Redis that requires AUTH', function () {
   }
 
   before(async () => {
-    redis = await startRedis(['--requirepass', ADMIN_PASSWORD, '--user', ...WAYPOINT_ACL]);
+    tlsDir = mkdtempSync(join(tmpdir(), 'wmt-redis-tls-'));
+    const files = tlsFiles(tlsDir);
+    caPem = files.caPem;
+    tlsPort = await freeLoopbackPort();
+    redis = await startRedis([
+      ...['--requirepass', ADMIN_PASSWORD, '--user', ...WAYPOINT_ACL],
+      // A TLS port next to the plaintext one (which the helper checks with PING); no client certificates.
+      ...['--tls-port', String(tlsPort), '--tls-cert-file', files.cert, '--tls-key-file', files.key],
+      ...['--tls-ca-cert-file', files.ca, '--tls-auth-clients', 'no'],
+    ]);
     admin = new Redis({ host: redis.host, port: redis.port, password: ADMIN_PASSWORD, lazyConnect: true });
     await admin.connect();
   });
@@ -113,6 +168,7 @@ describe('waypoint rate limiter with a Redis that requires AUTH', function () {
   after(async () => {
     admin.disconnect();
     await redis.stop();
+    rmSync(tlsDir, { recursive: true, force: true });
   });
 
   it('counts in Redis with the default user password (requirepass)', async () => {
@@ -141,6 +197,25 @@ describe('waypoint rate limiter with a Redis that requires AUTH', function () {
     await refused(
       await replica({ username: WAYPOINT_USER, password: 'not-it' }),
       /refused the waypoint's credentials/,
+    );
+  });
+
+  it('over TLS with the CA of its certificate, counts in Redis', async () => {
+    await countsInRedis(await replica({ password: ADMIN_PASSWORD, tls: { ca: caPem } }, tlsPort));
+    assert.deepEqual(warnings, [], JSON.stringify(warnings));
+  });
+
+  it('over TLS without that CA, falls back at once, pointing at the CA', async () => {
+    await refused(
+      await replica({ password: ADMIN_PASSWORD, tls: {} }, tlsPort),
+      /TLS to Redis failed.*ca\.crt/,
+    );
+  });
+
+  it('over TLS to the plaintext port, falls back after the connect timeout, pointing at TLS', async () => {
+    await refused(
+      await replica({ password: ADMIN_PASSWORD, tls: { ca: caPem } }),
+      /does this port speak TLS/,
     );
   });
 });
