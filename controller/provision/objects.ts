@@ -68,12 +68,12 @@ export const WAYPOINT = {
   nodeOptions: '--max-semi-space-size=8',
 } as const;
 
-/** Secret keys the waypoint's Redis settings come from (see {@link redisEnv}). */
+/** Secret keys the waypoint's Redis settings come from (see {@link redisEnv}); `ca.crt` with TLS only. */
 const REDIS_SECRET_KEYS: readonly (readonly [env: string, key: string])[] = [
   ['WAYMESH_REDIS_PASSWORD', 'password'],
   ['WAYMESH_REDIS_USERNAME', 'username'],
-  ['WAYMESH_REDIS_CA', 'ca.crt'],
 ];
+const REDIS_CA_KEY = ['WAYMESH_REDIS_CA', 'ca.crt'] as const;
 
 /**
  * The waypoint container's Redis variables: the address, TLS when `redisTls`, and the keys of
@@ -81,7 +81,9 @@ const REDIS_SECRET_KEYS: readonly (readonly [env: string, key: string])[] = [
  * CA of Redis's certificate). Every key is optional, and the Secret too: a waypoint without them
  * still routes, and its rate limiter reports Redis's refusal (NOAUTH, a certificate it cannot
  * verify) as an outage whose hint names the Secret. A required key would keep the whole waypoint
- * from starting (`CreateContainerConfigError`), and every Service behind it from being reached.
+ * from starting (`CreateContainerConfigError`), and every Service behind it from being reached;
+ * for the same reason the waypoint only warns about a Secret's content that does not fit (a
+ * username without a password, a `ca.crt` that is not PEM).
  */
 function redisEnv(config: WaypointConfig): Record<string, unknown>[] {
   const { redisAddress, redisSecret } = config;
@@ -91,7 +93,7 @@ function redisEnv(config: WaypointConfig): Record<string, unknown>[] {
     ...(config.redisTls === true ? [{ name: 'WAYMESH_REDIS_TLS', value: 'true' }] : []),
     ...(redisSecret === undefined
       ? []
-      : REDIS_SECRET_KEYS.map(([name, key]) => ({
+      : [...REDIS_SECRET_KEYS, ...(config.redisTls === true ? [REDIS_CA_KEY] : [])].map(([name, key]) => ({
           name,
           valueFrom: { secretKeyRef: { name: redisSecret, key, optional: true } },
         }))),

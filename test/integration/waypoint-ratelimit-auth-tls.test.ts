@@ -132,15 +132,18 @@ describe('waypoint rate limiter with a Redis that requires AUTH, and over TLS', 
     assert.equal((await admin.keys('waymesh:rl:*')).length, 1, 'one bucket in Redis');
   }
 
-  /** The limiter is in an outage with one warning whose hint matches `hint`, and answers at once. */
-  async function refused(limiter: RateLimiter, hint: RegExp): Promise<void> {
+  /**
+   * The limiter is in an outage, with `lines` warnings of which the last (the outage's) has a hint
+   * matching `hint`, and answers at once.
+   */
+  async function refused(limiter: RateLimiter, hint: RegExp, lines = 1): Promise<void> {
     assert.equal(limiter.inOutage, true);
     const started = performance.now();
     const d = await limiter.check([LIMIT], CTX);
     assert.ok(performance.now() - started < 100, 'the fallback answers without waiting for Redis');
     assert.deepEqual([d.via, d.allowed], ['local', true]);
-    assert.equal(warnings.length, 1, JSON.stringify(warnings));
-    assert.match(warnings[0]?.hint ?? '', hint);
+    assert.equal(warnings.length, lines, JSON.stringify(warnings));
+    assert.match(warnings.at(-1)?.hint ?? '', hint, JSON.stringify(warnings));
     assert.deepEqual(await admin.keys('waymesh:rl:*'), [], 'nothing counted in Redis');
   }
 
@@ -210,6 +213,14 @@ describe('waypoint rate limiter with a Redis that requires AUTH, and over TLS', 
       await replica({ password: ADMIN_PASSWORD, tls: {} }, tlsPort),
       /TLS to Redis failed.*ca\.crt/,
     );
+  });
+
+  it('warns at start about a username without a password, or a CA that is not PEM, and runs', async () => {
+    await refused(await replica({ username: WAYPOINT_USER }), /sent none/, 2);
+    assert.match(warnings[0]?.msg ?? '', /username without a password: the waypoint sends no AUTH/);
+    warnings = [];
+    await refused(await replica({ password: ADMIN_PASSWORD, tls: { ca: 'not a PEM' } }, tlsPort), /TLS/, 2);
+    assert.match(warnings[0]?.msg ?? '', /WAYMESH_REDIS_CA holds no PEM certificate/);
   });
 
   it('over TLS to the plaintext port, falls back after the connect timeout, pointing at TLS', async () => {

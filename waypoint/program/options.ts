@@ -85,9 +85,10 @@ function hostPort(flag: string, text: string): { host: string; port: number } {
 /**
  * The rate-limit Redis at `address` with the AUTH credentials and TLS settings in `env`. They
  * come only from the environment (the provisioner fills them from a Secret): a flag would show
- * the password in the process list. A username needs a password (Redis ACL users authenticate
- * with both); settings without an address, or a CA without TLS, would be silently unused, so
- * they are refused.
+ * the password in the process list. Settings without an address, or a CA without TLS, would be
+ * silently unused, so they are refused. What a Secret's content can get wrong (a username without
+ * a password, a CA that is not PEM) is passed on for the rate limiter to warn about: refusing it
+ * here would take down the waypoint, not only its rate limits.
  */
 function redisEndpoint(address: string | undefined, env: NodeJS.ProcessEnv): RedisEndpoint | undefined {
   const set = (name: string): string | undefined => (env[name] === '' ? undefined : env[name]);
@@ -99,16 +100,6 @@ function redisEndpoint(address: string | undefined, env: NodeJS.ProcessEnv): Red
     throw configError(`WAYMESH_REDIS_TLS must be true or false, got ${JSON.stringify(tls)}`);
   if (ca !== undefined && tls !== 'true')
     throw configError('WAYMESH_REDIS_CA is set but WAYMESH_REDIS_TLS is not true', 'set both, or neither');
-  if (ca !== undefined && !ca.includes('-----BEGIN CERTIFICATE-----'))
-    throw configError(
-      'WAYMESH_REDIS_CA holds no PEM certificate',
-      "put the CA that signed Redis's certificate, as PEM, in the Secret's ca.crt key",
-    );
-  if (username !== undefined && password === undefined)
-    throw configError(
-      'WAYMESH_REDIS_USERNAME is set without WAYMESH_REDIS_PASSWORD',
-      'a Redis ACL user authenticates with both; set the password too (the Secret key "password")',
-    );
   if (address === undefined) {
     const unused =
       password !== undefined ? 'WAYMESH_REDIS_PASSWORD' : tls === 'true' ? 'WAYMESH_REDIS_TLS' : '';

@@ -67,6 +67,22 @@ function loadIoRedis(): typeof IoRedis {
   return requireCjs('ioredis') as typeof IoRedis;
 }
 
+/**
+ * Warns about settings a Secret's content got wrong, which the waypoint runs with rather than
+ * refuse to start (waypoint/program/options.ts): Redis then refuses it, and the outage's hint
+ * says why.
+ */
+function warnAboutSettings(redis: RedisEndpoint, log: Logger): void {
+  if (redis.username !== undefined && redis.password === undefined)
+    log.warn('Redis username without a password: the waypoint sends no AUTH', {
+      hint: "add the key 'password' to the Secret named by the controller's WAYMESH_WAYPOINT_REDIS_SECRET",
+    });
+  if (redis.tls?.ca !== undefined && !redis.tls.ca.includes('-----BEGIN CERTIFICATE-----'))
+    log.warn("WAYMESH_REDIS_CA holds no PEM certificate: Redis's certificate will not verify", {
+      hint: "put the CA that signed Redis's certificate, as PEM, in the Secret's ca.crt key",
+    });
+}
+
 /** Shared-budget rate limiting against Redis with a local fallback; `start()` before use. */
 export class RateLimiter {
   private readonly client: IoRedis.Redis & ScriptCommands;
@@ -96,12 +112,14 @@ export class RateLimiter {
       endpoint,
       tls: redis.tls !== undefined,
     });
+    warnAboutSettings(redis, this.log);
     const maxDelay = options.maxReconnectDelayMs ?? 2_000;
     const Redis = loadIoRedis().Redis;
     this.client = new Redis({
       host: redis.host,
       port: redis.port,
-      username: redis.username,
+      // A username alone is no AUTH (warned above); sent, ioredis would make it one with no password.
+      username: redis.password === undefined ? undefined : redis.username,
       password: redis.password,
       db: redis.db,
       // The certificate is checked against the address's host name (or IP address).

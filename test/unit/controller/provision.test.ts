@@ -220,6 +220,11 @@ describe('controller/provision desiredWaypointObjects', () => {
         secretKeyRef: { name: 'redis-auth', key, optional: true },
       });
     assert.equal(byName('WAYMESH_REDIS_TLS')?.['value'], 'true');
+    // The CA only with TLS: the waypoint refuses a CA it would not use.
+    const plain = envOf({ ...config, redisAddress: 'redis:6379', redisSecret: 'redis-auth' }).map(
+      (e) => e['name'],
+    );
+    assert.ok(plain.includes('WAYMESH_REDIS_PASSWORD') && !plain.includes('WAYMESH_REDIS_CA'));
     for (const cfg of [
       { ...config, redisSecret: 'redis-auth', redisTls: true },
       { ...config, redisAddress: 'redis:6379' },
