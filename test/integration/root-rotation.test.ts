@@ -72,6 +72,21 @@ function authority(
   return new CertificateAuthority(material, { trustDomain: TD });
 }
 
+/**
+ * The PKI of a rotation: the old root, a new one (`waymesh certs init` run again: the same name,
+ * another key), an intermediate under the new root, and both roots (root-cert.pem of step 1).
+ */
+function rotationPki(): { oldRoot: Signed; newRoot: Signed; newIntermediate: Signed; both: Certificate[] } {
+  const oldRoot = generateRoot({ trustDomain: TD });
+  const newRoot = generateRoot({ trustDomain: TD });
+  return {
+    oldRoot,
+    newRoot,
+    newIntermediate: signSubCa(newRoot, 'waymesh intermediate CA'),
+    both: [oldRoot.cert, newRoot.cert],
+  };
+}
+
 /** The roots of `bundle`, comparable. */
 function rootsOf(bundle: TrustBundle | undefined): string[] {
   return (bundle?.roots ?? []).map((r) => r.der.toString('hex')).sort();
@@ -243,11 +258,7 @@ describe('root rotation without restarting the data plane', function () {
   }
 
   it('the agent learns the new root from the CA, follows the controller onto it, and both roots interoperate', async () => {
-    const oldRoot = generateRoot({ trustDomain: TD });
-    // `waymesh certs init` run again: the same name, another key.
-    const newRoot = generateRoot({ trustDomain: TD });
-    const newIntermediate = signSubCa(newRoot, 'waymesh intermediate CA');
-    const both = [oldRoot.cert, newRoot.cert];
+    const { oldRoot, newRoot, newIntermediate, both } = rotationPki();
 
     // Step 1: root-cert.pem holds both roots; the old root still signs.
     const stepOne = authority(oldRoot, [oldRoot.cert], both);
@@ -311,10 +322,7 @@ describe('root rotation without restarting the data plane', function () {
   });
 
   it('the config stream reconnects to a controller under the new root once the bundle has it', async () => {
-    const oldRoot = generateRoot({ trustDomain: TD });
-    const newRoot = generateRoot({ trustDomain: TD });
-    const newIntermediate = signSubCa(newRoot, 'waymesh intermediate CA');
-    const both = [oldRoot.cert, newRoot.cert];
+    const { oldRoot, newRoot, newIntermediate, both } = rotationPki();
     let bundle = new TrustBundle(TD, [oldRoot.cert]);
     await acrossRestart({
       before: authority(oldRoot, [oldRoot.cert], both),
@@ -335,10 +343,7 @@ describe('root rotation without restarting the data plane', function () {
   });
 
   it('with no certificate to ask for, the agent and the waypoint learn the new root from the config stream', async () => {
-    const oldRoot = generateRoot({ trustDomain: TD });
-    const newRoot = generateRoot({ trustDomain: TD });
-    const newIntermediate = signSubCa(newRoot, 'waymesh intermediate CA');
-    const both = [oldRoot.cert, newRoot.cert];
+    const { oldRoot, newRoot, newIntermediate, both } = rotationPki();
     const stepOne = authority(oldRoot, [oldRoot.cert], both);
     // An agent configured with the old root and no pod (no certificate), wired as node-agent/main.ts.
     const configured = new TrustBundle(TD, [oldRoot.cert]);
@@ -387,9 +392,7 @@ describe('root rotation without restarting the data plane', function () {
   });
 
   it('step 3: anchors without the old root take it from the proxies configured with it, with no restart', async () => {
-    const oldRoot = generateRoot({ trustDomain: TD });
-    const newRoot = generateRoot({ trustDomain: TD });
-    const newIntermediate = signSubCa(newRoot, 'waymesh intermediate CA');
+    const { oldRoot, newRoot, newIntermediate } = rotationPki();
     // Both proxies started before the rotation: WAYMESH_CA_ROOT holds the old root only.
     const configured = new TrustBundle(TD, [oldRoot.cert]);
     const newOnly = certToPem(newRoot.cert.der);
@@ -426,9 +429,7 @@ describe('root rotation without restarting the data plane', function () {
   });
 
   it('without the learned root, the restarted controller is refused (what the agent avoided above)', async () => {
-    const oldRoot = generateRoot({ trustDomain: TD });
-    const newRoot = generateRoot({ trustDomain: TD });
-    const newIntermediate = signSubCa(newRoot, 'waymesh intermediate CA');
+    const { oldRoot, newRoot, newIntermediate } = rotationPki();
     const client = await caClientOf(
       authority(newIntermediate, [newIntermediate.cert, newRoot.cert], [oldRoot.cert, newRoot.cert]),
       new TrustBundle(TD, [oldRoot.cert]),

@@ -83,19 +83,21 @@ function hostPort(flag: string, text: string): { host: string; port: number } {
 }
 
 /**
- * The rate-limit Redis at `address` with the AUTH credentials and TLS settings in `env`. They
- * come only from the environment (the provisioner fills them from a Secret): a flag would show
- * the password in the process list. Settings without an address, or a CA without TLS, would be
+ * The rate-limit Redis at `address` with the AUTH credentials and TLS settings `fromEnv` reads
+ * (unset or empty: undefined). They come only from the environment (the provisioner fills them
+ * from a Secret): a flag would show the password in the process list. Settings without an address, or a CA without TLS, would be
  * silently unused, so they are refused. What a Secret's content can get wrong (a username without
  * a password, a CA that is not PEM) is passed on for the rate limiter to warn about: refusing it
  * here would take down the waypoint, not only its rate limits.
  */
-function redisEndpoint(address: string | undefined, env: NodeJS.ProcessEnv): RedisEndpoint | undefined {
-  const set = (name: string): string | undefined => (env[name] === '' ? undefined : env[name]);
-  const username = set('WAYMESH_REDIS_USERNAME');
-  const password = set('WAYMESH_REDIS_PASSWORD');
-  const tls = set('WAYMESH_REDIS_TLS') ?? 'false';
-  const ca = set('WAYMESH_REDIS_CA');
+function redisEndpoint(
+  address: string | undefined,
+  fromEnv: (name: string) => string | undefined,
+): RedisEndpoint | undefined {
+  const username = fromEnv('WAYMESH_REDIS_USERNAME');
+  const password = fromEnv('WAYMESH_REDIS_PASSWORD');
+  const tls = fromEnv('WAYMESH_REDIS_TLS') ?? 'false';
+  const ca = fromEnv('WAYMESH_REDIS_CA');
   if (tls !== 'true' && tls !== 'false')
     throw configError(`WAYMESH_REDIS_TLS must be true or false, got ${JSON.stringify(tls)}`);
   if (ca !== undefined && tls !== 'true')
@@ -212,7 +214,7 @@ export function parseWaypointSettings(argv: readonly string[], env: NodeJS.Proce
     throw configError(
       `--trace-sampling must be between 0 and 1, got ${JSON.stringify(values['trace-sampling'])}`,
     );
-  const redis = redisEndpoint(pick('redis', 'WAYMESH_REDIS_ADDRESS'), env);
+  const redis = redisEndpoint(pick('redis', 'WAYMESH_REDIS_ADDRESS'), (name) => pick('', name));
   const otlp = pick('otlp-endpoint', 'WAYMESH_OTLP_ENDPOINT');
   return {
     gateway: { namespace: gwNs, name: gwName },

@@ -28,6 +28,14 @@ import {
   WAYPOINT_PODS,
 } from '../../helpers/journey.ts';
 import { useLab } from '../../helpers/lab.ts';
+import { podFacts } from '../../helpers/resilience.ts';
+
+/** A container env entry. */
+interface WaypointEnv {
+  readonly name: string;
+  readonly value?: string;
+  readonly valueFrom?: unknown;
+}
 
 const L4_DENY = `apiVersion: policy.waymesh.io/v1alpha1
 kind: AuthorizationPolicy
@@ -86,10 +94,16 @@ describe('journey 4: authorization and rate limits (e2e, kubectl)', function () 
 
   /** `waymesh-system/<pod>` of the Redis addon, for `lab.exec`. */
   const redisPod = async (): Promise<string> => {
-    const names = await lab.kubectl(
-      ...['-n', 'waymesh-system', 'get', 'pods', '-l', 'app.kubernetes.io/name=redis', '-o', 'name'],
+    const [pod] = await podFacts(lab, 'waymesh-system', 'app.kubernetes.io/name=redis');
+    return `waymesh-system/${pod?.name ?? ''}`;
+  };
+  /** The env entry `name` of the waypoint container, as the controller wrote it into its Deployment. */
+  const waypointEnv = async (name: string): Promise<WaypointEnv | undefined> => {
+    const d = await getJson<{ spec: { template: { spec: { containers: Array<{ env?: WaypointEnv[] }> } } } }>(
+      lab,
+      ...['-n', 'shop', 'deployment', 'waypoint'],
     );
-    return `waymesh-system/${names.trim().split('/')[1] ?? ''}`;
+    return d.spec.template.spec.containers[0]?.env?.find((e) => e.name === name);
   };
 
   before(async function () {
@@ -148,15 +162,10 @@ describe('journey 4: authorization and rate limits (e2e, kubectl)', function () 
     await lab.kubectl(
       ...['-n', 'shop', 'annotate', 'gateway', 'waypoint', 'waymesh.io/path-normalization=merge-slashes'],
     );
-    await eventually('the waypoint Deployment takes the path normalization', async () => {
-      const d = await getJson<{
-        spec: {
-          template: { spec: { containers: Array<{ env?: Array<{ name: string; value?: string }> }> } };
-        };
-      }>(lab, '-n', 'shop', 'deployment', 'waypoint');
-      const env = d.spec.template.spec.containers[0]?.env ?? [];
-      return env.find((e) => e.name === 'WAYMESH_PATH_NORMALIZATION')?.value === 'merge-slashes' || undefined;
-    });
+    await eventually(
+      'the waypoint Deployment takes the path normalization',
+      async () => (await waypointEnv('WAYMESH_PATH_NORMALIZATION'))?.value === 'merge-slashes' || undefined,
+    );
     await lab.kubectl('-n', 'shop', 'rollout', 'status', 'deployment/waypoint', '--timeout=120s');
     await configConverged(lab, 'shop/client');
     const r = await curl(lab, 'shop/client', 'http://echo//admin/users');
@@ -245,17 +254,10 @@ data: { password: ${Buffer.from(REDIS_PASSWORD).toString('base64')} }
       ...['-n', 'waymesh-system', 'patch', 'deployment', 'waymesh-controller', '--type=json', '-p'],
       JSON.stringify([{ op: 'add', path: '/spec/template/spec/containers/0/env/-', value: env }]),
     );
-    await eventually('the waypoint Deployment takes the password from the Secret', async () => {
-      const d = await getJson<{
-        spec: {
-          template: { spec: { containers: Array<{ env?: Array<{ name: string; valueFrom?: unknown }> }> } };
-        };
-      }>(lab, '-n', 'shop', 'deployment', 'waypoint');
-      const password = d.spec.template.spec.containers[0]?.env?.find(
-        (e) => e.name === 'WAYMESH_REDIS_PASSWORD',
-      );
-      return password?.valueFrom === undefined ? undefined : password.valueFrom;
-    });
+    await eventually(
+      'the waypoint Deployment takes the password from the Secret',
+      async () => (await waypointEnv('WAYMESH_REDIS_PASSWORD'))?.valueFrom,
+    );
     await lab.kubectl('-n', 'shop', 'rollout', 'status', 'deployment/waypoint', '--timeout=120s');
     await configConverged(lab, 'shop/client');
     // The budget spent above is still spent: a replica Redis refused would answer from fresh
