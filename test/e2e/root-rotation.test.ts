@@ -55,6 +55,13 @@ interface Pod {
   status?: { podIP?: string };
 }
 
+/** A node agent or waypoint replica, with readers of its `/config_dump`. */
+interface Proxy {
+  readonly name: string;
+  stream(): Promise<StreamState>;
+  roots(): Promise<{ subjectKeyId: string | null }[]>;
+}
+
 /** What a proxy's `/config_dump` says about its config stream. */
 interface StreamState {
   connected?: boolean;
@@ -164,14 +171,16 @@ describe('root rotation in the lab without restarts (e2e, kubectl)', function ()
       await lab.exec(`shop/${pod}`, 'curl', '-sf', 'http://127.0.0.1:15000/config_dump'),
     ) as WaypointDump;
   /** Every node agent and waypoint pod, with a reader of its config stream's state. */
-  const proxies = async (): Promise<{ name: string; stream: () => Promise<StreamState> }[]> => [
+  const proxies = async (): Promise<Proxy[]> => [
     ...(await agents()).map((a) => ({
       name: a.metadata.name,
       stream: async () => (await dumpOf(a)).config,
+      roots: async () => (await dumpOf(a)).trustBundle,
     })),
     ...(await waypoints()).map((pod) => ({
       name: `waypoint ${pod}`,
       stream: async () => (await waypointDump(pod)).source,
+      roots: async () => (await waypointDump(pod)).identity?.trustBundle ?? [],
     })),
   ];
   /** The serving certificate of every controller replica: its serial and issuer key id. */
@@ -272,18 +281,11 @@ describe('root rotation in the lab without restarts (e2e, kubectl)', function ()
       (await rootsInConfigMap()) === 2 ? true : undefined,
     );
     // No new identity anywhere: the roots come with the snapshots.
-    for (const agent of await agents()) {
-      const dump = await eventually(`${agent.metadata.name} trusting both roots`, async () => {
-        const d = await dumpOf(agent);
-        return d.trustBundle.length === 2 ? d : undefined;
-      });
-      assert.ok(dump.trustBundle.some((r) => r.subjectKeyId === newRoot));
-    }
-    const replicas = await waypoints();
-    assert.ok(replicas.length > 0, 'the waypoint has replicas');
-    for (const pod of replicas) {
-      const roots = await eventually(`waypoint ${pod} trusting both roots`, async () => {
-        const bundle = (await waypointDump(pod)).identity?.trustBundle ?? [];
+    const all = await proxies();
+    assert.ok((await waypoints()).length > 0, 'the waypoint has replicas');
+    for (const p of all) {
+      const roots = await eventually(`${p.name} trusting both roots`, async () => {
+        const bundle = await p.roots();
         return bundle.length === 2 ? bundle : undefined;
       });
       assert.ok(roots.some((r) => r.subjectKeyId === newRoot));
