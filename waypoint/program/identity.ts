@@ -140,10 +140,14 @@ class AnchoredView {
   constructor(
     private readonly trustDomain: string,
     private readonly replace: boolean,
+    private readonly listeners: Listeners,
   ) {}
 
-  set(pem: string): void {
+  /** Takes the anchors in `pem` and tells the listeners `current` with them (when there is one). */
+  set(pem: string, current: WaypointCert | undefined): void {
     this.#anchors = TrustBundle.fromPem(this.trustDomain, pem);
+    const now = this.of(current);
+    if (now !== undefined) this.listeners.emit(now);
   }
 
   of(cert: WaypointCert | undefined): WaypointCert | undefined {
@@ -165,8 +169,8 @@ export function staticIdentity(
   trustDomain: string,
 ): IdentityProvider {
   let cert: WaypointCert | undefined;
-  const view = new AnchoredView(trustDomain, false);
   const listeners = new Listeners();
+  const view = new AnchoredView(trustDomain, false, listeners);
   return {
     async start() {
       const read = async (path: string, what: string): Promise<string> => {
@@ -190,9 +194,7 @@ export function staticIdentity(
     current: () => view.of(cert),
     onUpdate: (fn) => listeners.add(fn),
     trustAnchors(pem) {
-      view.set(pem);
-      const now = view.of(cert);
-      if (now !== undefined) listeners.emit(now);
+      view.set(pem, cert);
     },
     stop: () => undefined,
   };
@@ -206,7 +208,7 @@ export function caIdentity(
   logger: Logger = silentLogger,
 ): IdentityProvider {
   const listeners = new Listeners();
-  const view = new AnchoredView(roots.trustDomain, true);
+  const view = new AnchoredView(roots.trustDomain, true, listeners);
   const rotator = new CertRotator<WaypointCert>({
     fetch: async () => {
       const key = generateKey();
@@ -224,9 +226,7 @@ export function caIdentity(
     current: () => view.of(rotator.current()),
     onUpdate: (fn) => listeners.add(fn),
     trustAnchors(pem) {
-      view.set(pem);
-      const now = view.of(rotator.current());
-      if (now !== undefined) listeners.emit(now);
+      view.set(pem, rotator.current());
     },
     stop: () => rotator.stop(),
   };
